@@ -1,0 +1,516 @@
+"""JulesClient: one httpx.Client for all 12 operations of the Jules REST API.
+
+Objects stay plain dicts exactly as the API sent them, so fields this version does not
+know survive to `--json`. Every failure leaves here as a JulesError subclass; callers
+never see an httpx exception.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import platform
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from jules_cli import __version__
+from jules_cli.api import names
+from jules_cli.errors import (
+    ApiError,
+    AuthError,
+    BadRequest,
+    NotFound,
+    RateLimited,
+    Unavailable,
+    UsageError,
+)
+
+DEFAULT_API_URL = "https://jules.googleapis.com/v1alpha"
+USER_AGENT = f"julesctl/{__version__} (python {platform.python_version()}; {platform.system()})"
+MAX_PAGE_SIZE = 100
+
+# Per-request limits. Reads of big sessions (patches, base64 media) can be slow to
+# arrive, so the read timeout is generous; connecting is not.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+# How long after its creation a session's activities may still answer 404 (the API is
+# eventually consistent there), and how long we keep retrying that 404.
+FRESH_SESSION_SECONDS = 120.0
+FRESH_404_RETRY_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5  # total tries, the first included
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+    jitter: float = 0.25  # fraction of the delay added at random
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before try number `attempt + 1` (attempt counts from 1)."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        delay = min(self.base_delay * (2 ** (attempt - 1)), self.max_delay)
+        return delay + random.uniform(0, delay * self.jitter)
+
+
+# Which failures a request may be retried on. A retry must never duplicate work: a
+# create or a message that may have reached the server is not sent again.
+IDEMPOTENT = "idempotent"  # GET, DELETE, archive: retry 429, 5xx, any transport error
+UNSAFE = "unsafe"  # create, sendMessage, approvePlan: retry 429 and connect errors only
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_api_url(url: str) -> str:
+    """Validate the base URL; the key never travels over plain http except to loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(
+            f"invalid API URL: {url!r}",
+            "give a full URL such as https://jules.googleapis.com/v1alpha",
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise UsageError(
+            f"refusing to send the API key over plain http to {parts.hostname}",
+            "use https, or a loopback address (127.0.0.1, localhost) for the emulator",
+        )
+    return url.rstrip("/")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+_STATUS_CLASSES: dict[int, type[ApiError]] = {
+    400: BadRequest,
+    401: AuthError,
+    403: AuthError,
+    404: NotFound,
+    429: RateLimited,
+}
+
+_HINTS: dict[type[ApiError], str] = {
+    AuthError: "check the key with `jules auth status`, or store a new one with `jules auth login`",
+    RateLimited: "wait a little and try again (the API allows a limited number of tasks a day)",
+    Unavailable: "the service may be down or unreachable; try again later, or check --api-url",
+}
+
+
+def error_from_response(response: httpx.Response) -> ApiError:
+    """Build the typed error for a failed response, from the Google error envelope if any."""
+    status_code = response.status_code
+    message = status_name = None
+    details: list[Any] = []
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        envelope = body["error"]
+        message = envelope.get("message") or None
+        status_name = envelope.get("status") or None
+        details = envelope.get("details") or []
+    if message is None:
+        snippet = " ".join(response.text.split())[:200] if response.content else ""
+        message = f"HTTP {status_code} {response.reason_phrase}".strip()
+        if snippet:
+            message += f": {snippet}"
+    cls = _STATUS_CLASSES.get(status_code)
+    if cls is None:
+        cls = Unavailable if status_code >= 500 else BadRequest
+    request = response.request
+    label = f"{status_name} ({status_code})" if status_name else f"HTTP {status_code}"
+    return cls(
+        f"{label}: {message}",
+        http_status=status_code,
+        status=status_name,
+        details=details,
+        method=request.method if request else None,
+        url=str(request.url) if request else None,
+        hint=_HINTS.get(cls),
+    )
+
+
+class JulesClient:
+    """A thin client for the Jules REST API.
+
+    `transport` is the test seam (httpx.MockTransport, httpx.WSGITransport); `sleep` and
+    `clock` let retry timing be tested without waiting; `trace` receives one line per
+    HTTP call for --debug, with the key already redacted.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_API_URL,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        trace: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not api_key:
+            raise UsageError("empty API key")
+        self.base_url = check_api_url(base_url)
+        self._key = api_key
+        self.retry = retry or RetryPolicy()
+        self._trace = trace
+        self._sleep = sleep
+        self._clock = clock
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=timeout,
+            headers={
+                "X-Goog-Api-Key": api_key,
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+        )
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> JulesClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    def _log(self, line: str) -> None:
+        if self._trace is not None:
+            self._trace(self._redact(line))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        safety: str | None = None,
+    ) -> Any:
+        """Send one API call with retries; return the decoded JSON body ({} when empty)."""
+        method = method.upper()
+        if safety is None:
+            safety = IDEMPOTENT if method in ("GET", "HEAD", "DELETE") else UNSAFE
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        url = self._url(path)
+        attempt = 0
+        while True:
+            attempt += 1
+            error, retry_after = self._attempt(method, url, params, body, safety)
+            if error is None:
+                return retry_after  # the decoded body, see _attempt
+            retriable, wait_hint = retry_after_for(error, safety)
+            if not retriable or attempt >= self.retry.attempts:
+                raise error
+            delay = self.retry.delay(attempt, wait_hint)
+            self._log(f"retrying in {delay:.1f}s after: {error}")
+            self._sleep(delay)
+
+    def _attempt(
+        self, method: str, url: str, params: dict[str, Any], body: Any, safety: str
+    ) -> tuple[ApiError | None, Any]:
+        """One try. Returns (None, decoded body) or (error, None)."""
+        content = None
+        headers = {}
+        if body is not None:
+            content = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        started = time.monotonic()
+        try:
+            response = self._http.request(
+                method, url, params=params or None, content=content, headers=headers
+            )
+        except httpx.TransportError as exc:
+            elapsed = (time.monotonic() - started) * 1000
+            self._log(f"{method} {url} -> {type(exc).__name__} ({elapsed:.0f} ms)")
+            return transport_error(exc, method, url), None
+        elapsed = (time.monotonic() - started) * 1000
+        self._log(f"{method} {response.request.url} -> {response.status_code} ({elapsed:.0f} ms)")
+        if response.is_success:
+            if not response.content:
+                return None, {}
+            try:
+                return None, response.json()
+            except ValueError:
+                return Unavailable(
+                    f"the API answered {response.status_code} with a body that is not JSON",
+                    http_status=response.status_code,
+                    method=method,
+                    url=url,
+                    hint=_HINTS[Unavailable],
+                ), None
+        error = error_from_response(response)
+        error.retry_after = parse_retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
+        return error, None
+
+    def paginate(
+        self,
+        path: str,
+        items_key: str,
+        *,
+        params: dict[str, Any] | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield items lazily across pages, following nextPageToken (one page in memory)."""
+        query = dict(params or {})
+        if page_size is not None:
+            query["pageSize"] = max(1, min(page_size, MAX_PAGE_SIZE))
+        if limit is not None and limit <= 0:
+            return
+        yielded = 0
+        token: str | None = None
+        while True:
+            if token:
+                query["pageToken"] = token
+            page = self.request("GET", path, params=query)
+            items = page.get(items_key) or []
+            for item in items:
+                yield item
+                yielded += 1
+                if limit is not None and yielded >= limit:
+                    return
+            token = page.get("nextPageToken")
+            # An empty page that still carries a token would loop forever; stop there.
+            if not token or not items:
+                return
+
+    # -- sources ----------------------------------------------------------------------
+
+    def list_sources(
+        self,
+        *,
+        filter: str | None = None,
+        page_size: int | None = MAX_PAGE_SIZE,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        return self.paginate(
+            "sources", "sources", params={"filter": filter}, page_size=page_size, limit=limit
+        )
+
+    def get_source(self, source: str) -> dict[str, Any]:
+        name = names.source_name(source)
+        return self.request("GET", quote(name, safe="/"))
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def create_session(self, session: dict[str, Any]) -> dict[str, Any]:
+        """POST sessions. Never retried once the request may have reached the server:
+        the API has no idempotency key, so a retry could start a second task."""
+        created = self.request("POST", "sessions", body=session, safety=UNSAFE)
+        # Some API versions answer create without `state`; the GET has the full object.
+        if created.get("id") and "state" not in created:
+            try:
+                return self.get_session(created["id"])
+            except ApiError:
+                return created
+        return created
+
+    def get_session(self, session: str) -> dict[str, Any]:
+        return self.request("GET", f"sessions/{names.session_id(session)}")
+
+    def list_sessions(
+        self,
+        *,
+        archived: bool | None = False,
+        filter: str | None = None,
+        page_size: int | None = MAX_PAGE_SIZE,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Sessions newest first. archived=False: the API default (non-archived only),
+        True: archived only, None: all of them."""
+        if filter is None:
+            if archived is None:
+                filter = "archived = true OR archived = false"
+            elif archived:
+                filter = "archived = true"
+        return self.paginate(
+            "sessions", "sessions", params={"filter": filter}, page_size=page_size, limit=limit
+        )
+
+    def delete_session(self, session: str) -> dict[str, Any]:
+        return self.request("DELETE", f"sessions/{names.session_id(session)}")
+
+    def send_message(self, session: str, prompt: str) -> dict[str, Any]:
+        return self.request(
+            "POST",
+            f"sessions/{names.session_id(session)}:sendMessage",
+            body={"prompt": prompt},
+            safety=UNSAFE,
+        )
+
+    def approve_plan(self, session: str) -> dict[str, Any]:
+        return self.request(
+            "POST", f"sessions/{names.session_id(session)}:approvePlan", body={}, safety=UNSAFE
+        )
+
+    def archive_session(self, session: str) -> dict[str, Any]:
+        return self.request(
+            "POST", f"sessions/{names.session_id(session)}:archive", body={}, safety=IDEMPOTENT
+        )
+
+    def unarchive_session(self, session: str) -> dict[str, Any]:
+        return self.request(
+            "POST", f"sessions/{names.session_id(session)}:unarchive", body={}, safety=IDEMPOTENT
+        )
+
+    # -- activities -------------------------------------------------------------------
+
+    def list_activities(
+        self,
+        session: str,
+        *,
+        filter: str | None = None,
+        since: str | None = None,
+        page_size: int | None = MAX_PAGE_SIZE,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Activities oldest first. `since` is an RFC 3339 time, exclusive.
+
+        Right after a session is created the API may answer 404 here for a few seconds;
+        that 404 is retried briefly when the session exists and is fresh.
+        """
+        sid = names.session_id(session)
+        if since is not None:
+            since_filter = f'create_time>"{since}"'
+            filter = f"{filter} AND {since_filter}" if filter else since_filter
+
+        def pages() -> Iterator[dict[str, Any]]:
+            return self.paginate(
+                f"sessions/{sid}/activities",
+                "activities",
+                params={"filter": filter},
+                page_size=page_size,
+                limit=limit,
+            )
+
+        return self._tolerate_fresh_404(sid, pages)
+
+    def _tolerate_fresh_404(
+        self, sid: str, make_pages: Callable[[], Iterator[dict[str, Any]]]
+    ) -> Iterator[dict[str, Any]]:
+        deadline: float | None = None
+        attempt = 0
+        while True:
+            pages = make_pages()
+            try:
+                first = next(pages)
+            except StopIteration:
+                return
+            except NotFound:
+                if deadline is None:
+                    if not self._is_fresh(sid):
+                        raise
+                    deadline = self._clock() + FRESH_404_RETRY_SECONDS
+                attempt += 1
+                if self._clock() >= deadline:
+                    raise
+                delay = min(self.retry.delay(attempt), max(deadline - self._clock(), 0.0))
+                self._log(f"activities not ready yet (fresh session); retrying in {delay:.1f}s")
+                self._sleep(delay)
+                continue
+            yield first
+            yield from pages
+            return
+
+    def _is_fresh(self, sid: str) -> bool:
+        """True when the session exists and was created moments ago."""
+        try:
+            session = self.get_session(sid)
+        except NotFound:
+            return False
+        created = parse_time(session.get("createTime"))
+        return created is not None and self._clock() - created < FRESH_SESSION_SECONDS
+
+    def get_activity(self, session: str, activity: str) -> dict[str, Any]:
+        sid = names.session_id(session)
+        return self.request("GET", f"sessions/{sid}/activities/{activity}")
+
+
+def parse_time(value: str | None) -> float | None:
+    """RFC 3339 (0-9 fractional digits, Z or offset) -> POSIX seconds."""
+    if not value:
+        return None
+    from datetime import datetime
+
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = ""
+        while rest and rest[0].isdigit():
+            digits, rest = digits + rest[0], rest[1:]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{rest}"
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def retry_after_for(error: ApiError, safety: str) -> tuple[bool, float | None]:
+    """Whether `error` may be retried under `safety`, and the server's Retry-After."""
+    wait = getattr(error, "retry_after", None)
+    if isinstance(error, RateLimited):
+        return True, wait
+    if safety != IDEMPOTENT:
+        return bool(getattr(error, "never_sent", False)), None
+    if isinstance(error, Unavailable):
+        return True, wait
+    return False, None
+
+
+def transport_error(exc: httpx.TransportError, method: str, url: str) -> Unavailable:
+    host = urlsplit(url).netloc
+    if isinstance(exc, httpx.TimeoutException):
+        what = f"timed out talking to {host}"
+    elif isinstance(exc, httpx.ConnectError):
+        what = f"cannot connect to {host}"
+    else:
+        what = f"connection to {host} failed ({type(exc).__name__})"
+    error = Unavailable(what, method=method, url=url, hint=_HINTS[Unavailable])
+    # A connect error (not a connect time-out, which may hide a half-open connection)
+    # proves the request never left, so even a create may be retried.
+    error.never_sent = isinstance(exc, httpx.ConnectError)  # type: ignore[attr-defined]
+    return error
