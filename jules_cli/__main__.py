@@ -1,0 +1,82 @@
+"""Entry point: run the app and turn every failure into one stderr line and an exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from jules_cli.errors import ExitCode, JulesError
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("JULES_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+def _error(message: str) -> None:
+    try:
+        sys.stderr.write(f"Error: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _usage_message(exc: Exception) -> str:
+    """One line for Typer's usage errors, without importing its vendored Click."""
+    message = exc.format_message()  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", None) if ctx is not None else None
+    hint = f" - see `{command} --help`" if command else ""
+    return f"{message}{hint}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from jules_cli.cli.app import app
+
+    try:
+        result = app(args=argv, prog_name="jules", standalone_mode=False)
+    except JulesError as exc:
+        if _debug_requested(argv):
+            import traceback
+
+            traceback.print_exc()
+        _error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return ExitCode.INTERRUPTED
+    except Exception as exc:
+        # Typer's usage errors (bad option, missing argument) carry an exit_code and a
+        # format_message(); everything else is a bug.
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            _error(_usage_message(exc))
+            return exc.exit_code  # type: ignore[attr-defined]
+        if type(exc).__name__ == "Abort":
+            _error("aborted")
+            return ExitCode.UNEXPECTED
+        if _debug_requested(argv):
+            import traceback
+
+            traceback.print_exc()
+        _error(f"unexpected {type(exc).__name__}: {exc} - rerun with --debug and report it")
+        return ExitCode.UNEXPECTED
+    finally:
+        _flush_quietly()
+    return result if isinstance(result, int) else ExitCode.OK
+
+
+def _flush_quietly() -> None:
+    """A closed pipe (`jules ... | head`) is not an error worth a traceback."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""The Typer layer: one module per noun, one thin function per verb."""

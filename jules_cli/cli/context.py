@@ -1,0 +1,141 @@
+"""AppContext: what every command needs, built once from the global options.
+
+Heavy pieces (the config file, httpx, the client) are created on first use, so commands
+that need none of them (help, completion, config path) stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from jules_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from jules_cli.api.client import JulesClient
+    from jules_cli.config import Profile
+    from jules_cli.render.output import Output
+
+EMULATOR_URL = "http://127.0.0.1/v1alpha"  # in-process: never leaves the process
+
+
+@dataclass
+class AppContext:
+    profile_name: str = "default"
+    api_url_option: str | None = None
+    debug: bool = False
+    no_color: bool = False
+    emulator: bool = False
+    no_input: bool = False
+    _profile: Profile | None = field(default=None, repr=False)
+    _client: JulesClient | None = field(default=None, repr=False)
+    _output: Output | None = field(default=None, repr=False)
+
+    @property
+    def profile(self) -> Profile:
+        if self._profile is None:
+            from jules_cli.config import Profile
+
+            self._profile = Profile(self.profile_name)
+        return self._profile
+
+    def setting(self, name: str, default: Any = None) -> Any:
+        return self.profile.get(name, default)
+
+    @property
+    def api_url(self) -> str:
+        from jules_cli.api.client import DEFAULT_API_URL
+
+        return self.api_url_option or self.setting("api-url") or DEFAULT_API_URL
+
+    def output(self, *, json_mode: bool = False, quiet: bool = False) -> Output:
+        from jules_cli.render.output import Output
+
+        self._output = Output(json_mode=json_mode, quiet=quiet, no_color=self.no_color)
+        return self._output
+
+    @property
+    def out(self) -> Output:
+        """The output of the running command (plain mode unless the command chose one)."""
+        return self._output or self.output()
+
+    @property
+    def interactive(self) -> bool:
+        """May we ask the user something? Never without a terminal, in CI, or --no-input."""
+        if self.no_input or os.environ.get("CI", "").strip().lower() not in ("", "0", "false"):
+            return False
+        from jules_cli.render.output import stream_is_terminal
+
+        return stream_is_terminal(sys.stdin) and stream_is_terminal(sys.stderr)
+
+    def trace(self, line: str) -> None:
+        if self.debug:
+            sys.stderr.write(f"debug: {line}\n")
+            sys.stderr.flush()
+
+    def client(self) -> JulesClient:
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def _make_client(self) -> JulesClient:
+        from jules_cli.api.client import JulesClient
+        from jules_cli.config import require_key, resolve_key
+
+        if self.emulator:
+            import httpx
+
+            from jules_cli.emulator.inprocess import PersistentEmulatorApp
+
+            source = resolve_key(None)
+            transport = httpx.WSGITransport(
+                app=PersistentEmulatorApp(emulator_state_path(), emulator_speed())
+            )
+            return JulesClient(
+                source.key if source else "emulator",
+                EMULATOR_URL,
+                transport=transport,
+                trace=self.trace if self.debug else None,
+            )
+        source = require_key(self.profile)
+        return JulesClient(source.key, self.api_url, trace=self.trace if self.debug else None)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def emulator_state_path() -> Path:
+    override = os.environ.get("JULES_EMULATOR_STATE")
+    if override:
+        return Path(override).expanduser()
+    from jules_cli.config import state_dir
+
+    return state_dir() / "emulator-state.json"
+
+
+def emulator_speed() -> float:
+    text = os.environ.get("JULES_EMULATOR_SPEED", "1")
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = 0.0
+    if speed <= 0:
+        raise UsageError(
+            f"invalid JULES_EMULATOR_SPEED: {text!r}", "use a positive number, e.g. 10"
+        )
+    return speed
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    """The AppContext of the running command (set up by the root callback)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppContext):
+        root.obj = AppContext()
+    return root.obj

@@ -1,0 +1,217 @@
+"""config.toml: profiles of settings and the stored API key.
+
+The file lives in platformdirs.user_config_dir("jules"), or in $JULES_CONFIG_DIR. Each
+profile is a table `[profiles.NAME]`. Writes are atomic (temp file + rename) with mode
+0600; a file that does not parse is reported, never overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jules_cli.errors import ConfigError, MissingKeyError, UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+DEFAULT_PROFILE = "default"
+KEY_FIELD = "api_key"
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "on", "1"):
+        return True
+    if lowered in ("false", "no", "off", "0"):
+        return False
+    raise UsageError(f"not a boolean: {text!r}", "use true or false")
+
+
+def _parse_repo(text: str) -> str:
+    value = text.strip()
+    if value != "." and (value.count("/") < 1 or not all(value.split("/"))):
+        raise UsageError(
+            f"not a repository: {text!r}", "use owner/repo, or . for the current checkout"
+        )
+    return value
+
+
+def _parse_url(text: str) -> str:
+    from jules_cli.api.client import check_api_url
+
+    return check_api_url(text.strip())
+
+
+def _parse_text(text: str) -> str:
+    if not text.strip():
+        raise UsageError("empty value", "use `jules config unset KEY` to remove a setting")
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    help: str
+    parse: Callable[[str], Any]
+
+
+# The settings `jules config set` accepts. The API key is deliberately absent: it is
+# only ever stored by `jules auth login`, never given as a command-line value.
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("repo", "default repository for `session new` (owner/repo, or .)", _parse_repo),
+        Setting("branch", "default starting branch for `session new`", _parse_text),
+        Setting("require-approval", "ask for plan approval by default (true/false)", _parse_bool),
+        Setting(
+            "auto-pr", "open a pull request automatically by default (true/false)", _parse_bool
+        ),
+        Setting("api-url", "API base URL for this profile", _parse_url),
+    )
+}
+
+
+def config_dir() -> Path:
+    override = os.environ.get("JULES_CONFIG_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("jules", appauthor=False))
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+def state_dir() -> Path:
+    """Where caches and the in-process emulator's state live."""
+    override = os.environ.get("JULES_CONFIG_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("jules", appauthor=False))
+
+
+def load(path: Path | None = None) -> dict[str, Any]:
+    path = path or config_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"the config file {path} is not valid TOML ({exc})",
+            "fix it by hand or move it away; jules will not overwrite it",
+        ) from exc
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
+        raise ConfigError(
+            f"the config file {path} has a malformed [profiles] section",
+            "each profile must be a table such as [profiles.default]",
+        )
+    return data
+
+
+def save(data: dict[str, Any], path: Path | None = None) -> Path:
+    """Write atomically with mode 0600: a crash leaves the old file or the new one."""
+    import tomli_w
+
+    path = path or config_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    payload = tomli_w.dumps(data).encode("utf-8")
+    # mkstemp creates the file with mode 0600, so the key is never readable by others,
+    # not even for a moment.
+    fd, tmp_name = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    return path
+
+
+class Profile:
+    """One profile of the config file, read once, written back whole."""
+
+    def __init__(self, name: str = DEFAULT_PROFILE, path: Path | None = None) -> None:
+        if not name or any(c in name for c in "[]\"'\n"):
+            raise UsageError(f"invalid profile name: {name!r}")
+        self.name = name
+        self.path = path or config_path()
+        self._data = load(self.path)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return dict(self._data.get("profiles", {}).get(self.name, {}))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        profiles = self._data.setdefault("profiles", {})
+        profiles.setdefault(self.name, {})[key] = value
+        save(self._data, self.path)
+
+    def unset(self, key: str) -> bool:
+        profile = self._data.get("profiles", {}).get(self.name, {})
+        if key not in profile:
+            return False
+        del profile[key]
+        save(self._data, self.path)
+        return True
+
+    def profile_names(self) -> list[str]:
+        return sorted(self._data.get("profiles", {}))
+
+
+def mask_key(key: str) -> str:
+    """Enough of a key to recognise it, never enough to use it."""
+    if len(key) <= 8:
+        return "*" * len(key)
+    return f"{key[:4]}...{key[-4:]}"
+
+
+@dataclass(frozen=True)
+class KeySource:
+    key: str
+    origin: str  # "env" or "profile"
+    description: str
+
+
+def resolve_key(profile: Profile | None) -> KeySource | None:
+    """JULES_API_KEY first, then the active profile's stored key."""
+    env_key = os.environ.get("JULES_API_KEY", "").strip()
+    if env_key:
+        return KeySource(env_key, "env", "environment variable JULES_API_KEY")
+    if profile is not None:
+        stored = profile.get(KEY_FIELD)
+        if isinstance(stored, str) and stored:
+            return KeySource(stored, "profile", f"profile {profile.name!r} in {profile.path}")
+    return None
+
+
+def require_key(profile: Profile | None) -> KeySource:
+    source = resolve_key(profile)
+    if source is None:
+        raise MissingKeyError()
+    return source

@@ -1,0 +1,202 @@
+"""Where output goes and in which form, decided once per invocation.
+
+Modes: `--json` (the API's objects, never touched by Rich), `--quiet` (ids), a terminal
+(Rich tables and colour), or a pipe (plain, untruncated, tab-separated lines). Data goes to
+stdout; diagnostics, progress and prompts go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+# Wide enough that a pipe never wraps or ellipsises a line; Rich's default is 80.
+PIPE_WIDTH = 10_000
+
+
+def _env_flag(name: str) -> bool | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return None
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def stream_is_terminal(stream: IO[str]) -> bool:
+    """A real terminal, or one forced with JULES_TTY=1 (tests, screen recordings)."""
+    forced = _env_flag("JULES_TTY")
+    if forced is not None:
+        return forced
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def color_disabled(no_color_flag: bool = False) -> bool:
+    return no_color_flag or "NO_COLOR" in os.environ
+
+
+def make_console(stream: IO[str], *, terminal: bool, no_color: bool):
+    from rich.console import Console
+
+    return Console(
+        file=stream,
+        force_terminal=terminal,
+        no_color=no_color or not terminal,
+        color_system="auto" if terminal and not no_color else None,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        width=None if terminal else PIPE_WIDTH,
+        soft_wrap=not terminal,
+    )
+
+
+@dataclass
+class Column:
+    header: str
+    style: str | None = None
+    no_wrap: bool = False  # ids: never wrapped, never ellipsised
+    justify: str = "left"
+
+
+class Output:
+    def __init__(
+        self,
+        *,
+        json_mode: bool = False,
+        quiet: bool = False,
+        no_color: bool = False,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+    ) -> None:
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.json_mode = json_mode
+        self.quiet = quiet
+        self.is_terminal = stream_is_terminal(self.stdout)
+        self.err_is_terminal = stream_is_terminal(self.stderr)
+        self.no_color = color_disabled(no_color)
+        self._console = None
+        self._err_console = None
+
+    @property
+    def console(self):
+        if self._console is None:
+            self._console = make_console(
+                self.stdout, terminal=self.is_terminal, no_color=self.no_color
+            )
+        return self._console
+
+    @property
+    def err(self):
+        if self._err_console is None:
+            self._err_console = make_console(
+                self.stderr, terminal=self.err_is_terminal, no_color=self.no_color
+            )
+        return self._err_console
+
+    # -- data on stdout ---------------------------------------------------------------
+
+    def json(self, data: Any) -> None:
+        self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        self.stdout.flush()
+
+    def json_line(self, data: Any) -> None:
+        """One compact object per line, flushed at once (JSON Lines for streams)."""
+        self.stdout.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.stdout.flush()
+
+    def line(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def ids(self, ids: Iterable[str]) -> None:
+        for value in ids:
+            self.line(value)
+
+    def print(self, renderable: Any = "", **kwargs: Any) -> None:
+        """A Rich renderable on stdout (terminal mode) or its plain text (pipe)."""
+        self.console.print(renderable, **kwargs)
+
+    def table(
+        self,
+        columns: Sequence[Column],
+        rows: Iterable[Sequence[Any]],
+        *,
+        empty: str | None = None,
+        title: str | None = None,
+    ) -> int:
+        """Rows as a Rich table in a terminal, tab-separated lines in a pipe.
+
+        Cells may be str or rich Text (styled in a terminal, plain in a pipe). Returns the
+        number of rows printed.
+        """
+        count = 0
+        if not self.is_terminal:
+            for row in rows:
+                self.line(
+                    "\t".join(_plain(cell).replace("\t", " ").replace("\n", " ") for cell in row)
+                )
+                count += 1
+            if count == 0 and empty:
+                self.info(empty)
+            return count
+        from rich import box
+        from rich.table import Table
+
+        table = Table(box=box.SIMPLE_HEAD, title=title, show_edge=False, pad_edge=False)
+        for column in columns:
+            table.add_column(
+                column.header,
+                style=column.style,
+                no_wrap=column.no_wrap,
+                overflow="fold",
+                justify=column.justify,  # type: ignore[arg-type]
+            )
+        for row in rows:
+            table.add_row(*(cell if cell is not None else "" for cell in row))
+            count += 1
+        if count == 0 and empty:
+            self.info(empty)
+            return 0
+        self.console.print(table)
+        return count
+
+    def fields(self, pairs: Iterable[tuple[str, Any]]) -> None:
+        """`label: value` lines: aligned and styled in a terminal, tab-separated in a pipe."""
+        pairs = [(label, value) for label, value in pairs if value not in (None, "")]
+        if not self.is_terminal:
+            for label, value in pairs:
+                self.line(f"{label}\t{_plain(value)}")
+            return
+        from rich.table import Table
+
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for label, value in pairs:
+            grid.add_row(label, value)
+        self.console.print(grid)
+
+    # -- diagnostics on stderr --------------------------------------------------------
+
+    def info(self, message: str) -> None:
+        self.err.print(message, style="dim" if self.err_is_terminal else None)
+
+    def success(self, message: str) -> None:
+        self.err.print(message, style="green")
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"Warning: {message}", style="yellow")
+
+
+def _plain(cell: Any) -> str:
+    if cell is None:
+        return ""
+    plain = getattr(cell, "plain", None)
+    return plain if isinstance(plain, str) else str(cell)

@@ -1,0 +1,76 @@
+"""Shared fixtures: every test gets a private config folder and no ambient key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = (
+    ["tests.emulator_fixture"] if (Path(__file__).parent / "emulator_fixture.py").exists() else []
+)
+
+_AMBIENT = (
+    "JULES_API_KEY",
+    "JULES_PROFILE",
+    "JULES_API_URL",
+    "JULES_DEBUG",
+    "JULES_EMULATOR",
+    "JULES_EMULATOR_STATE",
+    "JULES_EMULATOR_SPEED",
+    "JULES_NO_INPUT",
+    "JULES_TTY",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "VISUAL",
+    "EDITOR",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    config_dir = tmp_path / "jules-config"
+    monkeypatch.setenv("JULES_CONFIG_DIR", str(config_dir))
+    for name in _AMBIENT:
+        monkeypatch.delenv(name, raising=False)
+    # Typer reads these to decide on colours in help output.
+    monkeypatch.setenv("_TYPER_FORCE_DISABLE_TERMINAL", "1")
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    return config_dir
+
+
+def jules_command() -> list[str]:
+    """The installed `jules` console script of this interpreter's environment."""
+    script = Path(sys.executable).parent / ("jules.exe" if os.name == "nt" else "jules")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "jules_cli"]
+
+
+@pytest.fixture
+def run_jules():
+    """Run the installed `jules` as a subprocess, as a script or CI job would."""
+
+    def run(
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | str | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        return subprocess.run(
+            [*jules_command(), *args],
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=cwd,
+            timeout=timeout,
+        )
+
+    return run
