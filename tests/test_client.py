@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from jules_cli.api.client import JulesClient, RetryPolicy, error_from_response, parse_time
+from jules_cli.api.client import JulesClient, RetryPolicy, error_from_response
 from jules_cli.errors import (
     ApiError,
     AuthError,
@@ -19,6 +19,7 @@ from jules_cli.errors import (
     Unavailable,
     UsageError,
 )
+from jules_cli.times import parse_time
 
 BASE = "https://jules.example.test/v1alpha"
 

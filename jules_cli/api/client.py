@@ -31,6 +31,7 @@ from jules_cli.errors import (
     Unavailable,
     UsageError,
 )
+from jules_cli.times import parse_time
 
 DEFAULT_API_URL = "https://jules.googleapis.com/v1alpha"
 USER_AGENT = f"julesctl/{__version__} (python {platform.python_version()}; {platform.system()})"
@@ -466,27 +467,6 @@ class JulesClient:
     def get_activity(self, session: str, activity: str) -> dict[str, Any]:
         sid = names.session_id(session)
         return self.request("GET", f"sessions/{sid}/activities/{activity}")
-
-
-def parse_time(value: str | None) -> float | None:
-    """RFC 3339 (0-9 fractional digits, Z or offset) -> POSIX seconds."""
-    if not value:
-        return None
-    from datetime import datetime
-
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = ""
-        while rest and rest[0].isdigit():
-            digits, rest = digits + rest[0], rest[1:]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{rest}"
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
 
 
 def retry_after_for(error: ApiError, safety: str) -> tuple[bool, float | None]:
