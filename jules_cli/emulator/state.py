@@ -1,0 +1,1024 @@
+"""The emulator's in-memory state machine: sources, sessions and their activities.
+
+Time is lazy. Nothing runs in the background: every public method first plays each
+session's script up to "now", stamping each activity with the moment it was due, so
+reported times are monotonic and realistic whenever a client happens to look. Scripted
+delays are in simulated seconds, divided by `speed` to get real ones.
+
+Every public method takes the lock, so one Emulator can serve many threads. Methods
+answer with the API's JSON objects (plain dicts) or raise ApiFault.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from jules_cli.emulator import content, scenario
+from jules_cli.emulator.wire import (
+    ApiFault,
+    decode_page_token,
+    encode_page_token,
+    failed_precondition,
+    format_time,
+    invalid_argument,
+    new_hex_id,
+    new_session_id,
+    not_found,
+    parse_time,
+    seconds_to_ns,
+)
+
+STATE_FORMAT = "jules-emulator-state"
+STATE_VERSION = 1
+
+DEFAULT_PAGE_SIZES = {"sources": 30, "sessions": 30, "activities": 50}
+MAX_PAGE_SIZE = 100
+AUTOMATION_MODES = ("AUTOMATION_MODE_UNSPECIFIED", "AUTO_CREATE_PR")
+STATES = (
+    "STATE_UNSPECIFIED",
+    "QUEUED",
+    "PLANNING",
+    "AWAITING_PLAN_APPROVAL",
+    "AWAITING_USER_FEEDBACK",
+    "IN_PROGRESS",
+    "PAUSED",
+    "FAILED",
+    "COMPLETED",
+)
+# Which user action a session in a given state waits for (seeded sessions have no script).
+_WAITING_STATES = {
+    "AWAITING_PLAN_APPROVAL": "approval",
+    "AWAITING_USER_FEEDBACK": "user",
+    "PAUSED": "user",
+}
+
+SESSION_FIELDS = (
+    "name",
+    "id",
+    "prompt",
+    "sourceContext",
+    "title",
+    "requirePlanApproval",
+    "automationMode",
+    "createTime",
+    "updateTime",
+    "state",
+    "url",
+    "outputs",
+    "archived",
+)
+SOURCE_CONTEXT_FIELDS = (
+    "source",
+    "githubRepoContext",
+    "workingBranch",
+    "environmentVariablesEnabled",
+)
+REPO_CONTEXT_FIELDS = ("startingBranch",)
+
+
+def _source(owner: str, repo: str, branches: list[str], private: bool = False) -> dict[str, Any]:
+    return {
+        "name": f"sources/github/{owner}/{repo}",
+        "id": f"github/{owner}/{repo}",
+        "githubRepo": {
+            "owner": owner,
+            "repo": repo,
+            **({"isPrivate": True} if private else {}),
+            "defaultBranch": {"displayName": branches[0]},
+            "branches": [{"displayName": branch} for branch in branches],
+        },
+    }
+
+
+def default_sources() -> list[dict[str, Any]]:
+    """Demo repositories connected in a fresh emulator."""
+    return [
+        _source("jules-demo", "hello-world", ["main", "develop"]),
+        _source("jules-demo", "webapp", ["main", "feature/login", "release/1.0"], private=True),
+        _source("octo-org", "data-pipeline", ["master", "next"]),
+    ]
+
+
+@dataclass
+class SessionRecord:
+    """One session with everything the emulator needs to play it (JSON-able)."""
+
+    id: str
+    seq: int
+    prompt: str
+    title: str
+    create_ns: int
+    update_ns: int
+    state: str
+    source_context: dict[str, Any] | None = None
+    require_plan_approval: bool = False
+    automation_mode: str | None = None
+    archived: bool = False
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    # Each activity: {"seq": int, "ns": int, "body": <the API object>}.
+    activities: list[dict[str, Any]] = field(default_factory=list)
+    script: list[dict[str, Any]] = field(default_factory=list)
+    next_due_ns: int | None = None
+    # Agent replies to messages, independent of the script: {"due_ns": int, "activity": {...}}.
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    waiting_for: str | None = None
+    files: list[list] = field(default_factory=list)
+    follow_ups: int = 0
+    pull_request: dict[str, Any] | None = None
+    activities_ready_ns: int = 0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SessionRecord:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    @property
+    def source(self) -> str | None:
+        return (self.source_context or {}).get("source")
+
+    @property
+    def branch(self) -> str | None:
+        return ((self.source_context or {}).get("githubRepoContext") or {}).get("startingBranch")
+
+    def render(self) -> dict[str, Any]:
+        # Field order as the live API returns it; default values are omitted (proto3).
+        out: dict[str, Any] = {
+            "name": f"sessions/{self.id}",
+            "title": self.title,
+            "createTime": format_time(self.create_ns),
+            "updateTime": format_time(self.update_ns),
+            "state": self.state,
+        }
+        if self.source_context:
+            out["sourceContext"] = copy.deepcopy(self.source_context)
+        out["prompt"] = self.prompt
+        out["url"] = f"https://jules.google.com/session/{self.id}"
+        if self.outputs:
+            out["outputs"] = copy.deepcopy(self.outputs)
+        if self.require_plan_approval:
+            out["requirePlanApproval"] = True
+        if self.automation_mode and self.automation_mode != AUTOMATION_MODES[0]:
+            out["automationMode"] = self.automation_mode
+        if self.archived:
+            out["archived"] = True
+        out["id"] = self.id
+        return out
+
+
+class Emulator:
+    """The Jules API as an in-memory state machine with simulated time.
+
+    `speed` divides every scripted delay (speed 60: a default session takes about a
+    second). `clock` returns POSIX seconds; inject one for tests. `api_key`: the only key
+    accepted, or None for any non-empty key. `seed`: {"sources": [...], "sessions": [...]}
+    (see docs/emulator.md). `activities_404_seconds`: simulated seconds during which a new
+    session's activities answer 404, like the live API's eventual consistency.
+    """
+
+    def __init__(
+        self,
+        *,
+        speed: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        api_key: str | None = None,
+        seed: dict[str, Any] | None = None,
+        activities_404_seconds: float = 2.0,
+        rng_seed: int | None = None,
+    ) -> None:
+        if not speed > 0:
+            raise ValueError("speed must be above 0")
+        self.speed = float(speed)
+        self.api_key = api_key or None
+        self.activities_404_seconds = float(activities_404_seconds)
+        self.lock = threading.RLock()
+        self._clock = clock
+        self._rng = random.Random(rng_seed)
+        self._seed = copy.deepcopy(seed) if seed else None
+        self._reset_state()
+
+    # -- time and bookkeeping -------------------------------------------------------
+
+    def _reset_state(self) -> None:
+        self._offset_ns = 0
+        self._seq = 0
+        self._pull_numbers: dict[str, int] = {}
+        self._sessions: dict[str, SessionRecord] = {}
+        self._sources = default_sources()
+        if self._seed:
+            self._load_seed(self._seed)
+
+    def now_ns(self) -> int:
+        """The emulator's current time: the clock, plus any time jumped with advance()."""
+        return seconds_to_ns(self._clock()) + self._offset_ns
+
+    def now(self) -> str:
+        return format_time(self.now_ns())
+
+    def _sim_ns(self, simulated_seconds: float) -> int:
+        return seconds_to_ns(simulated_seconds / self.speed)
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _new_hex(self) -> str:
+        return new_hex_id(self._rng)
+
+    def reset(self) -> None:
+        """Back to a fresh emulator: demo (or seeded) sources, seeded sessions only."""
+        with self.lock:
+            self._reset_state()
+
+    def advance(self, seconds: float) -> None:
+        """Jump simulated time forward; reported times then run ahead of the clock."""
+        if seconds < 0:
+            raise ValueError("cannot go back in time")
+        with self.lock:
+            self._offset_ns += self._sim_ns(seconds)
+            self._catch_up()
+
+    def settle(self, max_steps: int = 100_000) -> None:
+        """Jump time forward until no session has a scheduled step left: every running
+        session reaches a state where it waits for the user, or ends."""
+        with self.lock:
+            for _ in range(max_steps):
+                self._catch_up()
+                due = [d for s in self._sessions.values() if (d := self._next_due(s)) is not None]
+                if not due:
+                    return
+                self._offset_ns += max(min(due) - self.now_ns(), 0)
+
+    def _catch_up(self) -> None:
+        now = self.now_ns()
+        for session in self._sessions.values():
+            self._play(session, now)
+
+    @staticmethod
+    def _next_due(session: SessionRecord) -> int | None:
+        candidates = [r["due_ns"] for r in session.replies[:1]]
+        if session.script and session.next_due_ns is not None:
+            candidates.append(session.next_due_ns)
+        return min(candidates) if candidates else None
+
+    def _play(self, session: SessionRecord, now: int) -> None:
+        while True:
+            script_due = session.next_due_ns if session.script else None
+            reply_due = session.replies[0]["due_ns"] if session.replies else None
+            reply_first = reply_due is not None and (script_due is None or reply_due <= script_due)
+            if reply_first and reply_due <= now:
+                reply = session.replies.pop(0)
+                self._add_activity(session, reply["activity"], reply["due_ns"])
+                continue
+            if script_due is not None and script_due <= now:
+                self._apply_step(session, session.script.pop(0), script_due)
+                continue
+            return
+
+    def _apply_step(self, session: SessionRecord, step: dict[str, Any], at: int) -> None:
+        if "state" in step:
+            self._set_state(session, step["state"], at)
+        for body in step.get("activities", ()):
+            self._add_activity(session, body, at)
+        if "complete" in step:
+            self._complete(session, step["complete"], at)
+        if step.get("wait"):
+            session.waiting_for = step["wait"]
+            session.next_due_ns = None
+        elif session.script:
+            session.next_due_ns = at + self._sim_ns(session.script[0]["delay"])
+        else:
+            session.next_due_ns = None
+
+    def _set_state(self, session: SessionRecord, state: str, at: int) -> None:
+        if session.state != state:
+            session.state = state
+            session.update_ns = max(session.update_ns, at)
+
+    def _add_activity(
+        self,
+        session: SessionRecord,
+        body: dict[str, Any],
+        at: int,
+        activity_id: str | None = None,
+    ) -> dict[str, Any]:
+        activity_id = activity_id or self._new_hex()
+        body = copy.deepcopy(body)
+        # Field order as the live API returns it.
+        activity: dict[str, Any] = {"name": f"sessions/{session.id}/activities/{activity_id}"}
+        if body.get("description"):
+            activity["description"] = body.pop("description")
+        body.pop("description", None)
+        activity["createTime"] = format_time(at)
+        activity["originator"] = body.pop("originator", "agent")
+        artifacts = body.pop("artifacts", None)
+        for kind, payload in body.items():
+            if kind in ("name", "id", "createTime"):
+                continue
+            if kind == "planGenerated" and isinstance(payload.get("plan"), dict):
+                payload["plan"].setdefault("createTime", format_time(at))
+            activity[kind] = payload
+        if artifacts:
+            activity["artifacts"] = artifacts
+        activity["id"] = activity_id
+        session.activities.append({"seq": self._next_seq(), "ns": at, "body": activity})
+        return activity
+
+    def _context(self, session: SessionRecord) -> scenario.Context:
+        return scenario.Context(session.title, session.source, session.branch, self._new_hex)
+
+    def _complete(self, session: SessionRecord, spec: dict[str, Any], at: int) -> None:
+        session.files.extend(copy.deepcopy(spec.get("addFiles", [])))
+        patch = content.render_patch(session.files) if session.files else ""
+        completed: dict[str, Any] = {"originator": "agent", "sessionCompleted": {}}
+        outputs: list[dict[str, Any]] = []
+        if patch:
+            change_set = self._context(session).change_set(patch, spec.get("commitMessage"))
+            completed["artifacts"] = [change_set]
+            if session.automation_mode == "AUTO_CREATE_PR" and session.source:
+                outputs.append({"pullRequest": self._pull_request(session)})
+            outputs.append(change_set)
+        self._set_state(session, "COMPLETED", at)
+        self._add_activity(session, completed, at)
+        session.outputs = outputs
+        session.update_ns = max(session.update_ns, at)
+
+    def _pull_request(self, session: SessionRecord) -> dict[str, Any]:
+        if session.pull_request is None:
+            source = session.source or ""
+            repo = self._find_source(source) or {}
+            github = repo.get("githubRepo") or {}
+            owner = github.get("owner") or "owner"
+            name = github.get("repo") or "repo"
+            number = self._pull_numbers.get(source, 0) + 1
+            self._pull_numbers[source] = number
+            slug = re.sub(r"[^a-z0-9]+", "-", session.title.lower()).strip("-")[:40] or "change"
+            head = f"{slug}-{session.id}"
+            session.pull_request = {
+                "url": f"https://github.com/{owner}/{name}/pull/{number}",
+                "title": session.title,
+                "description": f"{session.title}\n\nCreated by Jules (emulated) "
+                f"for session {session.id}.",
+                "baseRef": session.branch or "main",
+                "headRef": head,
+            }
+            if session.source_context is not None:
+                session.source_context["workingBranch"] = head
+        return copy.deepcopy(session.pull_request)
+
+    # -- sources --------------------------------------------------------------------
+
+    def _find_source(self, name: str) -> dict[str, Any] | None:
+        for source in self._sources:
+            if source["name"] == name:
+                return source
+        return None
+
+    def list_sources(
+        self,
+        *,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+    ) -> dict[str, Any]:
+        with self.lock:
+            wanted = _parse_source_filter(filter)
+            positions = {source["name"]: index for index, source in enumerate(self._sources)}
+            items = [s for s in self._sources if wanted is None or s["name"] in wanted]
+            return _page(
+                items,
+                "sources",
+                lambda s: positions[s["name"]],
+                page_size,
+                page_token,
+                copy.deepcopy,
+            )
+
+    def get_source(self, name: str) -> dict[str, Any]:
+        with self.lock:
+            source = self._find_source(name)
+            if source is None:
+                raise not_found()
+            return copy.deepcopy(source)
+
+    def add_source(self, source: dict[str, Any]) -> dict[str, Any]:
+        """Connect one more repository (a Source object; see docs for the short forms)."""
+        with self.lock:
+            normalized = normalize_source(source)
+            self._sources = [s for s in self._sources if s["name"] != normalized["name"]]
+            self._sources.append(normalized)
+            return copy.deepcopy(normalized)
+
+    # -- sessions -------------------------------------------------------------------
+
+    def _session(self, session_id: str) -> SessionRecord:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise not_found()
+        return session
+
+    def create_session(self, body: Any) -> dict[str, Any]:
+        with self.lock:
+            self._catch_up()
+            request = _known_fields(body, SESSION_FIELDS, "session")
+            prompt = _typed(request.get("prompt"), str, "session.prompt", "TYPE_STRING")
+            if not prompt or not prompt.strip():
+                raise invalid_argument("session.prompt is required.", "session.prompt")
+            title = _typed(request.get("title"), str, "session.title", "TYPE_STRING")
+            approval = _typed(
+                request.get("requirePlanApproval"),
+                bool,
+                "session.require_plan_approval",
+                "TYPE_BOOL",
+            )
+            mode = request.get("automationMode")
+            if mode is not None and mode not in AUTOMATION_MODES:
+                where = "session.automation_mode"
+                raise invalid_argument(
+                    f"Invalid value at '{where}' "
+                    f"(type.googleapis.com/google.labs.jules.v1alpha.AutomationMode), "
+                    f"{json.dumps(mode)}",
+                    where,
+                )
+            source_context = self._source_context(request.get("sourceContext"))
+            try:
+                directives = scenario.Directives.parse(prompt)
+            except scenario.DirectiveError as exc:
+                raise invalid_argument(f"Emulator directive {exc}", "session.prompt") from exc
+            now = self.now_ns()
+            session = SessionRecord(
+                id=self._new_session_id(),
+                seq=self._next_seq(),
+                prompt=prompt,
+                title=title.strip() if title and title.strip() else scenario.make_title(prompt),
+                create_ns=now,
+                update_ns=now,
+                state="QUEUED",
+                source_context=source_context,
+                require_plan_approval=bool(approval),
+                automation_mode=mode,
+                activities_ready_ns=now + self._sim_ns(self.activities_404_seconds),
+            )
+            self._start_lifecycle(session, directives, now)
+            self._sessions[session.id] = session
+            return session.render()
+
+    def _start_lifecycle(self, session: SessionRecord, directives: scenario.Directives, at: int):
+        session.script = scenario.session_script(
+            directives, self._context(session), require_approval=session.require_plan_approval
+        )
+        session.next_due_ns = at + self._sim_ns(session.script[0]["delay"])
+
+    def _new_session_id(self) -> str:
+        while True:
+            session_id = new_session_id(self._rng)
+            if session_id not in self._sessions:
+                return session_id
+
+    def _source_context(self, value: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None  # a repoless session
+        context = _known_fields(value, SOURCE_CONTEXT_FIELDS, "session.source_context")
+        name = _typed(context.get("source"), str, "session.source_context.source", "TYPE_STRING")
+        if not name:
+            raise invalid_argument(
+                "session.source_context.source is required.", "session.source_context.source"
+            )
+        source = self._find_source(name)
+        if source is None:
+            raise not_found()
+        repo_field = "session.source_context.github_repo_context"
+        repo_context = _known_fields(
+            context.get("githubRepoContext") or {}, REPO_CONTEXT_FIELDS, repo_field
+        )
+        branch_field = f"{repo_field}.starting_branch"
+        branch = _typed(repo_context.get("startingBranch"), str, branch_field, "TYPE_STRING")
+        github = source.get("githubRepo") or {}
+        known = [b.get("displayName") for b in github.get("branches") or []]
+        if "githubRepoContext" in context and not branch:
+            raise invalid_argument(f"{branch_field} is required.", branch_field)
+        if not branch:
+            branch = (github.get("defaultBranch") or {}).get("displayName") or "main"
+        elif known and branch not in known:
+            raise invalid_argument(
+                f"Branch {branch!r} does not exist in {name}.",
+                branch_field,
+            )
+        result: dict[str, Any] = {"source": name, "githubRepoContext": {"startingBranch": branch}}
+        env_field = "session.source_context.environment_variables_enabled"
+        if _typed(context.get("environmentVariablesEnabled"), bool, env_field, "TYPE_BOOL"):
+            result["environmentVariablesEnabled"] = True
+        return result
+
+    def get_session(self, session_id: str) -> dict[str, Any]:
+        with self.lock:
+            self._catch_up()
+            return self._session(session_id).render()
+
+    def list_sessions(
+        self,
+        *,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+    ) -> dict[str, Any]:
+        with self.lock:
+            self._catch_up()
+            archived = _parse_archived_filter(filter)
+            items = sorted(
+                (s for s in self._sessions.values() if s.archived in archived),
+                key=lambda s: (s.create_ns, s.seq),
+                reverse=True,
+            )
+            return _page(
+                items,
+                "sessions",
+                lambda s: [s.create_ns, s.seq],
+                page_size,
+                page_token,
+                SessionRecord.render,
+                descending=True,
+            )
+
+    def delete_session(self, session_id: str) -> dict[str, Any]:
+        with self.lock:
+            self._session(session_id)
+            del self._sessions[session_id]
+            return {}
+
+    def archive_session(self, session_id: str, body: Any = None) -> dict[str, Any]:
+        return self._set_archived(session_id, body, True)
+
+    def unarchive_session(self, session_id: str, body: Any = None) -> dict[str, Any]:
+        return self._set_archived(session_id, body, False)
+
+    def _set_archived(self, session_id: str, body: Any, archived: bool) -> dict[str, Any]:
+        with self.lock:
+            self._catch_up()
+            _known_fields(body or {}, ("name",), "")
+            session = self._session(session_id)
+            if session.archived != archived:
+                session.archived = archived
+                session.update_ns = max(session.update_ns, self.now_ns())
+            return session.render()
+
+    def approve_plan(self, session_id: str, body: Any = None) -> dict[str, Any]:
+        with self.lock:
+            self._catch_up()
+            _known_fields(body or {}, ("session",), "")
+            session = self._session(session_id)
+            if session.waiting_for != "approval":
+                raise failed_precondition(
+                    f"Precondition check failed. The session is {session.state}, "
+                    "not waiting for a plan approval."
+                )
+            now = self.now_ns()
+            approved = {
+                "originator": "user",
+                "planApproved": {"planId": self._latest_plan_id(session)},
+            }
+            self._add_activity(session, approved, now)
+            self._set_state(session, "IN_PROGRESS", now)
+            session.waiting_for = None
+            if not session.script:
+                directives = _lenient_directives(session.prompt)
+                files = scenario.default_work_files(directives)
+                session.script = scenario.work_script(directives, self._context(session), files)
+            session.next_due_ns = now + self._sim_ns(session.script[0]["delay"])
+            return {}
+
+    @staticmethod
+    def _latest_plan_id(session: SessionRecord) -> str:
+        for record in reversed(session.activities):
+            plan = (record["body"].get("planGenerated") or {}).get("plan") or {}
+            if plan.get("id"):
+                return plan["id"]
+        return ""
+
+    def send_message(self, session_id: str, body: Any) -> dict[str, Any]:
+        with self.lock:
+            self._catch_up()
+            request = _known_fields(body, ("session", "prompt"), "")
+            message = _typed(request.get("prompt"), str, "prompt", "TYPE_STRING")
+            if not message or not message.strip():
+                raise invalid_argument("prompt is required.", "prompt")
+            session = self._session(session_id)
+            try:
+                directives = scenario.Directives.parse(message)
+            except scenario.DirectiveError as exc:
+                raise invalid_argument(f"Emulator directive {exc}", "prompt") from exc
+            now = self.now_ns()
+            self._add_activity(
+                session, {"originator": "user", "userMessaged": {"userMessage": message}}, now
+            )
+            reply_at = now + self._sim_ns(scenario.REPLY_SECONDS * directives.slow)
+            if session.waiting_for == "approval":
+                reply = "Noted. Approve the plan when you are ready and I will start."
+            elif session.waiting_for == "user":
+                reply = "Thanks! Carrying on with the task."
+                session.waiting_for = None
+                if session.state in ("AWAITING_USER_FEEDBACK", "PAUSED"):
+                    self._set_state(session, "IN_PROGRESS", now)
+                if not session.script:
+                    self._plan_follow_up(session, message, directives)
+                session.next_due_ns = reply_at + self._sim_ns(session.script[0]["delay"])
+            elif not session.script:
+                # Nothing left to do (COMPLETED, FAILED, a seeded session): the message
+                # reopens the session for follow-up work chosen by its own directives.
+                reply = "Sure, I will work on that now."
+                self._set_state(session, "IN_PROGRESS", now)
+                self._plan_follow_up(session, message, directives)
+                session.next_due_ns = reply_at + self._sim_ns(session.script[0]["delay"])
+            else:
+                reply = "Thanks, I will take that into account."
+            session.replies.append({"due_ns": reply_at, "activity": scenario.agent_message(reply)})
+            return {}
+
+    def _plan_follow_up(
+        self, session: SessionRecord, message: str, directives: scenario.Directives
+    ) -> None:
+        files: list[list] = []
+        if not directives.no_changes:
+            session.follow_ups += 1
+            files = [content.follow_up_file(session.follow_ups, message)]
+        session.script = scenario.work_script(directives, self._context(session), files)
+
+    # -- activities -----------------------------------------------------------------
+
+    def list_activities(
+        self,
+        session_id: str,
+        *,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+    ) -> dict[str, Any]:
+        with self.lock:
+            self._catch_up()
+            session = self._session(session_id)
+            if self.now_ns() < session.activities_ready_ns:
+                raise not_found()
+            keep = _parse_activity_filter(filter)
+            items = sorted(
+                (a for a in session.activities if keep(a["ns"])),
+                key=lambda a: (a["ns"], a["seq"]),
+            )
+            return _page(
+                items,
+                "activities",
+                lambda a: [a["ns"], a["seq"]],
+                page_size,
+                page_token,
+                lambda a: copy.deepcopy(a["body"]),
+            )
+
+    def get_activity(self, session_id: str, activity_id: str) -> dict[str, Any]:
+        with self.lock:
+            self._catch_up()
+            session = self._session(session_id)
+            for record in session.activities:
+                if record["body"]["id"] == activity_id:
+                    return copy.deepcopy(record["body"])
+            raise not_found()
+
+    # -- seeds and persistence ------------------------------------------------------
+
+    def _load_seed(self, seed: dict[str, Any]) -> None:
+        if not isinstance(seed, dict):
+            raise ValueError("seed: expected a JSON object with `sources` and/or `sessions`")
+        unknown = set(seed) - {"sources", "sessions"}
+        if unknown:
+            raise ValueError(f"seed: unknown keys {sorted(unknown)}; use sources and sessions")
+        if "sources" in seed:
+            if not isinstance(seed["sources"], list):
+                raise ValueError("seed: `sources` must be a list of Source objects")
+            self._sources = []
+            for index, source in enumerate(seed["sources"]):
+                try:
+                    normalized = normalize_source(source)
+                except ValueError as exc:
+                    raise ValueError(f"seed: sources[{index}]: {exc}") from exc
+                self._sources = [s for s in self._sources if s["name"] != normalized["name"]]
+                self._sources.append(normalized)
+        sessions = seed.get("sessions", [])
+        if not isinstance(sessions, list):
+            raise ValueError("seed: `sessions` must be a list of Session objects")
+        for index, data in enumerate(sessions):
+            try:
+                self._seed_session(data)
+            except (ValueError, TypeError, ApiFault) as exc:
+                raise ValueError(f"seed: sessions[{index}]: {exc}") from exc
+
+    def _seed_session(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise ValueError("expected a Session object")
+        prompt = data.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError("`prompt` is required")
+        session_id = str(data.get("id") or str(data.get("name", "")).rpartition("/")[2] or "")
+        if not session_id:
+            session_id = self._new_session_id()
+        if not session_id.isdigit():
+            raise ValueError(f"session id {session_id!r} is not numeric")
+        if session_id in self._sessions:
+            raise ValueError(f"duplicate session id {session_id}")
+        state = data.get("state")
+        if state is not None and state not in STATES:
+            raise ValueError(f"unknown state {state!r}")
+        mode = data.get("automationMode")
+        if mode is not None and mode not in AUTOMATION_MODES:
+            raise ValueError(f"unknown automationMode {mode!r}")
+        now = self.now_ns()
+        created = parse_time(data["createTime"]) if data.get("createTime") else now
+        source_context = data.get("sourceContext")
+        if source_context is not None:
+            source_context = self._source_context(source_context)
+        session = SessionRecord(
+            id=session_id,
+            seq=self._next_seq(),
+            prompt=prompt,
+            title=str(data.get("title") or scenario.make_title(prompt)),
+            create_ns=created,
+            update_ns=parse_time(data["updateTime"]) if data.get("updateTime") else created,
+            state=state or "QUEUED",
+            source_context=source_context,
+            require_plan_approval=bool(data.get("requirePlanApproval")),
+            automation_mode=mode,
+            archived=bool(data.get("archived")),
+            outputs=copy.deepcopy(data.get("outputs") or []),
+        )
+        for activity in data.get("activities") or []:
+            if not isinstance(activity, dict):
+                raise ValueError("activities must be Activity objects")
+            at = parse_time(activity["createTime"]) if activity.get("createTime") else created
+            activity_id = activity.get("id") or str(activity.get("name", "")).rpartition("/")[2]
+            self._add_activity(session, activity, at, activity_id or None)
+        if state is None:
+            # No state given: the session lives the normal lifecycle from its createTime.
+            self._start_lifecycle(session, _lenient_directives(prompt), created)
+        else:
+            session.waiting_for = _WAITING_STATES.get(state)
+        self._sessions[session.id] = session
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as JSON-able data; Emulator.from_dict() restores it."""
+        with self.lock:
+            return {
+                "format": STATE_FORMAT,
+                "version": STATE_VERSION,
+                "speed": self.speed,
+                "apiKey": self.api_key,
+                "activities404Seconds": self.activities_404_seconds,
+                "offsetNs": self._offset_ns,
+                "seq": self._seq,
+                "pullNumbers": dict(self._pull_numbers),
+                "seed": copy.deepcopy(self._seed),
+                "sources": copy.deepcopy(self._sources),
+                "sessions": [asdict(s) for s in self._sessions.values()],
+            }
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        *,
+        clock: Callable[[], float] = time.time,
+        speed: float | None = None,
+        api_key: str | None = None,
+    ) -> Emulator:
+        """Restore a saved state. `speed` (default: the saved one) applies to steps
+        scheduled from now on; steps already scheduled keep their times."""
+        if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+            raise ValueError("not a saved jules emulator state")
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported emulator state version {data.get('version')!r}")
+        emulator = cls(
+            speed=speed or data.get("speed") or 1.0,
+            clock=clock,
+            api_key=api_key if api_key is not None else data.get("apiKey"),
+            activities_404_seconds=data.get("activities404Seconds", 2.0),
+        )
+        emulator._seed = data.get("seed")
+        emulator._offset_ns = int(data.get("offsetNs", 0))
+        emulator._seq = int(data.get("seq", 0))
+        emulator._pull_numbers = dict(data.get("pullNumbers") or {})
+        emulator._sources = list(data.get("sources") or [])
+        emulator._sessions = {}
+        for raw in data.get("sessions") or []:
+            session = SessionRecord.from_json(raw)
+            emulator._sessions[session.id] = session
+        return emulator
+
+
+def load_seed_file(path: str | Path) -> dict[str, Any]:
+    """Read and check a --seed file; ValueError with a readable message if it is wrong."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read seed file {path}: {exc.strerror or exc}") from exc
+    try:
+        seed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"seed file {path} is not valid JSON: {exc}") from exc
+    Emulator(seed=seed)  # validates, raising ValueError with the place of the problem
+    return seed
+
+
+def normalize_source(source: Any) -> dict[str, Any]:
+    """A Source in the API's shape from a seed entry: `name` or `githubRepo.owner/repo`
+    is enough; branches may be given as plain strings."""
+    if isinstance(source, str):
+        source = {"name": source if source.startswith("sources/") else f"sources/github/{source}"}
+    if not isinstance(source, dict):
+        raise ValueError("expected a Source object")
+    github = dict(source.get("githubRepo") or {})
+    name = source.get("name")
+    if not name:
+        if not github.get("owner") or not github.get("repo"):
+            raise ValueError("give `name` or `githubRepo.owner` and `githubRepo.repo`")
+        name = f"sources/github/{github['owner']}/{github['repo']}"
+    if not isinstance(name, str) or not name.startswith("sources/") or name == "sources/":
+        raise ValueError(f"source name {name!r} must look like sources/github/OWNER/REPO")
+    parts = name.split("/")
+    if len(parts) == 4 and parts[1] == "github":
+        github.setdefault("owner", parts[2])
+        github.setdefault("repo", parts[3])
+    branches = [_branch(b) for b in github.get("branches") or []]
+    default = _branch(github.get("defaultBranch")) if github.get("defaultBranch") else None
+    if default is None:
+        default = branches[0] if branches else {"displayName": "main"}
+    if default["displayName"] not in [b["displayName"] for b in branches]:
+        branches.insert(0, default)
+    repo: dict[str, Any] = {"owner": github.get("owner", ""), "repo": github.get("repo", "")}
+    if github.get("isPrivate"):
+        repo["isPrivate"] = True
+    repo["defaultBranch"] = default
+    repo["branches"] = branches
+    return {"name": name, "id": name[len("sources/") :], "githubRepo": repo}
+
+
+def _branch(value: Any) -> dict[str, str]:
+    if isinstance(value, str) and value:
+        return {"displayName": value}
+    if isinstance(value, dict) and isinstance(value.get("displayName"), str):
+        return {"displayName": value["displayName"]}
+    raise ValueError(f"a branch is a name or {{'displayName': name}}, not {value!r}")
+
+
+def _lenient_directives(text: str) -> scenario.Directives:
+    try:
+        return scenario.Directives.parse(text)
+    except scenario.DirectiveError:
+        return scenario.Directives()
+
+
+# -- request checking ---------------------------------------------------------------
+
+
+def _camel(name: str) -> str:
+    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name)
+
+
+def _known_fields(body: Any, allowed: Iterable[str], where: str) -> dict[str, Any]:
+    """Accept lowerCamelCase or snake_case names, like Google's JSON parser, and reject
+    unknown ones with its message."""
+    at = f" at '{where}'" if where else ""
+    if not isinstance(body, dict):
+        raise invalid_argument(
+            f"Invalid JSON payload received. Expected an object{at}.", where or None
+        )
+    allowed = set(allowed)
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        name = key if key in allowed else _camel(key)
+        if name not in allowed:
+            raise invalid_argument(
+                f'Invalid JSON payload received. Unknown name "{key}"{at}: Cannot find field.',
+                where or None,
+            )
+        out[name] = value
+    return out
+
+
+def _typed(value: Any, expected: type, where: str, type_name: str) -> Any:
+    if value is None:
+        return None
+    wrong = not isinstance(value, expected) or (expected is not bool and isinstance(value, bool))
+    if wrong:
+        raise invalid_argument(
+            f"Invalid value at '{where}' ({type_name}), {json.dumps(value)}", where
+        )
+    return value
+
+
+def _page(
+    items: list[Any],
+    key: str,
+    cursor_of: Callable[[Any], Any],
+    page_size: int | None,
+    page_token: str | None,
+    render: Callable[[Any], dict[str, Any]],
+    *,
+    descending: bool = False,
+) -> dict[str, Any]:
+    """One page after the token's cursor; nextPageToken only when more items follow."""
+    size = page_size if page_size and page_size > 0 else DEFAULT_PAGE_SIZES[key]
+    size = min(size, MAX_PAGE_SIZE)
+    if page_token:
+        cursor = decode_page_token(page_token)
+        if not isinstance(cursor, dict) or cursor.get("k") != key or "after" not in cursor:
+            raise invalid_argument("Invalid page token.", "page_token")
+        after = cursor["after"]
+        try:
+            if descending:
+                items = [item for item in items if cursor_of(item) < after]
+            else:
+                items = [item for item in items if cursor_of(item) > after]
+        except TypeError as exc:
+            raise invalid_argument("Invalid page token.", "page_token") from exc
+    page = items[:size]
+    result: dict[str, Any] = {key: [render(item) for item in page]}
+    if not page:
+        # Proto3 omits an empty repeated field: an empty list answers `{}`.
+        del result[key]
+    if len(items) > size:
+        result["nextPageToken"] = encode_page_token({"k": key, "after": cursor_of(page[-1])})
+    return result
+
+
+_OR = re.compile(r"\s+OR\s+")
+_AND = re.compile(r"\s+AND\s+")
+
+
+def _parse_source_filter(text: str | None) -> set[str] | None:
+    if not text or not text.strip():
+        return None
+    names = set()
+    for term in _OR.split(text.strip()):
+        match = re.fullmatch(r'\(?\s*name\s*=\s*("([^"]*)"|[^\s"()]+)\s*\)?', term)
+        if not match:
+            raise invalid_argument(
+                f"Invalid filter {text!r}: only `name=sources/...` terms joined by OR "
+                "are supported.",
+                "filter",
+            )
+        names.add(match.group(2) if match.group(2) is not None else match.group(1))
+    return names
+
+
+def _parse_archived_filter(text: str | None) -> set[bool]:
+    if not text or not text.strip():
+        return {False}
+    values = set()
+    for term in _OR.split(text.strip()):
+        match = re.fullmatch(r"\(?\s*archived\s*=\s*(true|false)\s*\)?", term, re.IGNORECASE)
+        if not match:
+            raise invalid_argument(
+                f"Invalid filter {text!r}: only `archived = true|false` terms joined by OR "
+                "are supported.",
+                "filter",
+            )
+        values.add(match.group(1).lower() == "true")
+    return values
+
+
+_TIME_TERM = re.compile(r'create_time\s*(>=|<=|>|<|=)\s*"([^"]+)"')
+
+
+def _parse_activity_filter(text: str | None) -> Callable[[int], bool]:
+    if not text or not text.strip():
+        return lambda ns: True
+    checks: list[Callable[[int], bool]] = []
+    for term in _AND.split(text.strip()):
+        match = _TIME_TERM.fullmatch(term.strip())
+        if not match:
+            raise invalid_argument(
+                f"Invalid filter {text!r}: only create_time comparisons such as "
+                'create_time>"2026-01-17T00:03:53.137240Z", joined by AND, are supported.',
+                "filter",
+            )
+        operator, value = match.groups()
+        try:
+            pivot = parse_time(value)
+        except ValueError as exc:
+            raise invalid_argument(f"Invalid timestamp in filter: {value!r}", "filter") from exc
+        checks.append(_comparison(operator, pivot))
+    return lambda ns: all(check(ns) for check in checks)
+
+
+def _comparison(operator: str, pivot: int) -> Callable[[int], bool]:
+    return {
+        ">": lambda ns: ns > pivot,
+        ">=": lambda ns: ns >= pivot,
+        "<": lambda ns: ns < pivot,
+        "<=": lambda ns: ns <= pivot,
+        "=": lambda ns: ns == pivot,
+    }[operator]
