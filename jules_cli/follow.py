@@ -1,0 +1,619 @@
+"""The polling engine behind `session wait` and `activities tail`: pure logic, no output.
+
+Three pieces, each usable alone:
+
+* `ActivityPoller` fetches the activities that are new since its last poll. The API filter
+  `create_time>"<t>"` is exclusive and several activities can share one createTime, so the
+  cursor is set one microsecond before the newest time seen and the few activities in that
+  window are de-duplicated by id. Only those boundary ids are kept, so following a session
+  with thousands of activities holds a handful of ids, not thousands.
+* `Backoff` spaces the polls: quick right after something happened, slower when idle.
+* `follow()` runs the loop: poll, judge the session's *effective* state (the API state
+  corrected by what the activities say, see `effective_state`), report, decide, sleep.
+
+The clock and sleep are injected so tests never really wait. The client is anything with
+`get_session(id)` and `list_activities(id, since=...)` (normally `JulesClient`).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from jules_cli.errors import ExitCode, NotFound, RateLimited, Unavailable, UsageError
+
+# -- session states (jules-api.md 5.1) ----------------------------------------------------
+
+STATE_UNSPECIFIED = "STATE_UNSPECIFIED"
+QUEUED = "QUEUED"
+PLANNING = "PLANNING"
+AWAITING_PLAN_APPROVAL = "AWAITING_PLAN_APPROVAL"
+AWAITING_USER_FEEDBACK = "AWAITING_USER_FEEDBACK"
+IN_PROGRESS = "IN_PROGRESS"
+PAUSED = "PAUSED"
+FAILED = "FAILED"
+COMPLETED = "COMPLETED"
+
+# All nine values, in the order of the API reference.
+ALL_STATES: tuple[str, ...] = (
+    STATE_UNSPECIFIED,
+    QUEUED,
+    PLANNING,
+    AWAITING_PLAN_APPROVAL,
+    AWAITING_USER_FEEDBACK,
+    IN_PROGRESS,
+    PAUSED,
+    FAILED,
+    COMPLETED,
+)
+# The states a session rests in until something happens (not strictly final: see 5.1).
+DONE_STATES: tuple[str, ...] = (COMPLETED, FAILED)
+# The states in which the session cannot progress without someone.
+USER_STATES: tuple[str, ...] = (AWAITING_PLAN_APPROVAL, AWAITING_USER_FEEDBACK, PAUSED)
+# What `--until` accepts as a state name.
+WAITABLE_STATES: tuple[str, ...] = tuple(s for s in ALL_STATES if s != STATE_UNSPECIFIED)
+CONDITION_DONE = "done"
+CONDITION_SETTLED = "settled"
+# Every value `--until` accepts, for help text and shell completion.
+CONDITION_CHOICES: tuple[str, ...] = (CONDITION_DONE, CONDITION_SETTLED, *WAITABLE_STATES)
+
+# -- activity kinds (jules-api.md 4.4) ------------------------------------------------------
+
+AGENT_MESSAGED = "agentMessaged"
+USER_MESSAGED = "userMessaged"
+PLAN_GENERATED = "planGenerated"
+PLAN_APPROVED = "planApproved"
+PROGRESS_UPDATED = "progressUpdated"
+SESSION_COMPLETED = "sessionCompleted"
+SESSION_FAILED = "sessionFailed"
+ACTIVITY_KINDS: tuple[str, ...] = (
+    AGENT_MESSAGED,
+    USER_MESSAGED,
+    PLAN_GENERATED,
+    PLAN_APPROVED,
+    PROGRESS_UPDATED,
+    SESSION_COMPLETED,
+    SESSION_FAILED,
+)
+
+
+def activity_kind(activity: dict[str, Any]) -> str | None:
+    """Which member of the activity oneof is set; None for kinds this version doesn't know."""
+    for kind in ACTIVITY_KINDS:
+        if kind in activity:
+            return kind
+    return None
+
+
+# -- durations ---------------------------------------------------------------------------
+
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_DURATION = re.compile(
+    rf"^(?:(?P<plain>{_NUMBER})"
+    rf"|(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s)?)$"
+)
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `2h`, `1h30m`, `1.5m` -> seconds."""
+    cleaned = str(text).strip().lower().replace(" ", "")
+    hint = "give seconds or a duration such as 90s, 15m, 2h or 1h30m"
+    if cleaned.startswith("-"):
+        raise UsageError(f"invalid duration {text!r}: it must not be negative", hint)
+    match = _DURATION.match(cleaned)
+    if not cleaned or match is None or not any(match.groupdict().values()):
+        raise UsageError(f"invalid duration {text!r}", hint)
+    if match["plain"] is not None:
+        return float(match["plain"])
+    return sum(
+        float(match[unit]) * factor
+        for unit, factor in (("h", 3600.0), ("m", 60.0), ("s", 1.0))
+        if match[unit] is not None
+    )
+
+
+# -- timestamps --------------------------------------------------------------------------
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(?:[Zz]|([+-])(\d{2}):?(\d{2}))$"
+)
+_NS = 1_000_000_000
+_MICROSECOND_NS = 1_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def timestamp_ns(value: Any) -> int | None:
+    """RFC 3339 with 0 to 9 fractional digits -> integer nanoseconds since the epoch.
+
+    Integers, because the API's timestamps carry nanoseconds and a float cannot hold a
+    present-day time to the nanosecond; comparing the strings is wrong too (`.5Z` vs
+    `.123Z`, offsets). None when the value is missing or not a time.
+    """
+    if not isinstance(value, str):
+        return None
+    match = _RFC3339.match(value.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    try:
+        # Validates the calendar fields; a leap second (:60) is counted as :59 + 1 s.
+        datetime(year, month, day, hour, minute, min(second, 59))
+    except ValueError:
+        return None
+    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    if match[8]:
+        offset = (int(match[9]) * 60 + int(match[10])) * 60
+        seconds -= offset if match[8] == "+" else -offset
+    fraction = int((match[7] or "").ljust(9, "0"))
+    return seconds * _NS + fraction
+
+
+def format_timestamp(ns: int) -> str:
+    """Nanoseconds since the epoch -> RFC 3339 UTC with microseconds, rounded down.
+
+    Microseconds because every server-side parser handles six digits; rounding down only
+    widens an exclusive `create_time>` window, and the poller de-duplicates what it re-reads.
+    """
+    seconds, fraction = divmod(ns, _NS)
+    moment = _EPOCH + timedelta(seconds=seconds)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{fraction // _MICROSECOND_NS:06d}Z"
+
+
+def _floor_to_microsecond(ns: int) -> int:
+    return ns - ns % _MICROSECOND_NS
+
+
+# -- new activities ------------------------------------------------------------------------
+
+
+class ActivitySource(Protocol):
+    def list_activities(self, session: str, *, since: str | None = None) -> Iterable[dict]: ...
+
+
+class FollowClient(ActivitySource, Protocol):
+    def get_session(self, session: str) -> dict[str, Any]: ...
+
+
+def activity_key(activity: dict[str, Any]) -> str:
+    """What identifies an activity for de-duplication."""
+    if activity.get("id"):
+        return str(activity["id"])
+    if activity.get("name"):
+        return str(activity["name"]).rsplit("/", 1)[-1]
+    # No id at all (never seen, but parse tolerantly): the content is the identity.
+    return repr(sorted(activity.items(), key=lambda item: item[0]))
+
+
+class ActivityPoller:
+    """Returns, at each `poll()`, the activities not returned before, oldest first.
+
+    Each poll is one `list_activities(session, since=cursor)`, drained over all its pages
+    (the client follows nextPageToken lazily). The cursor is the newest createTime seen
+    minus one microsecond, rounded down to the microsecond: activities sharing the newest
+    timestamp, including ones created later with that very timestamp, are re-read and
+    dropped by id. Only the ids newer than the cursor are remembered, and anything at or
+    before it is dropped by time, so memory stays small however long the session.
+
+    A poll that fails part-way (the error propagates) keeps what it already read: those
+    activities come out at the start of the next successful poll, and the cursor has
+    moved past them, so nothing is lost or repeated.
+
+    `since` (RFC 3339, exclusive) skips everything up to that time.
+    """
+
+    # The boundary-id map is pruned once it grows past this (or past twice its size after
+    # the last prune, when many activities share one timestamp), so pruning is amortised.
+    _PRUNE_AT = 256
+
+    def __init__(self, client: ActivitySource, session_id: str, *, since: str | None = None):
+        self._client = client
+        self.session_id = session_id
+        self._floor_ns: int | None = None
+        if since is not None:
+            self._floor_ns = timestamp_ns(since)
+            if self._floor_ns is None:
+                raise UsageError(
+                    f"invalid time {since!r}", "give an RFC 3339 time such as 2026-01-17T00:03:53Z"
+                )
+        self._newest_ns: int | None = None
+        self._boundary: dict[str, int] = {}  # key -> createTime (ns), only keys past the cursor
+        self._prune_at = self._PRUNE_AT
+        self._timeless: set[str] = set()  # activities without a usable createTime (rare)
+        self._pending: list[dict[str, Any]] = []
+        self.polls = 0  # successful polls so far
+
+    @property
+    def cursor(self) -> str | None:
+        """The `since` the next poll sends (None: from the beginning)."""
+        cursor_ns = self._cursor_ns()
+        return None if cursor_ns is None else format_timestamp(cursor_ns)
+
+    @property
+    def remembered_ids(self) -> int:
+        """How many activity ids are held for de-duplication (bounded, see class doc)."""
+        return len(self._boundary) + len(self._timeless)
+
+    def _cursor_ns(self) -> int | None:
+        candidates = []
+        if self._newest_ns is not None:
+            candidates.append(_floor_to_microsecond(self._newest_ns - _MICROSECOND_NS))
+        if self._floor_ns is not None:
+            candidates.append(_floor_to_microsecond(self._floor_ns))
+        return max(candidates) if candidates else None
+
+    def poll(self) -> list[dict[str, Any]]:
+        since = self.cursor
+        for activity in self._client.list_activities(self.session_id, since=since):
+            self._accept(activity)
+        self._prune()
+        self.polls += 1
+        new, self._pending = self._pending, []
+        return new
+
+    def _accept(self, activity: dict[str, Any]) -> None:
+        key = activity_key(activity)
+        created = timestamp_ns(activity.get("createTime"))
+        if created is None:
+            if key not in self._timeless:
+                self._timeless.add(key)
+                self._pending.append(activity)
+            return
+        if self._floor_ns is not None and created <= self._floor_ns:
+            return
+        cursor = self._cursor_ns()
+        # Everything up to the newest time seen has been read (the list is oldest first),
+        # so an activity at or before the cursor is a repeat whose id was already pruned.
+        if (cursor is not None and created <= cursor) or key in self._boundary:
+            return
+        self._boundary[key] = created
+        if self._newest_ns is None or created > self._newest_ns:
+            self._newest_ns = created
+        self._pending.append(activity)
+        if len(self._boundary) > self._prune_at:
+            self._prune()
+
+    def _prune(self) -> None:
+        cursor = self._cursor_ns()
+        if cursor is not None:
+            self._boundary = {k: t for k, t in self._boundary.items() if t > cursor}
+        self._prune_at = max(self._PRUNE_AT, 2 * len(self._boundary))
+
+
+# -- the effective state ---------------------------------------------------------------------
+
+
+def effective_state(session: dict[str, Any], activities_seen: Iterable[dict[str, Any]]) -> str:
+    """The session's state as `wait` should judge it, given its activities (oldest first).
+
+    The API's COMPLETED is not final (jules-api.md 5.1, 10.9), so for a COMPLETED session:
+    * a plan generated after the last sessionCompleted (or with none at all) and not
+      approved since means AWAITING_PLAN_APPROVAL (the API reports COMPLETED, 3.8);
+    * a userMessaged or planApproved after the last sessionCompleted means the session was
+      reopened and is IN_PROGRESS; when no sessionCompleted was seen, the session's
+      updateTime (set on state transitions) stands for the completion instead;
+    * otherwise COMPLETED. Other states are returned as the API gives them.
+    """
+    state = str(session.get("state") or STATE_UNSPECIFIED)
+    if state != COMPLETED:
+        return state
+    completion_seen = False
+    plan_pending = False
+    user_acted_since_completion = False
+    newest_user_action_ns: int | None = None
+    for activity in activities_seen:
+        kind = activity_kind(activity)
+        if kind == SESSION_COMPLETED:
+            completion_seen = True
+            plan_pending = False
+            user_acted_since_completion = False
+        elif kind == PLAN_GENERATED:
+            plan_pending = True
+        elif kind in (PLAN_APPROVED, USER_MESSAGED):
+            if kind == PLAN_APPROVED:
+                plan_pending = False
+            user_acted_since_completion = True
+            created = timestamp_ns(activity.get("createTime"))
+            if created is not None and (
+                newest_user_action_ns is None or created > newest_user_action_ns
+            ):
+                newest_user_action_ns = created
+    if plan_pending:
+        return AWAITING_PLAN_APPROVAL
+    if completion_seen:
+        return IN_PROGRESS if user_acted_since_completion else COMPLETED
+    updated = timestamp_ns(session.get("updateTime"))
+    if (
+        newest_user_action_ns is not None
+        and updated is not None
+        and newest_user_action_ns > updated
+    ):
+        return IN_PROGRESS
+    return COMPLETED
+
+
+class StateEvidence:
+    """The activities `effective_state` needs, and no more: the relevant kinds since the
+    last sessionCompleted (that one included). Bounded by the user's own actions."""
+
+    _RELEVANT = (SESSION_COMPLETED, PLAN_GENERATED, PLAN_APPROVED, USER_MESSAGED)
+
+    def __init__(self) -> None:
+        self.activities: list[dict[str, Any]] = []
+
+    def add(self, activity: dict[str, Any]) -> None:
+        kind = activity_kind(activity)
+        if kind == SESSION_COMPLETED:
+            self.activities = [activity]
+        elif kind in self._RELEVANT:
+            self.activities.append(activity)
+
+
+# -- conditions and outcomes ------------------------------------------------------------------
+
+OUTCOME_REACHED = "reached"
+OUTCOME_COMPLETED = "completed"
+OUTCOME_FAILED = "failed"
+OUTCOME_NEEDS_USER = "needs_user"
+OUTCOME_TIMEOUT = "timeout"
+
+OUTCOME_EXIT_CODES: dict[str, int] = {
+    OUTCOME_REACHED: ExitCode.OK,
+    OUTCOME_COMPLETED: ExitCode.OK,
+    OUTCOME_FAILED: ExitCode.WAIT_FAILED,
+    OUTCOME_NEEDS_USER: ExitCode.WAIT_NEEDS_USER,
+    OUTCOME_TIMEOUT: ExitCode.WAIT_TIMEOUT,
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What `wait --until` waits for: `done`, `settled`, or one state name."""
+
+    name: str  # CONDITION_DONE, CONDITION_SETTLED or one of WAITABLE_STATES
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        cleaned = str(text).strip()
+        lowered = cleaned.lower()
+        if lowered in (CONDITION_DONE, CONDITION_SETTLED):
+            return cls(lowered)
+        state = cleaned.upper().replace("-", "_")
+        if state in WAITABLE_STATES:
+            return cls(state)
+        raise UsageError(
+            f"unknown wait condition {text!r}",
+            "use one of: " + ", ".join(CONDITION_CHOICES),
+        )
+
+    @property
+    def target_state(self) -> str | None:
+        return self.name if self.name in WAITABLE_STATES else None
+
+    @property
+    def stops_for_user(self) -> bool:
+        """True for `settled`: a session waiting for the user is what was asked for, so
+        the wait ends there without offering an interactive answer."""
+        return self.name == CONDITION_SETTLED
+
+    def decide(self, state: str) -> str | None:
+        """The outcome if the wait ends in `state`, or None to keep waiting.
+
+        A session waiting for the user ends every wait (it cannot progress alone, so a
+        script must not hang until its timeout): exit 9 unless that state was asked for.
+        """
+        if state == self.target_state:
+            return OUTCOME_REACHED
+        if state == COMPLETED:
+            return OUTCOME_COMPLETED
+        if state == FAILED:
+            return OUTCOME_FAILED
+        if state in USER_STATES:
+            return OUTCOME_NEEDS_USER
+        return None
+
+
+DONE = Condition(CONDITION_DONE)
+
+
+# -- pacing -------------------------------------------------------------------------------
+
+
+class Backoff:
+    """The pause between two polls.
+
+    Adaptive (no `interval`): `minimum` after a poll that brought something new, then
+    multiplied by `factor` at each idle poll up to `maximum`. With the defaults an idle
+    session is polled after 1, 1.5, 2.25, 3.375, 5.06, 7.59, then every 10 seconds. A poll
+    is one session GET plus one activities list, so at most 60 list calls a minute, well
+    under the API's 120.
+
+    A fixed `interval` replaces that schedule. After a failed poll the pause is
+    `error_minimum`, doubling per consecutive failure up to `error_maximum` (never less
+    than the fixed interval), so a struggling service is not hammered.
+    """
+
+    def __init__(
+        self,
+        interval: float | None = None,
+        *,
+        minimum: float = 1.0,
+        maximum: float = 10.0,
+        factor: float = 1.5,
+        error_minimum: float = 2.0,
+        error_maximum: float = 30.0,
+    ) -> None:
+        if interval is not None and interval < 0:
+            raise UsageError(f"invalid interval {interval!r}: it must not be negative")
+        if not 0 < minimum <= maximum or factor < 1:
+            raise ValueError("need 0 < minimum <= maximum and factor >= 1")
+        self.interval = interval
+        self.minimum = minimum
+        self.maximum = maximum
+        self.factor = factor
+        self.error_minimum = error_minimum
+        self.error_maximum = error_maximum
+        self._idle_delay: float | None = None
+        self._error_delay: float | None = None
+
+    def next_delay(self, active: bool) -> float:
+        """The pause after a successful poll; `active`: it brought something new."""
+        self._error_delay = None
+        if self.interval is not None:
+            return self.interval
+        if active or self._idle_delay is None:
+            self._idle_delay = self.minimum
+        else:
+            self._idle_delay = min(self._idle_delay * self.factor, self.maximum)
+        return self._idle_delay
+
+    def error_delay(self, retry_after: float | None = None) -> float:
+        """The pause after a failed poll (honouring the server's Retry-After)."""
+        if self._error_delay is None:
+            self._error_delay = self.error_minimum
+        else:
+            self._error_delay = min(self._error_delay * 2, self.error_maximum)
+        delay = max(self._error_delay, self.interval or 0.0)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.error_maximum))
+        return delay
+
+
+# -- the follow loop -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowResult:
+    session: dict[str, Any]  # the last session object fetched ({} if none arrived)
+    outcome: str  # OUTCOME_REACHED / _COMPLETED / _FAILED / _NEEDS_USER / _TIMEOUT
+    exit_code: int
+    state: str  # the effective state the wait ended on
+
+
+# How many recent activities (of any kind) the waiting-for-user hook gets to look at.
+RECENT_ACTIVITIES = 50
+# The API may answer 404 for a fresh session's activities for a while (jules-api.md 3.10).
+NOT_FOUND_GRACE_SECONDS = 30.0
+# Consecutive seconds of transient failures after which the last error is raised.
+GIVE_UP_AFTER_SECONDS = 300.0
+
+_REARMING_KINDS = (PLAN_GENERATED, AGENT_MESSAGED)
+
+
+def follow(
+    client: FollowClient,
+    session_id: str,
+    *,
+    condition: Condition | str = DONE,
+    timeout: float | None = None,
+    interval: float | None = None,
+    on_activity: Callable[[dict[str, Any]], None] | None = None,
+    on_state_change: Callable[[str | None, str, dict[str, Any]], None] | None = None,
+    on_waiting_for_user: Callable[[dict[str, Any], list[dict[str, Any]]], bool] | None = None,
+    replay: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: Backoff | None = None,
+    not_found_grace: float = NOT_FOUND_GRACE_SECONDS,
+    give_up_after: float = GIVE_UP_AFTER_SECONDS,
+) -> FollowResult:
+    """Follow a session until `condition` decides, or `timeout` seconds pass.
+
+    Each cycle GETs the session, then polls its new activities (so the activities are at
+    least as recent as the state they are judged with), reports them to `on_activity` in
+    order (with `replay=False`, those that existed before the start are not reported),
+    computes the effective state, calls `on_state_change(old, new, session)` when it
+    differs (old is None the first time), and decides.
+
+    A session waiting for the user ends the wait with exit 9 unless that state was asked
+    for, except that `on_waiting_for_user(session, recent_activities)` may answer the plan
+    or question and return True to keep following; it is asked again only once the state
+    changes or the agent posts a new plan or message. `settled` ends on those states
+    without asking (still exit 9: the code says where the session ended up).
+
+    Unavailable and RateLimited are retried with growing pauses without losing the cursor,
+    and raised after `give_up_after` seconds of consecutive failures; a 404 on the
+    activities is tolerated for `not_found_grace` seconds after the start, until the first
+    successful poll. The timeout uses `clock` and no pause runs past it. Any other error,
+    and KeyboardInterrupt, propagates.
+    """
+    if isinstance(condition, str):
+        condition = Condition.parse(condition)
+    if timeout is not None and timeout < 0:
+        raise UsageError(f"invalid timeout {timeout!r}: it must not be negative")
+    pacing = backoff or Backoff(interval)
+    poller = ActivityPoller(client, session_id)
+    evidence = StateEvidence()
+    recent: deque[dict[str, Any]] = deque(maxlen=RECENT_ACTIVITIES)
+    started = clock()
+    deadline = None if timeout is None else started + timeout
+    session: dict[str, Any] = {}
+    state: str | None = None
+    failing_since: float | None = None
+    hook_armed = True
+
+    while True:
+        session_fetched = False
+        try:
+            session = client.get_session(session_id)
+            session_fetched = True
+            new_activities = poller.poll()
+        except (Unavailable, RateLimited, NotFound) as error:
+            now = clock()
+            if isinstance(error, NotFound) and not (
+                # The session exists but its activities are not served yet (fresh session).
+                session_fetched and poller.polls == 0 and now - started < not_found_grace
+            ):
+                raise
+            failing_since = now if failing_since is None else failing_since
+            if now - failing_since >= give_up_after:
+                raise
+            delay = pacing.error_delay(getattr(error, "retry_after", None))
+        else:
+            failing_since = None
+            report = replay or poller.polls > 1
+            for activity in new_activities:
+                evidence.add(activity)
+                recent.append(activity)
+                if report and on_activity is not None:
+                    on_activity(activity)
+                if activity_kind(activity) in _REARMING_KINDS:
+                    hook_armed = True
+            new_state = effective_state(session, evidence.activities)
+            changed = new_state != state
+            if changed:
+                if on_state_change is not None:
+                    on_state_change(state, new_state, session)
+                state = new_state
+                hook_armed = True
+            outcome = condition.decide(state)
+            answered = False
+            if outcome == OUTCOME_NEEDS_USER and not condition.stops_for_user:
+                if not hook_armed:
+                    outcome = None  # already answered; wait for the session to move on
+                elif on_waiting_for_user is not None and on_waiting_for_user(session, list(recent)):
+                    hook_armed = False
+                    answered = True
+                    outcome = None
+            if outcome is not None:
+                return FollowResult(session, outcome, OUTCOME_EXIT_CODES[outcome], state)
+            delay = pacing.next_delay(bool(new_activities) or changed or answered)
+
+        if deadline is not None:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                return FollowResult(
+                    session,
+                    OUTCOME_TIMEOUT,
+                    ExitCode.WAIT_TIMEOUT,
+                    state or STATE_UNSPECIFIED,
+                )
+            delay = min(delay, remaining)
+        if delay > 0:
+            sleep(delay)

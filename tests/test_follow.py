@@ -1,0 +1,840 @@
+"""Unit tests of the polling engine (jules_cli/follow.py) with a fake client and clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from jules_cli.api.client import JulesClient
+from jules_cli.errors import ExitCode, NotFound, RateLimited, Unavailable, UsageError
+from jules_cli.follow import (
+    ALL_STATES,
+    AWAITING_PLAN_APPROVAL,
+    COMPLETED,
+    CONDITION_CHOICES,
+    DONE_STATES,
+    IN_PROGRESS,
+    USER_STATES,
+    ActivityPoller,
+    Backoff,
+    Condition,
+    FollowResult,
+    StateEvidence,
+    effective_state,
+    follow,
+    format_timestamp,
+    parse_duration,
+    timestamp_ns,
+)
+
+BASE_NS = 1_768_608_233_000_000_000  # 2026-01-17T00:03:53Z
+SECOND = 1_000_000_000
+
+
+def rfc3339(ns: int, digits: int = 9) -> str:
+    """An RFC 3339 time with exactly `digits` fractional digits (truncated)."""
+    seconds, fraction = divmod(ns, SECOND)
+    text = format_timestamp(seconds * SECOND)[:19]
+    if digits:
+        text += "." + f"{fraction:09d}"[:digits]
+    return text + "Z"
+
+
+def activity(number: int, at_ns: int, kind: str = "progressUpdated", **fields: Any) -> dict:
+    # Vary the precision (0, 3, 6 or 9 fractional digits) wherever the time allows it.
+    digits = next(d for d in (0, 3, 6, 9)[number % 4 :] if at_ns % 10 ** (9 - d) == 0)
+    body = fields or ({"title": f"step {number}"} if kind == "progressUpdated" else {})
+    return {
+        "name": f"sessions/s1/activities/a{number}",
+        "id": f"a{number}",
+        "createTime": rfc3339(at_ns, digits),
+        "originator": "agent",
+        kind: body,
+    }
+
+
+def ids(activities: list[dict]) -> list[str]:
+    return [a["id"] for a in activities]
+
+
+class FakeClient:
+    """Activities in memory, served like the API: oldest first, `since` exclusive, paged.
+
+    Each page is one counted request. `timeline[n]` lists activities that appear just
+    before the n-th session GET (1-based); `states` are answered one per GET (the last
+    repeats); `activity_errors[n]` / `session_errors[n]` are raised at the n-th request.
+    """
+
+    def __init__(
+        self,
+        activities: list[dict] | None = None,
+        states: list[str] | None = None,
+        *,
+        page_size: int = 3,
+        repeat_page_boundary: bool = False,
+        inclusive_since: bool = False,
+    ) -> None:
+        self.activities = list(activities or [])
+        self.states = list(states or [IN_PROGRESS])
+        self.page_size = page_size
+        self.repeat_page_boundary = repeat_page_boundary
+        self.inclusive_since = inclusive_since
+        self.timeline: dict[int, list[dict]] = {}
+        self.activity_errors: dict[int, Exception] = {}
+        self.session_errors: dict[int, Exception] = {}
+        self.session_fields: dict[str, Any] = {}
+        self.activity_requests = 0
+        self.session_requests = 0
+        self.sinces: list[str | None] = []
+        self.on_page: Callable[[], None] | None = None
+
+    def get_session(self, session: str) -> dict:
+        self.session_requests += 1
+        self.activities.extend(self.timeline.get(self.session_requests, []))
+        if self.session_requests in self.session_errors:
+            raise self.session_errors[self.session_requests]
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return {"name": f"sessions/{session}", "id": session, "state": state, **self.session_fields}
+
+    def list_activities(self, session: str, *, since: str | None = None):
+        self.sinces.append(since)
+        return self._pages(since)
+
+    def _after(self, activity: dict, since_ns: int | None) -> bool:
+        created = timestamp_ns(activity.get("createTime"))
+        if since_ns is None or created is None:
+            return True
+        return created > since_ns or (self.inclusive_since and created == since_ns)
+
+    def _pages(self, since: str | None):
+        since_ns = timestamp_ns(since) if since is not None else None
+        offset = 0
+        while True:
+            self.activity_requests += 1
+            if self.on_page is not None:
+                self.on_page()
+            if self.activity_requests in self.activity_errors:
+                raise self.activity_errors[self.activity_requests]
+            matching = [a for a in self.activities if self._after(a, since_ns)]
+            page = matching[offset : offset + self.page_size]
+            if self.repeat_page_boundary and offset:
+                yield matching[offset - 1]
+            yield from page
+            offset += len(page)
+            if not page or offset >= len(matching):
+                return
+
+
+class FakeTime:
+    """A clock and a sleep that only advance when slept on, recording every pause."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def run(client: FakeClient, **kwargs: Any) -> tuple[FollowResult, list[dict], FakeTime]:
+    fake_time = FakeTime()
+    reported: list[dict] = []
+    result = follow(
+        client,
+        "s1",
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        on_activity=reported.append,
+        **kwargs,
+    )
+    return result, reported, fake_time
+
+
+def error(cls: type, message: str = "boom") -> Exception:
+    return cls(message, url="http://127.0.0.1/v1alpha/sessions/s1/activities")
+
+
+# -- parse_duration ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90", 90.0),
+        ("0", 0.0),
+        ("2.5", 2.5),
+        ("90s", 90.0),
+        ("15m", 900.0),
+        ("2h", 7200.0),
+        ("1h30m", 5400.0),
+        ("1h30m15s", 5415.0),
+        ("1.5m", 90.0),
+        (" 10M ", 600.0),
+        ("1h 30m", 5400.0),
+    ],
+)
+def test_parse_duration_accepts_seconds_and_units(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    "text", ["", " ", "abc", "1x", "5m3h", "h", "1.2.3", "inf", "nan", "1e3", "m30", "-5", "-1m"]
+)
+def test_parse_duration_rejects_bad_input_in_one_line(text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_duration(text)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert repr(text) in message
+    assert "90s" in message  # says what would work
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_parse_duration_names_the_negative_problem() -> None:
+    with pytest.raises(UsageError, match="negative"):
+        parse_duration("-30s")
+
+
+# -- conditions ---------------------------------------------------------------------------
+
+
+def test_state_groups() -> None:
+    assert len(ALL_STATES) == 9
+    assert set(DONE_STATES) == {"COMPLETED", "FAILED"}
+    assert set(USER_STATES) == {"AWAITING_PLAN_APPROVAL", "AWAITING_USER_FEEDBACK", "PAUSED"}
+    assert "STATE_UNSPECIFIED" not in CONDITION_CHOICES
+    assert CONDITION_CHOICES[:2] == ("done", "settled")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("done", "done"),
+        (" Settled ", "settled"),
+        ("completed", "COMPLETED"),
+        ("in-progress", "IN_PROGRESS"),
+        ("awaiting_plan_approval", "AWAITING_PLAN_APPROVAL"),
+        ("PAUSED", "PAUSED"),
+    ],
+)
+def test_condition_parse(text: str, name: str) -> None:
+    assert Condition.parse(text).name == name
+
+
+@pytest.mark.parametrize("text", ["bogus", "STATE_UNSPECIFIED", "", "complete"])
+def test_condition_parse_lists_valid_values(text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        Condition.parse(text)
+    message = str(caught.value)
+    assert "\n" not in message
+    for choice in CONDITION_CHOICES:
+        assert choice in message
+
+
+@pytest.mark.parametrize(
+    ("condition", "state", "outcome"),
+    [
+        ("done", "COMPLETED", "completed"),
+        ("done", "FAILED", "failed"),
+        ("done", "AWAITING_PLAN_APPROVAL", "needs_user"),
+        ("done", "AWAITING_USER_FEEDBACK", "needs_user"),
+        ("done", "PAUSED", "needs_user"),
+        ("done", "IN_PROGRESS", None),
+        ("done", "QUEUED", None),
+        ("done", "STATE_UNSPECIFIED", None),
+        ("done", "SOME_FUTURE_STATE", None),
+        ("settled", "COMPLETED", "completed"),
+        ("settled", "PAUSED", "needs_user"),
+        ("settled", "PLANNING", None),
+        ("FAILED", "FAILED", "reached"),
+        ("COMPLETED", "COMPLETED", "reached"),
+        ("IN_PROGRESS", "IN_PROGRESS", "reached"),
+        ("IN_PROGRESS", "COMPLETED", "completed"),
+        ("IN_PROGRESS", "FAILED", "failed"),
+        ("IN_PROGRESS", "AWAITING_USER_FEEDBACK", "needs_user"),
+        ("AWAITING_PLAN_APPROVAL", "AWAITING_PLAN_APPROVAL", "reached"),
+        ("AWAITING_USER_FEEDBACK", "PAUSED", "needs_user"),
+        ("PLANNING", "IN_PROGRESS", None),
+    ],
+)
+def test_condition_decide(condition: str, state: str, outcome: str | None) -> None:
+    assert Condition.parse(condition).decide(state) == outcome
+
+
+# -- timestamps -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [
+        ("2026-01-17T00:03:53Z", BASE_NS),
+        ("2026-01-17T00:03:53.1Z", BASE_NS + 100_000_000),
+        ("2026-01-17T00:03:53.137240Z", BASE_NS + 137_240_000),
+        ("2026-01-17T00:03:53.123456789Z", BASE_NS + 123_456_789),
+        ("2026-01-17T02:03:53+02:00", BASE_NS),
+        ("2026-01-16T23:03:53.5-01:00", BASE_NS + 500_000_000),
+        ("2026-01-17t00:03:53z", BASE_NS),
+    ],
+)
+def test_timestamp_ns_handles_any_precision_and_offsets(text: str, ns: int) -> None:
+    assert timestamp_ns(text) == ns
+
+
+@pytest.mark.parametrize(
+    "text", [None, "", "yesterday", "2026-13-01T00:00:00Z", "2026-01-17T00:03:53", 12]
+)
+def test_timestamp_ns_rejects_non_times(text: Any) -> None:
+    assert timestamp_ns(text) is None
+
+
+def test_timestamps_compare_by_value_not_by_string() -> None:
+    assert timestamp_ns("2026-01-17T00:03:53.5Z") > timestamp_ns("2026-01-17T00:03:53.123456789Z")
+    # As strings these sort the wrong way round ("Z" comes after ".").
+    assert timestamp_ns("2026-01-17T00:03:53Z") < timestamp_ns("2026-01-17T00:03:53.000000001Z")
+
+
+def test_format_timestamp_rounds_down_to_microseconds() -> None:
+    assert format_timestamp(BASE_NS + 123_456_789) == "2026-01-17T00:03:53.123456Z"
+    assert format_timestamp(BASE_NS) == "2026-01-17T00:03:53.000000Z"
+
+
+# -- effective_state ------------------------------------------------------------------------
+
+
+def completed_session(**fields: Any) -> dict:
+    return {"id": "s1", "state": COMPLETED, **fields}
+
+
+def test_effective_state_passes_other_states_through() -> None:
+    for state in ("IN_PROGRESS", "FAILED", "PAUSED", "SOME_FUTURE_STATE"):
+        assert effective_state({"state": state}, []) == state
+    assert effective_state({}, []) == "STATE_UNSPECIFIED"
+
+
+def test_effective_state_completed_stays_completed() -> None:
+    history = [
+        activity(1, BASE_NS, "planGenerated", plan={"id": "p"}),
+        activity(2, BASE_NS + SECOND, "planApproved", planId="p"),
+        activity(3, BASE_NS + 2 * SECOND),
+        activity(4, BASE_NS + 3 * SECOND, "sessionCompleted"),
+    ]
+    assert effective_state(completed_session(), history) == COMPLETED
+    assert effective_state(completed_session(), []) == COMPLETED
+
+
+def test_effective_state_message_after_completion_reopens() -> None:
+    history = [
+        activity(1, BASE_NS, "sessionCompleted"),
+        activity(2, BASE_NS + SECOND, "userMessaged", userMessage="one more thing"),
+    ]
+    assert effective_state(completed_session(), history) == IN_PROGRESS
+    # ...until it completes again.
+    history.append(activity(3, BASE_NS + 2 * SECOND, "sessionCompleted"))
+    assert effective_state(completed_session(), history) == COMPLETED
+
+
+def test_effective_state_late_approval_after_completion_reopens() -> None:
+    history = [
+        activity(1, BASE_NS, "sessionCompleted"),
+        activity(2, BASE_NS + SECOND, "planApproved", planId="p"),
+    ]
+    assert effective_state(completed_session(), history) == IN_PROGRESS
+
+
+def test_effective_state_completed_with_unapproved_plan_awaits_approval() -> None:
+    history = [activity(1, BASE_NS, "planGenerated", plan={"id": "p"})]
+    assert effective_state(completed_session(), history) == AWAITING_PLAN_APPROVAL
+    # A plan generated after a reopening, still unapproved, is pending too.
+    reopened = [
+        activity(1, BASE_NS, "sessionCompleted"),
+        activity(2, BASE_NS + SECOND, "userMessaged", userMessage="redo"),
+        activity(3, BASE_NS + 2 * SECOND, "planGenerated", plan={"id": "q"}),
+    ]
+    assert effective_state(completed_session(), reopened) == AWAITING_PLAN_APPROVAL
+
+
+def test_effective_state_late_approval_without_session_completed_uses_update_time() -> None:
+    plan = activity(1, BASE_NS, "planGenerated", plan={"id": "p"})
+    approval = activity(2, BASE_NS + 10 * SECOND, "planApproved", planId="p")
+    # Completed (updateTime) before the approval: the approval reopened it.
+    stale = completed_session(updateTime=rfc3339(BASE_NS + SECOND))
+    assert effective_state(stale, [plan, approval]) == IN_PROGRESS
+    # Completed after the approval (its sessionCompleted not read yet): really completed.
+    done = completed_session(updateTime=rfc3339(BASE_NS + 60 * SECOND))
+    assert effective_state(done, [plan, approval]) == COMPLETED
+    # Without updateTime nothing says the approval came later.
+    assert effective_state(completed_session(), [plan, approval]) == COMPLETED
+
+
+def test_state_evidence_keeps_only_what_matters_since_the_last_completion() -> None:
+    evidence = StateEvidence()
+    for number in range(1000):
+        evidence.add(activity(number, BASE_NS + number * SECOND))
+    evidence.add(activity(1000, BASE_NS + 1000 * SECOND, "planGenerated", plan={}))
+    evidence.add(activity(1001, BASE_NS + 1001 * SECOND, "sessionCompleted"))
+    evidence.add(activity(1002, BASE_NS + 1002 * SECOND, "userMessaged", userMessage="hi"))
+    assert ids(evidence.activities) == ["a1001", "a1002"]
+    assert effective_state(completed_session(), evidence.activities) == IN_PROGRESS
+
+
+# -- ActivityPoller -------------------------------------------------------------------------
+
+
+def test_poller_drains_all_pages_then_an_idle_poll_costs_one_request() -> None:
+    history = [activity(n, BASE_NS + n * SECOND) for n in range(10)]
+    client = FakeClient(history, page_size=3)
+    poller = ActivityPoller(client, "s1")
+    assert ids(poller.poll()) == ids(history)
+    assert client.activity_requests == 4  # 3 + 3 + 3 + 1
+    assert client.sinces == [None]
+    for _ in range(3):
+        before = client.activity_requests
+        assert poller.poll() == []
+        assert client.activity_requests == before + 1
+    # The cursor is one microsecond before the newest time seen.
+    assert client.sinces[-1] == format_timestamp(BASE_NS + 9 * SECOND - 1000)
+    assert poller.cursor == client.sinces[-1]
+
+
+def test_poller_equal_timestamps_across_polls_and_page_boundaries() -> None:
+    same = BASE_NS + 5 * SECOND + 123_456_789
+    client = FakeClient(
+        [
+            activity(1, BASE_NS),
+            activity(2, same),
+            activity(3, same),
+        ],
+        page_size=2,
+    )
+    poller = ActivityPoller(client, "s1")
+    assert ids(poller.poll()) == ["a1", "a2", "a3"]
+    # New activities later arrive with the very timestamp of the cursor, then later ones.
+    client.activities += [activity(4, same), activity(5, same), activity(6, same + 1)]
+    assert ids(poller.poll()) == ["a4", "a5", "a6"]
+    client.activities += [activity(7, same + 1), activity(8, same + 2)]
+    assert ids(poller.poll()) == ["a7", "a8"]
+    assert poller.poll() == []
+
+
+def test_poller_drops_activities_a_server_repeats_at_page_boundaries() -> None:
+    history = [activity(n, BASE_NS + n * 1000) for n in range(20)]
+    client = FakeClient(history, page_size=4, repeat_page_boundary=True)
+    poller = ActivityPoller(client, "s1")
+    assert ids(poller.poll()) == ids(history)
+    client.activities.append(activity(20, BASE_NS + 20 * 1000))
+    assert ids(poller.poll()) == ["a20"]
+
+
+def test_poller_survives_a_server_whose_since_is_inclusive() -> None:
+    newest = BASE_NS + 5 * SECOND
+    # a3 sits exactly on the next cursor (newest - 1 us), so its id is not remembered.
+    history = [activity(n, BASE_NS + n * SECOND) for n in range(3)]
+    history += [activity(3, newest - 1000), activity(4, newest)]
+    client = FakeClient(history, inclusive_since=True)
+    poller = ActivityPoller(client, "s1")
+    assert len(poller.poll()) == 5
+    assert poller.remembered_ids == 1
+    assert poller.poll() == []
+
+
+def test_poller_drains_thousands_with_bounded_memory() -> None:
+    # 5000 activities, several sharing each timestamp, each with a different precision.
+    history = [activity(n, BASE_NS + (n // 3) * 1_000_000) for n in range(5000)]
+    client = FakeClient(history, page_size=100)
+    poller = ActivityPoller(client, "s1")
+    largest: list[int] = []
+    client.on_page = lambda: largest.append(poller.remembered_ids)
+    new = poller.poll()
+    assert ids(new) == ids(history)
+    assert len({a["id"] for a in new}) == 5000
+    assert client.activity_requests == 50
+    assert poller.remembered_ids <= 3  # only the ids sharing the newest timestamp
+    assert max(largest) <= 257  # pruned while draining too
+    client.activities.append(activity(5000, BASE_NS + 2000 * 1_000_000))
+    assert ids(poller.poll()) == ["a5000"]
+
+
+def test_poller_since_is_exclusive_to_the_nanosecond() -> None:
+    history = [activity(n, BASE_NS + n) for n in range(1, 6)]  # one nanosecond apart
+    client = FakeClient(history)
+    poller = ActivityPoller(client, "s1", since=rfc3339(BASE_NS + 2))
+    assert ids(poller.poll()) == ["a3", "a4", "a5"]
+    assert client.sinces == ["2026-01-17T00:03:53.000000Z"]
+
+
+def test_poller_rejects_a_bad_since() -> None:
+    with pytest.raises(UsageError):
+        ActivityPoller(FakeClient(), "s1", since="last tuesday")
+
+
+def test_poller_keeps_what_it_read_when_a_page_fails() -> None:
+    history = [activity(n, BASE_NS + n * SECOND) for n in range(10)]
+    client = FakeClient(history, page_size=3)
+    client.activity_errors[3] = error(Unavailable)
+    poller = ActivityPoller(client, "s1")
+    with pytest.raises(Unavailable):
+        poller.poll()
+    assert ids(poller.poll()) == ids(history)
+    assert poller.poll() == []
+
+
+def test_poller_reports_an_activity_without_time_once() -> None:
+    odd = {"id": "odd", "agentMessaged": {"agentMessage": "hi"}}
+    client = FakeClient([activity(1, BASE_NS)])
+    poller = ActivityPoller(client, "s1")
+    poller.poll()
+    client.activities.append(odd)
+    assert poller.poll() == [odd]
+    assert poller.poll() == []
+
+
+# -- Backoff ------------------------------------------------------------------------------
+
+
+def test_backoff_idle_schedule_and_reset_on_activity() -> None:
+    backoff = Backoff()
+    idle = [backoff.next_delay(False) for _ in range(9)]
+    assert idle == [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0, 10.0, 10.0]
+    assert backoff.next_delay(True) == 1.0
+    assert backoff.next_delay(False) == 1.5
+
+
+def test_backoff_fixed_interval_and_errors() -> None:
+    fixed = Backoff(interval=4)
+    assert [fixed.next_delay(active) for active in (True, False, False)] == [4, 4, 4]
+    assert [fixed.error_delay() for _ in range(5)] == [4, 4, 8, 16, 30]
+    adaptive = Backoff()
+    assert [adaptive.error_delay() for _ in range(6)] == [2, 4, 8, 16, 30, 30]
+    adaptive.next_delay(False)  # a success ends the error streak
+    assert adaptive.error_delay(retry_after=12) == 12
+    assert adaptive.error_delay(retry_after=600) == 30
+
+
+def test_backoff_rejects_negative_interval() -> None:
+    with pytest.raises(UsageError):
+        Backoff(interval=-1)
+
+
+# -- follow: outcomes ------------------------------------------------------------------------
+
+
+def test_follow_until_completed_reports_every_activity_once_in_order() -> None:
+    client = FakeClient([activity(1, BASE_NS)], [IN_PROGRESS, IN_PROGRESS, COMPLETED])
+    client.timeline[2] = [activity(2, BASE_NS + SECOND), activity(3, BASE_NS + 2 * SECOND)]
+    client.timeline[3] = [activity(4, BASE_NS + 3 * SECOND, "sessionCompleted")]
+    changes: list[tuple] = []
+    result, reported, fake_time = run(
+        client, on_state_change=lambda old, new, session: changes.append((old, new))
+    )
+    assert (result.outcome, result.exit_code, result.state) == ("completed", 0, COMPLETED)
+    assert result.session["state"] == COMPLETED
+    assert ids(reported) == ["a1", "a2", "a3", "a4"]
+    assert changes == [(None, IN_PROGRESS), (IN_PROGRESS, COMPLETED)]
+    assert fake_time.sleeps == [1.0, 1.0]  # something new each time: stay quick
+
+
+@pytest.mark.parametrize(
+    ("until", "final", "outcome", "code"),
+    [
+        ("done", "FAILED", "failed", ExitCode.WAIT_FAILED),
+        ("done", "AWAITING_PLAN_APPROVAL", "needs_user", ExitCode.WAIT_NEEDS_USER),
+        ("done", "AWAITING_USER_FEEDBACK", "needs_user", ExitCode.WAIT_NEEDS_USER),
+        ("done", "PAUSED", "needs_user", ExitCode.WAIT_NEEDS_USER),
+        ("settled", "PAUSED", "needs_user", ExitCode.WAIT_NEEDS_USER),
+        ("settled", "COMPLETED", "completed", ExitCode.OK),
+        ("FAILED", "FAILED", "reached", ExitCode.OK),
+        ("AWAITING_PLAN_APPROVAL", "AWAITING_PLAN_APPROVAL", "reached", ExitCode.OK),
+        ("AWAITING_USER_FEEDBACK", "PAUSED", "needs_user", ExitCode.WAIT_NEEDS_USER),
+        ("IN_PROGRESS", "IN_PROGRESS", "reached", ExitCode.OK),
+        ("PLANNING", "COMPLETED", "completed", ExitCode.OK),
+    ],
+)
+def test_follow_exit_codes(until: str, final: str, outcome: str, code: int) -> None:
+    client = FakeClient([], ["QUEUED", "QUEUED", final])
+    result, _, _ = run(client, condition=until)
+    assert (result.outcome, result.exit_code, result.state) == (outcome, code, final)
+    assert client.session_requests == 3
+
+
+def test_follow_times_out_with_10_and_never_sleeps_past_the_deadline() -> None:
+    client = FakeClient([], [IN_PROGRESS])
+    result, _, fake_time = run(client, timeout=20)
+    assert (result.outcome, result.exit_code, result.state) == ("timeout", 10, IN_PROGRESS)
+    assert fake_time.sleeps == [1.0, 1.5, 2.25, 3.375, 5.0625, 6.8125]
+    assert sum(fake_time.sleeps) == 20
+    # One last look at the deadline, then the verdict.
+    assert client.session_requests == len(fake_time.sleeps) + 1
+
+
+def test_follow_timeout_zero_checks_once() -> None:
+    client = FakeClient([], [IN_PROGRESS])
+    result, _, fake_time = run(client, timeout=0)
+    assert result.exit_code == ExitCode.WAIT_TIMEOUT
+    assert fake_time.sleeps == []
+    finished, _, _ = run(FakeClient([], [COMPLETED]), timeout=0)
+    assert finished.exit_code == ExitCode.OK
+
+
+def test_follow_rejects_negative_timeout_and_bad_condition() -> None:
+    with pytest.raises(UsageError):
+        run(FakeClient(), timeout=-1)
+    with pytest.raises(UsageError):
+        run(FakeClient(), condition="soon")
+
+
+def test_follow_idle_polls_back_off_and_cost_one_list_request_each() -> None:
+    client = FakeClient([activity(1, BASE_NS)], [IN_PROGRESS] * 9 + [COMPLETED], page_size=50)
+    result, _, fake_time = run(client)
+    assert result.exit_code == 0
+    # First poll found a1 (active), then eight idle polls.
+    assert fake_time.sleeps == [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0, 10.0, 10.0]
+    assert client.activity_requests == client.session_requests == 10
+
+
+def test_follow_fixed_interval() -> None:
+    client = FakeClient([], [IN_PROGRESS] * 4 + [COMPLETED])
+    client.timeline[2] = [activity(1, BASE_NS)]
+    result, _, fake_time = run(client, interval=3)
+    assert result.exit_code == 0
+    assert fake_time.sleeps == [3, 3, 3, 3]
+
+
+def test_follow_without_replay_reports_only_new_activities() -> None:
+    old = [activity(n, BASE_NS + n * SECOND) for n in range(7)]
+    client = FakeClient(old, [IN_PROGRESS, IN_PROGRESS, COMPLETED], page_size=2)
+    client.timeline[2] = [activity(7, BASE_NS + 7 * SECOND)]
+    client.timeline[3] = [activity(8, BASE_NS + 8 * SECOND, "sessionCompleted")]
+    result, reported, _ = run(client, replay=False)
+    assert result.exit_code == 0
+    assert ids(reported) == ["a7", "a8"]
+
+
+def test_follow_recovers_from_transient_errors_without_losing_or_repeating() -> None:
+    history = [activity(n, BASE_NS + n * SECOND) for n in range(8)]
+    client = FakeClient(history, [IN_PROGRESS] * 5 + [COMPLETED], page_size=3)
+    client.activity_errors[2] = error(Unavailable)  # mid-drain of the first poll
+    client.session_errors[3] = error(RateLimited)
+    client.timeline[4] = [activity(8, BASE_NS + 8 * SECOND)]
+    client.activity_errors[6] = error(Unavailable)
+    client.timeline[6] = [activity(9, BASE_NS + 9 * SECOND, "sessionCompleted")]
+    result, reported, fake_time = run(client)
+    assert result.exit_code == 0
+    assert ids(reported) == [f"a{n}" for n in range(10)]
+    assert fake_time.sleeps[:2] == [2.0, 1.0]  # error pause, then quick after the catch-up
+
+
+def test_follow_honours_retry_after_on_rate_limit() -> None:
+    client = FakeClient([], [COMPLETED])
+    limited = error(RateLimited)
+    limited.retry_after = 7.0
+    client.session_errors[1] = limited
+    result, _, fake_time = run(client)
+    assert result.exit_code == 0
+    assert fake_time.sleeps == [7.0]
+
+
+def test_follow_gives_up_after_a_long_outage() -> None:
+    client = FakeClient([], [IN_PROGRESS])
+    for number in range(1, 100):
+        client.session_errors[number] = error(Unavailable)
+    with pytest.raises(Unavailable):
+        run(client, give_up_after=60)
+
+
+def test_follow_timeout_during_an_outage_is_a_timeout() -> None:
+    client = FakeClient([], [IN_PROGRESS])
+    for number in range(1, 100):
+        client.session_errors[number] = error(Unavailable)
+    result, _, fake_time = run(client, timeout=10)
+    assert result.exit_code == ExitCode.WAIT_TIMEOUT
+    assert result.session == {}
+    assert sum(fake_time.sleeps) == 10
+
+
+def test_follow_tolerates_activities_404_right_after_create() -> None:
+    client = FakeClient([], ["QUEUED", COMPLETED])
+    client.activity_errors[1] = error(NotFound)
+    result, _, fake_time = run(client)
+    assert (result.exit_code, result.state) == (0, COMPLETED)
+    assert fake_time.sleeps == [2.0]
+
+
+def test_follow_activities_404_after_the_grace_period_is_raised() -> None:
+    client = FakeClient([], [IN_PROGRESS])
+    for number in range(1, 100):
+        client.activity_errors[number] = error(NotFound)
+    with pytest.raises(NotFound):
+        run(client, not_found_grace=10)
+
+
+def test_follow_unknown_session_fails_at_once() -> None:
+    client = FakeClient([], [IN_PROGRESS])
+    client.session_errors[1] = NotFound("NOT_FOUND (404): no such session")
+    with pytest.raises(NotFound):
+        run(client)
+    assert client.session_requests == 1
+
+
+def test_follow_keeps_waiting_while_a_reopened_session_works() -> None:
+    history = [
+        activity(1, BASE_NS, "sessionCompleted"),
+        activity(2, BASE_NS + SECOND, "userMessaged", userMessage="also fix the docs"),
+    ]
+    # The API still says COMPLETED right after the message.
+    client = FakeClient(history, [COMPLETED, COMPLETED, IN_PROGRESS, COMPLETED])
+    client.timeline[3] = [activity(3, BASE_NS + 2 * SECOND)]
+    client.timeline[4] = [activity(4, BASE_NS + 3 * SECOND, "sessionCompleted")]
+    states: list[str] = []
+    result, reported, _ = run(client, on_state_change=lambda old, new, s: states.append(new))
+    assert result.exit_code == 0
+    assert client.session_requests == 4
+    assert states == [IN_PROGRESS, COMPLETED]
+    assert ids(reported) == ["a1", "a2", "a3", "a4"]
+
+
+def test_follow_completed_with_pending_plan_needs_the_user() -> None:
+    client = FakeClient([activity(1, BASE_NS, "planGenerated", plan={"id": "p"})], [COMPLETED])
+    result, _, _ = run(client)
+    assert (result.outcome, result.exit_code) == ("needs_user", 9)
+    assert result.state == AWAITING_PLAN_APPROVAL
+    reached, _, _ = run(client, condition="awaiting_plan_approval")
+    assert reached.exit_code == 0
+
+
+def test_follow_interactive_answer_keeps_following() -> None:
+    plan = activity(1, BASE_NS, "planGenerated", plan={"id": "p"})
+    states = [AWAITING_PLAN_APPROVAL, AWAITING_PLAN_APPROVAL, IN_PROGRESS, COMPLETED]
+    client = FakeClient([plan], states)
+    client.timeline[2] = [activity(2, BASE_NS + SECOND, "planApproved", planId="p")]
+    client.timeline[4] = [activity(3, BASE_NS + 2 * SECOND, "sessionCompleted")]
+    asked: list[list[str]] = []
+
+    def approve(session: dict, recent: list[dict]) -> bool:
+        asked.append(ids(recent))
+        return True
+
+    result, _, _ = run(client, on_waiting_for_user=approve)
+    assert result.exit_code == 0
+    # Asked once: the second, stale AWAITING_PLAN_APPROVAL does not ask again.
+    assert asked == [["a1"]]
+
+
+def test_follow_asks_again_after_a_new_question_and_stops_when_declined() -> None:
+    question = activity(1, BASE_NS, "agentMessaged", agentMessage="which db?")
+    states = ["AWAITING_USER_FEEDBACK"] * 3
+    client = FakeClient([question], states)
+    client.timeline[3] = [activity(2, BASE_NS + SECOND, "agentMessaged", agentMessage="and?")]
+    answers = iter([True, False])
+    calls: list[int] = []
+
+    def prompt(session: dict, recent: list[dict]) -> bool:
+        calls.append(client.session_requests)
+        return next(answers)
+
+    result, _, _ = run(client, on_waiting_for_user=prompt)
+    assert calls == [1, 3]
+    assert (result.outcome, result.exit_code) == ("needs_user", 9)
+
+
+def test_follow_settled_does_not_prompt() -> None:
+    client = FakeClient([], ["PAUSED"])
+    result, _, _ = run(client, condition="settled", on_waiting_for_user=lambda s, r: True)
+    assert result.exit_code == ExitCode.WAIT_NEEDS_USER
+
+
+def test_follow_lets_keyboard_interrupt_through() -> None:
+    client = FakeClient([], [IN_PROGRESS])
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        follow(client, "s1", sleep=interrupted, clock=lambda: 0.0)
+
+
+# -- against the real client ---------------------------------------------------------------
+
+
+class ApiStub:
+    """A MockTransport handler: one session whose activities come in two pages."""
+
+    def __init__(self) -> None:
+        self.state = IN_PROGRESS
+        self.activities = [
+            activity(1, BASE_NS + 100_000_000),
+            activity(2, BASE_NS + SECOND),
+            activity(3, BASE_NS + 2 * SECOND + 123_456_789),
+        ]
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if not request.url.path.endswith("/activities"):
+            return httpx.Response(200, json={"id": "s1", "state": self.state})
+        since = request.url.params.get("filter", "").removeprefix('create_time>"')[:-1]
+        since_ns = timestamp_ns(since) if since else None
+        matching = [
+            a
+            for a in self.activities
+            if since_ns is None or timestamp_ns(a["createTime"]) > since_ns
+        ]
+        start = int(request.url.params.get("pageToken", "0"))
+        body: dict[str, Any] = {}
+        if matching[start : start + 2]:
+            body["activities"] = matching[start : start + 2]
+        if start + 2 < len(matching):
+            body["nextPageToken"] = str(start + 2)
+        return httpx.Response(200, json=body)
+
+    @property
+    def activity_requests(self) -> list[httpx.Request]:
+        return [r for r in self.requests if r.url.path.endswith("/activities")]
+
+
+def real_client(stub: ApiStub) -> JulesClient:
+    return JulesClient(
+        "k", "http://127.0.0.1/v1alpha", transport=httpx.MockTransport(stub), sleep=lambda s: None
+    )
+
+
+def test_real_client_sends_the_time_filter_and_follows_pages() -> None:
+    stub = ApiStub()
+    poller = ActivityPoller(real_client(stub), "sessions/s1")
+    assert ids(poller.poll()) == ["a1", "a2", "a3"]
+    assert poller.poll() == []
+    first, second, idle = stub.activity_requests
+    assert {r.url.path for r in (first, second, idle)} == {"/v1alpha/sessions/s1/activities"}
+    assert "filter" not in first.url.params
+    assert second.url.params["pageToken"] == "2"
+    assert idle.url.params["filter"] == 'create_time>"2026-01-17T00:03:55.123455Z"'
+    assert "pageToken" not in idle.url.params
+
+
+def test_real_client_follow_until_completed() -> None:
+    stub = ApiStub()
+    fake_time = FakeTime()
+    reported: list[dict] = []
+
+    def complete_later(seconds: float) -> None:
+        fake_time.sleep(seconds)
+        stub.state = COMPLETED
+        stub.activities.append(activity(4, BASE_NS + 3 * SECOND, "sessionCompleted"))
+
+    result = follow(
+        real_client(stub),
+        "s1",
+        on_activity=reported.append,
+        clock=fake_time.clock,
+        sleep=complete_later,
+    )
+    assert (result.outcome, result.exit_code) == ("completed", 0)
+    assert ids(reported) == ["a1", "a2", "a3", "a4"]
+    assert len(stub.activity_requests) == 3
