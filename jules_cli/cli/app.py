@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from jules_cli import __version__
-from jules_cli.cli import auth, config
+from jules_cli.cli import activities, api, auth, config, session, sources
 from jules_cli.cli.context import AppContext
 
 HELP = """Drive Google's Jules coding agent from a terminal, a script or a CI job.
@@ -90,3 +90,10 @@ def main(
 
 app.add_typer(auth.app, name="auth")
 app.add_typer(config.app, name="config")
+app.add_typer(sources.app, name="sources")
+app.add_typer(sources.app, name="source", hidden=True)
+app.add_typer(session.app, name="session")
+app.add_typer(session.app, name="sessions", hidden=True)
+app.add_typer(activities.app, name="activities")
+app.add_typer(activities.app, name="activity", hidden=True)
+api.register(app)

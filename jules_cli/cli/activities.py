@@ -1,0 +1,84 @@
+"""`jules activities`: what happened in a session, as a list, one by one, or live."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from jules_cli.cli.context import app_context
+from jules_cli.cli.options import JsonOption, LimitOption, QuietOption, SessionArg
+
+app = typer.Typer(help="A session's activities: plans, messages, progress.", no_args_is_help=True)
+
+
+def since_time(text: str | None) -> str | None:
+    """RFC 3339 as given, or a duration such as 10m meaning that long ago."""
+    if text is None:
+        return None
+    from jules_cli.errors import UsageError
+    from jules_cli.times import format_time, parse_time
+
+    if parse_time(text) is not None:
+        return text
+    import time
+
+    from jules_cli.follow import parse_duration
+
+    try:
+        return format_time(time.time() - parse_duration(text))
+    except UsageError as exc:
+        raise UsageError(
+            f"--since takes an RFC 3339 time or a duration, not {text!r}",
+            "e.g. 2026-01-17T00:03:53Z or 15m",
+        ) from exc
+
+
+@app.command("list")
+def list_activities(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only newer ones: an RFC 3339 time, or a duration like 15m."),
+    ] = None,
+    limit: LimitOption = None,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """A session's activities, oldest first."""
+    from jules_cli.render.activities import print_activities
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output, quiet=quiet)
+    activities = appctx.client().list_activities(session_id, since=since_time(since), limit=limit)
+    if json_output:
+        out.json(list(activities))
+    elif quiet:
+        out.ids(a.get("id", "") for a in activities)
+    else:
+        print_activities(out, activities)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    activity_id: Annotated[str, typer.Argument(metavar="ACTIVITY", help="Activity id.")],
+    json_output: JsonOption = False,
+) -> None:
+    """One activity with its artifacts."""
+    from jules_cli.api import names
+    from jules_cli.errors import UsageError
+    from jules_cli.render.activities import print_activity
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output)
+    owner, activity = names.activity_id(activity_id)
+    if owner is not None and owner != names.session_id(session_id):
+        raise UsageError(f"activity {activity_id} belongs to session {owner}, not {session_id}")
+    found = appctx.client().get_activity(session_id, activity)
+    if json_output:
+        out.json(found)
+    else:
+        print_activity(out, found)

@@ -1,0 +1,303 @@
+"""`jules session`: start, list, inspect and act on coding sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jules_cli.cli.context import AppContext, app_context
+from jules_cli.cli.options import JsonOption, LimitOption, QuietOption, SessionArg, YesOption
+from jules_cli.errors import JulesError, UsageError
+
+app = typer.Typer(help="Start, follow and act on Jules coding sessions.", no_args_is_help=True)
+
+SessionIds = Annotated[
+    list[str], typer.Argument(metavar="ID...", help="Session ids, bare or sessions/ID.")
+]
+
+
+def _resolve_new(
+    appctx: AppContext,
+    prompt: str,
+    *,
+    repo: str | None,
+    source: str | None,
+    no_repo: bool,
+    branch: str | None,
+    title: str | None,
+    require_approval: bool | None,
+    auto_pr: bool | None,
+    env_vars: bool,
+):
+    from jules_cli.sessions import NewSession
+    from jules_cli.sources import check_branch, resolve_source
+
+    if no_repo and (repo or source or branch):
+        raise UsageError("--no-repo cannot be combined with --repo, --source or --branch")
+    if repo and source:
+        raise UsageError("give either --repo or --source, not both")
+    wanted = None if no_repo else (source or repo or appctx.setting("repo"))
+    if wanted == ".":
+        from jules_cli.gitremote import current_repo
+
+        wanted = current_repo()
+    request = NewSession(
+        prompt=prompt,
+        title=title,
+        require_approval=_choice(require_approval, appctx.setting("require-approval")),
+        auto_pr=_choice(auto_pr, appctx.setting("auto-pr")),
+        env_vars=env_vars,
+    )
+    if wanted:
+        request.source = resolve_source(appctx.client(), wanted)
+        request.branch = check_branch(request.source, branch or appctx.setting("branch"))
+    elif env_vars:
+        raise UsageError("--env-vars needs a repository (--repo)")
+    return request
+
+
+def _choice(flag: bool | None, profile_default: object) -> bool:
+    return bool(profile_default) if flag is None else flag
+
+
+@app.command("new")
+def new(
+    ctx: typer.Context,
+    prompt: Annotated[
+        str | None,
+        typer.Argument(metavar="[PROMPT | -]", help="The task; `-` or piped stdin reads it."),
+    ] = None,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo", "-r", help="owner/repo, or . for the current checkout's GitHub remote."
+        ),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="A source name, e.g. sources/github/o/r.")
+    ] = None,
+    branch: Annotated[
+        str | None,
+        typer.Option("--branch", "-b", help="Starting branch (default: the repository's default)."),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", "-t", help="Session title.")] = None,
+    require_approval: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-approval/--no-require-approval",
+            help="Wait for your approval of the plan (default: profile setting, else no).",
+            show_default=False,
+        ),
+    ] = None,
+    auto_pr: Annotated[
+        bool | None,
+        typer.Option(
+            "--auto-pr/--no-auto-pr",
+            help="Open a pull request when done (default: profile setting, else no).",
+            show_default=False,
+        ),
+    ] = None,
+    no_repo: Annotated[
+        bool, typer.Option("--no-repo", help="A repoless session (no repository).")
+    ] = False,
+    env_vars: Annotated[
+        bool,
+        typer.Option("--env-vars", help="Expose the repository's environment variables to Jules."),
+    ] = False,
+    prompt_file: Annotated[
+        Path | None, typer.Option("--prompt-file", "-F", help="Read the prompt from a file.")
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option("--parallel", "-n", help="Start N sessions of one prompt (1-5).")
+    ] = 1,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR)."""
+    from jules_cli.prompt import read_text
+    from jules_cli.render.sessions import print_created
+    from jules_cli.sessions import check_parallel, create_sessions
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output, quiet=quiet)
+    count = check_parallel(parallel)
+    text = read_text(prompt, file=prompt_file, interactive=appctx.interactive)
+    request = _resolve_new(
+        appctx,
+        text,
+        repo=repo,
+        source=source,
+        no_repo=no_repo,
+        branch=branch,
+        title=title,
+        require_approval=require_approval,
+        auto_pr=auto_pr,
+        env_vars=env_vars,
+    )
+    created = create_sessions(appctx.client(), request.to_request(), count)
+    if json_output:
+        out.json(created if parallel > 1 else created[0])
+    elif quiet:
+        out.ids(s.get("id", "") for s in created)
+    else:
+        print_created(out, created)
+
+
+@app.command("list")
+def list_sessions(
+    ctx: typer.Context,
+    state: Annotated[
+        list[str] | None,
+        typer.Option("--state", "-s", help="Only sessions in this state (repeatable, or a,b)."),
+    ] = None,
+    repo: Annotated[
+        str | None, typer.Option("--repo", "-r", help="Only sessions of owner/repo (or .).")
+    ] = None,
+    archived: Annotated[
+        bool, typer.Option("--archived", help="Only archived sessions (hidden by default).")
+    ] = False,
+    all_sessions: Annotated[
+        bool, typer.Option("--all", "-a", help="Archived and unarchived sessions.")
+    ] = False,
+    limit: LimitOption = None,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Sessions, newest first (all pages unless limited)."""
+    from jules_cli.render.sessions import print_sessions
+    from jules_cli.sessions import filter_sessions, parse_states
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output, quiet=quiet)
+    states = parse_states(state or [])
+    if archived and all_sessions:
+        raise UsageError("give either --archived or --all, not both")
+    if repo == ".":
+        from jules_cli.gitremote import current_repo
+
+        repo = current_repo()
+    pages = appctx.client().list_sessions(archived=None if all_sessions else archived)
+    sessions = filter_sessions(pages, states=states, repo=repo, limit=limit)
+    if json_output:
+        out.json(list(sessions))
+    elif quiet:
+        out.ids(s.get("id", "") for s in sessions)
+    else:
+        print_sessions(out, sessions)
+
+
+@app.command("show")
+def show(ctx: typer.Context, session_id: SessionArg, json_output: JsonOption = False) -> None:
+    """One session: state, title, source, branch, times, web URL, outputs (PR URL)."""
+    from jules_cli.render.sessions import print_session
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output)
+    session = appctx.client().get_session(session_id)
+    if json_output:
+        out.json(session)
+    else:
+        print_session(out, session)
+
+
+@app.command("approve")
+def approve(ctx: typer.Context, session_id: SessionArg, json_output: JsonOption = False) -> None:
+    """Approve the session's pending plan."""
+    from jules_cli.render.sessions import print_state_change
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output)
+    client = appctx.client()
+    client.approve_plan(session_id)
+    session = client.get_session(session_id)
+    if json_output:
+        out.json(session)
+    else:
+        print_state_change(out, "Plan approved", session)
+
+
+@app.command("send")
+def send(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    message: Annotated[
+        str | None,
+        typer.Argument(metavar="[MESSAGE | -]", help="The message; `-` or piped stdin reads it."),
+    ] = None,
+    message_file: Annotated[
+        Path | None, typer.Option("--message-file", "-F", help="Read the message from a file.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Send a message to the session (an answer, a follow-up task)."""
+    from jules_cli.prompt import read_text
+    from jules_cli.render.sessions import print_state_change
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output)
+    text = read_text(message, file=message_file, interactive=False, what="message")
+    client = appctx.client()
+    client.send_message(session_id, text)
+    session = client.get_session(session_id)
+    if json_output:
+        out.json(session)
+    else:
+        print_state_change(out, "Message sent", session)
+
+
+def _each(appctx: AppContext, ids: list[str], action, done: str, json_output: bool) -> None:
+    """Run `action` on every id; go on past failures, then fail with the first error."""
+    out = appctx.out
+    results, first_error = [], None
+    for raw in ids:
+        try:
+            result = action(raw)
+        except JulesError as exc:
+            first_error = first_error or exc
+            out.err.print(f"Error: {raw}: {exc}", style="red")
+            continue
+        results.append(result)
+        if not json_output:
+            out.success(f"{done} {raw}")
+    if json_output and results:
+        out.json(results[0] if len(ids) == 1 else results)
+    if first_error is not None:
+        raise first_error
+
+
+@app.command("archive")
+def archive(ctx: typer.Context, session_ids: SessionIds, json_output: JsonOption = False) -> None:
+    """Archive sessions (hidden from `session list`, still readable by id)."""
+    appctx = app_context(ctx)
+    appctx.output(json_mode=json_output)
+    client = appctx.client()
+    _each(appctx, session_ids, client.archive_session, "Archived", json_output)
+
+
+@app.command("unarchive")
+def unarchive(ctx: typer.Context, session_ids: SessionIds, json_output: JsonOption = False) -> None:
+    """Bring archived sessions back to `session list`."""
+    appctx = app_context(ctx)
+    appctx.output(json_mode=json_output)
+    client = appctx.client()
+    _each(appctx, session_ids, client.unarchive_session, "Unarchived", json_output)
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, session_ids: SessionIds, yes: YesOption = False) -> None:
+    """Delete sessions permanently (asks first in a terminal; --yes otherwise)."""
+    from jules_cli.api import names
+
+    appctx = app_context(ctx)
+    ids = [names.session_id(raw) for raw in session_ids]
+    if not yes:
+        if not appctx.interactive:
+            raise UsageError("deleting needs confirmation", "add --yes to delete without asking")
+        what = f"session {ids[0]}" if len(ids) == 1 else f"{len(ids)} sessions"
+        if not typer.confirm(f"Delete {what} permanently?", default=False, err=True):
+            raise JulesError("cancelled; nothing was deleted")
+    appctx.output()
+    client = appctx.client()
+    _each(appctx, ids, client.delete_session, "Deleted", json_output=False)

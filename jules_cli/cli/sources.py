@@ -1,0 +1,61 @@
+"""`jules sources`: the repositories connected to Jules."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from jules_cli.cli.context import app_context
+from jules_cli.cli.options import JsonOption, LimitOption, QuietOption
+
+app = typer.Typer(help="Repositories connected to Jules.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_sources(
+    ctx: typer.Context,
+    filter: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            help="AIP-160 filter, e.g. name=sources/github/o/r OR name=sources/github/o/s",
+        ),
+    ] = None,
+    limit: LimitOption = None,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Connected repositories, all pages unless limited."""
+    from jules_cli.render.sources import print_sources
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output, quiet=quiet)
+    sources = appctx.client().list_sources(filter=filter, limit=limit)
+    if json_output:
+        out.json(list(sources))
+    elif quiet:
+        out.ids(s.get("name", "") for s in sources)
+    else:
+        print_sources(out, sources)
+
+
+@app.command("show")
+def show_source(
+    ctx: typer.Context,
+    source: Annotated[
+        str, typer.Argument(metavar="SOURCE", help="sources/github/o/r, github/o/r or o/r")
+    ],
+    json_output: JsonOption = False,
+) -> None:
+    """One source with its branches."""
+    from jules_cli.render.sources import print_source
+    from jules_cli.sources import resolve_source
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output)
+    found = resolve_source(appctx.client(), source)
+    if json_output:
+        out.json(found)
+    else:
+        print_source(out, found)

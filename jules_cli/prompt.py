@@ -1,0 +1,80 @@
+"""Where a prompt or a message comes from: the argument, stdin, a file or an editor."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from jules_cli.errors import UsageError
+
+EDITOR_TEMPLATE = """
+# Write the task for Jules above this line. Lines starting with '#' are ignored,
+# and an empty text cancels.
+"""
+
+
+def read_text(
+    argument: str | None,
+    *,
+    file: Path | None = None,
+    interactive: bool,
+    what: str = "prompt",
+    stdin_is_terminal: bool | None = None,
+) -> str:
+    """The text from the argument, `-`/piped stdin, a file, or $VISUAL/$EDITOR."""
+    if stdin_is_terminal is None:
+        stdin_is_terminal = sys.stdin.isatty()
+    if argument is not None and file is not None:
+        raise UsageError(f"give the {what} either as an argument or with --{what}-file, not both")
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read {file}: {exc.strerror}") from exc
+    elif argument == "-" or (argument is None and not stdin_is_terminal):
+        text = sys.stdin.read()
+    elif argument is not None:
+        text = argument
+    elif interactive:
+        text = compose_in_editor()
+    else:
+        raise UsageError(
+            f"no {what} given",
+            f"pass it as an argument, pipe it on stdin, or use --{what}-file",
+        )
+    text = text.strip()
+    if not text:
+        raise UsageError(f"the {what} is empty")
+    return text
+
+
+def editor_command() -> list[str]:
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        raise UsageError(
+            "no editor to compose the prompt", "set $VISUAL or $EDITOR, or pass the prompt"
+        )
+    return shlex.split(editor)
+
+
+def compose_in_editor() -> str:
+    command = editor_command()
+    handle, name = tempfile.mkstemp(prefix="jules-prompt-", suffix=".md")
+    path = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(EDITOR_TEMPLATE)
+        try:
+            result = subprocess.run([*command, str(path)], check=False)
+        except FileNotFoundError as exc:
+            raise UsageError(f"cannot run the editor {command[0]!r}") from exc
+        if result.returncode != 0:
+            raise UsageError(f"the editor exited with code {result.returncode}; nothing was sent")
+        lines = path.read_text(encoding="utf-8").splitlines()
+    finally:
+        path.unlink(missing_ok=True)
+    return "\n".join(line for line in lines if not line.startswith("#")).strip()

@@ -1,0 +1,1 @@
+"""Output only: tables, JSON, live views and diffs. Nothing here speaks HTTP."""

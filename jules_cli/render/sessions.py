@@ -1,0 +1,191 @@
+"""Sessions for people: coloured states in plain words, the next action, the PR URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from jules_cli.render.output import Column, Output
+from jules_cli.render.times import show_time
+
+STATE_STYLE = {
+    "QUEUED": "cyan",
+    "PLANNING": "cyan",
+    "IN_PROGRESS": "blue",
+    "AWAITING_PLAN_APPROVAL": "bold yellow",
+    "AWAITING_USER_FEEDBACK": "bold yellow",
+    "PAUSED": "yellow",
+    "COMPLETED": "green",
+    "FAILED": "bold red",
+}
+
+STATE_MEANING = {
+    "STATE_UNSPECIFIED": "state not reported",
+    "QUEUED": "waiting to start",
+    "PLANNING": "Jules is writing a plan",
+    "AWAITING_PLAN_APPROVAL": "the plan is ready and waits for your approval",
+    "AWAITING_USER_FEEDBACK": "Jules asked a question and waits for your answer",
+    "IN_PROGRESS": "Jules is working",
+    "PAUSED": "paused; send a message to resume",
+    "COMPLETED": "finished",
+    "FAILED": "failed",
+}
+
+
+def state_text(state: str | None):
+    from rich.text import Text
+
+    state = state or "STATE_UNSPECIFIED"
+    return Text(state, style=STATE_STYLE.get(state, ""))
+
+
+def repo_of(session: dict[str, Any]) -> str:
+    """`owner/repo` of the session's source, or `-` for a repoless session."""
+    source = (session.get("sourceContext") or {}).get("source") or ""
+    if not source:
+        return "-"
+    parts = source.split("/")
+    if len(parts) >= 4 and parts[0] == "sources" and parts[1] == "github":
+        return "/".join(parts[2:])
+    return source.removeprefix("sources/")
+
+
+def branch_of(session: dict[str, Any]) -> str | None:
+    context = session.get("sourceContext") or {}
+    return (context.get("githubRepoContext") or {}).get("startingBranch")
+
+
+def pull_requests(session: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        output["pullRequest"]
+        for output in session.get("outputs") or []
+        if isinstance(output, dict) and isinstance(output.get("pullRequest"), dict)
+    ]
+
+
+def session_url(session: dict[str, Any]) -> str:
+    return session.get("url") or f"https://jules.google.com/session/{session.get('id', '')}"
+
+
+def next_action(session: dict[str, Any]) -> str | None:
+    """What the user should do now, when the session waits for them."""
+    sid = session.get("id", "ID")
+    state = session.get("state")
+    if state == "AWAITING_PLAN_APPROVAL":
+        return (
+            f"review the plan with `jules activities list {sid}`, "
+            f"then run `jules session approve {sid}`"
+        )
+    if state == "AWAITING_USER_FEEDBACK":
+        return f'answer with `jules session send {sid} "your reply"`'
+    if state == "PAUSED":
+        return f'resume with `jules session send {sid} "continue"`'
+    if state in ("QUEUED", "PLANNING", "IN_PROGRESS"):
+        return f"follow it with `jules activities tail {sid}`"
+    if state == "COMPLETED" and not pull_requests(session):
+        return f"get the change with `jules session diff {sid}` or `jules session apply {sid}`"
+    return None
+
+
+SESSION_COLUMNS = [
+    Column("ID", no_wrap=True),
+    Column("STATE", no_wrap=True),
+    Column("TITLE"),
+    Column("REPO"),
+    Column("CREATED", no_wrap=True),
+]
+
+
+def session_row(session: dict[str, Any], *, relative: bool) -> list[Any]:
+    return [
+        session.get("id", ""),
+        state_text(session.get("state")),
+        session.get("title", ""),
+        repo_of(session),
+        show_time(session.get("createTime"), relative_to_now=relative),
+    ]
+
+
+def print_sessions(out: Output, sessions: Iterable[dict[str, Any]]) -> int:
+    relative = out.is_terminal
+    rows = (session_row(s, relative=relative) for s in sessions)
+    return out.table(SESSION_COLUMNS, rows, empty="No sessions.")
+
+
+def print_session(out: Output, session: dict[str, Any]) -> None:
+    from rich.text import Text
+
+    relative = out.is_terminal
+    state = session.get("state") or "STATE_UNSPECIFIED"
+    state_line = state_text(state)
+    if out.is_terminal:
+        state_line.append(f"  ({STATE_MEANING.get(state, 'unknown state')})", style="dim")
+    fields: list[tuple[str, Any]] = [
+        ("ID", session.get("id")),
+        ("Title", session.get("title")),
+        ("State", state_line if out.is_terminal else state),
+        ("Repo", repo_of(session)),
+        ("Branch", branch_of(session)),
+        ("Working branch", (session.get("sourceContext") or {}).get("workingBranch")),
+        ("Created", show_time(session.get("createTime"), relative_to_now=relative)),
+        ("Updated", show_time(session.get("updateTime"), relative_to_now=relative)),
+        ("URL", session_url(session)),
+    ]
+    for pr in pull_requests(session):
+        fields.append(("Pull request", pr.get("url")))
+    if session.get("archived"):
+        fields.append(("Archived", "yes"))
+    patch = _output_patch_stat(session)
+    if patch:
+        fields.append(("Change", patch))
+    fields.append(("Prompt", _prompt_text(session.get("prompt"), out.is_terminal)))
+    out.fields(fields)
+    action = next_action(session)
+    if action and out.is_terminal:
+        out.print(Text(f"\nNext: {action}", style="bold"))
+    elif action:
+        out.info(f"Next: {action}")
+
+
+def _prompt_text(prompt: str | None, terminal: bool) -> str | None:
+    if not prompt:
+        return None
+    # In a pipe every field stays on one line so `cut -f2` works.
+    return prompt if terminal else " ".join(prompt.split())
+
+
+def _output_patch_stat(session: dict[str, Any]) -> str | None:
+    from jules_cli.diffstat import diffstat
+
+    for output in session.get("outputs") or []:
+        patch = ((output or {}).get("changeSet") or {}).get("gitPatch") or {}
+        if patch.get("unidiffPatch"):
+            stats = diffstat(patch["unidiffPatch"])
+            added = sum(s.added for s in stats)
+            removed = sum(s.removed for s in stats)
+            files = "file" if len(stats) == 1 else "files"
+            return f"{len(stats)} {files} changed, +{added} -{removed}"
+    return None
+
+
+def print_created(out: Output, sessions: list[dict[str, Any]]) -> None:
+    """What `session new` prints: id, title and URL of each, then the next step."""
+    for session in sessions:
+        out.fields(
+            [
+                ("ID", session.get("id")),
+                ("Title", session.get("title")),
+                ("State", session.get("state")),
+                ("URL", session_url(session)),
+            ]
+        )
+    sid = sessions[0].get("id", "ID") if len(sessions) == 1 else "ID"
+    out.info(f"Next: follow it with `jules activities tail {sid}`, or `jules session wait {sid}`")
+
+
+def print_state_change(out: Output, what: str, session: dict[str, Any]) -> None:
+    state = session.get("state") or "STATE_UNSPECIFIED"
+    out.success(f"{what}: session {session.get('id')} is {state} ({STATE_MEANING.get(state, '')})")
+    action = next_action(session)
+    if action:
+        out.info(f"Next: {action}")

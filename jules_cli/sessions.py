@@ -1,0 +1,111 @@
+"""Session logic behind the commands: building a create request, client-side filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from jules_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from jules_cli.api.client import JulesClient
+
+STATES = (
+    "QUEUED",
+    "PLANNING",
+    "AWAITING_PLAN_APPROVAL",
+    "AWAITING_USER_FEEDBACK",
+    "IN_PROGRESS",
+    "PAUSED",
+    "COMPLETED",
+    "FAILED",
+)
+MAX_PARALLEL = 5
+
+
+@dataclass
+class NewSession:
+    """What the user asked for; `to_request()` turns it into the API's create body."""
+
+    prompt: str
+    source: dict[str, Any] | None = None  # resolved Source, None for a repoless session
+    branch: str | None = None
+    title: str | None = None
+    require_approval: bool = False
+    auto_pr: bool = False
+    env_vars: bool = False
+
+    def to_request(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"prompt": self.prompt}
+        if self.title:
+            body["title"] = self.title
+        if self.source is not None:
+            context: dict[str, Any] = {
+                "source": self.source["name"],
+                "githubRepoContext": {"startingBranch": self.branch},
+            }
+            if self.env_vars:
+                context["environmentVariablesEnabled"] = True
+            body["sourceContext"] = context
+        if self.require_approval:
+            body["requirePlanApproval"] = True
+        if self.auto_pr:
+            body["automationMode"] = "AUTO_CREATE_PR"
+        return body
+
+
+def check_parallel(count: int) -> int:
+    if not 1 <= count <= MAX_PARALLEL:
+        raise UsageError(f"--parallel must be between 1 and {MAX_PARALLEL}, not {count}")
+    return count
+
+
+def create_sessions(client: JulesClient, request: dict[str, Any], count: int) -> list[dict]:
+    """Create `count` sessions of one request, one after the other: the API fails most
+    bursts of parallel creates, and each create is never retried once sent."""
+    return [client.create_session(dict(request)) for _ in range(count)]
+
+
+def parse_states(values: Iterable[str]) -> set[str]:
+    states = set()
+    for value in values:
+        for part in value.split(","):
+            name = part.strip().upper().replace("-", "_")
+            if not name:
+                continue
+            if name not in STATES:
+                raise UsageError(f"unknown state {part!r}", f"known states: {', '.join(STATES)}")
+            states.add(name)
+    return states
+
+
+def repo_matches(session: dict[str, Any], repo: str) -> bool:
+    """Does the session's source name end in owner/repo (case-insensitively)?"""
+    source = ((session.get("sourceContext") or {}).get("source") or "").lower()
+    wanted = repo.lower().strip("/")
+    if wanted.startswith("sources/"):
+        return source == wanted
+    return source.endswith("/" + wanted) or source == f"sources/{wanted}"
+
+
+def filter_sessions(
+    sessions: Iterable[dict[str, Any]],
+    *,
+    states: set[str] | None = None,
+    repo: str | None = None,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Client-side filters (the API filters only `archived`); stops paging at `limit`."""
+    count = 0
+    if limit is not None and limit <= 0:
+        return
+    for session in sessions:
+        if states and session.get("state") not in states:
+            continue
+        if repo and not repo_matches(session, repo):
+            continue
+        yield session
+        count += 1
+        if limit is not None and count >= limit:
+            return

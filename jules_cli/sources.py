@@ -1,0 +1,85 @@
+"""Finding a connected source for what the user typed, and checking branches."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jules_cli.api import names
+from jules_cli.errors import NotFound, UsageError
+
+if TYPE_CHECKING:
+    from jules_cli.api.client import JulesClient
+
+
+def repo_label(source: dict[str, Any]) -> str:
+    repo = source.get("githubRepo") or {}
+    if repo.get("owner") and repo.get("repo"):
+        return f"{repo['owner']}/{repo['repo']}"
+    return (source.get("id") or source.get("name") or "?").removeprefix("sources/")
+
+
+def default_branch(source: dict[str, Any]) -> str | None:
+    branch = (source.get("githubRepo") or {}).get("defaultBranch") or {}
+    return branch.get("displayName")
+
+
+def branch_names(source: dict[str, Any]) -> list[str]:
+    branches = (source.get("githubRepo") or {}).get("branches") or []
+    return [b.get("displayName") for b in branches if isinstance(b, dict) and b.get("displayName")]
+
+
+def _matches(source: dict[str, Any], wanted: str) -> bool:
+    wanted = wanted.lower().strip("/")
+    candidates = {
+        repo_label(source).lower(),
+        (source.get("id") or "").lower(),
+        (source.get("name") or "").lower(),
+    }
+    return wanted in candidates or names.source_name(wanted).lower() in candidates
+
+
+def resolve_source(client: JulesClient, text: str) -> dict[str, Any]:
+    """Ask the API for the source the user means: a get by name first, then the list.
+
+    Names are never trusted to follow one shape (the API has shown two), so a 404 on the
+    get falls back to scanning the connected sources.
+    """
+    text = text.strip()
+    if not text:
+        raise UsageError("empty repository name")
+    try:
+        return client.get_source(text)
+    except NotFound:
+        pass
+    except UsageError:
+        raise
+    connected = []
+    for source in client.list_sources():
+        if _matches(source, text):
+            return source
+        connected.append(repo_label(source))
+    listing = ", ".join(connected[:20]) + (" ..." if len(connected) > 20 else "")
+    raise NotFound(
+        f"{text} is not a connected repository"
+        + (f" (connected: {listing})" if connected else " (no repository is connected)"),
+        hint="connect it in the Jules web app, or run `jules sources list`",
+    )
+
+
+def check_branch(source: dict[str, Any], branch: str | None) -> str:
+    """The starting branch: the one asked for if the source lists it, else the default."""
+    known = branch_names(source)
+    if branch is None:
+        branch = default_branch(source) or (known[0] if known else None)
+        if branch is None:
+            raise UsageError(
+                f"{repo_label(source)} reports no default branch", "give one with --branch"
+            )
+        return branch
+    if known and branch not in known and branch != default_branch(source):
+        raise NotFound(
+            f"branch {branch!r} is not a branch of {repo_label(source)} "
+            f"(its branches: {', '.join(known)})",
+            hint="push the branch to GitHub first, or pick one of those",
+        )
+    return branch

@@ -1,0 +1,54 @@
+"""`--repo .`: GitHub remotes in every URL form, origin before upstream."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from jules_cli.errors import UsageError
+from jules_cli.gitremote import current_repo, parse_github_remote
+
+
+@pytest.mark.parametrize(
+    ("url", "repo"),
+    [
+        ("https://github.com/octo/hello.git", "octo/hello"),
+        ("https://github.com/octo/hello", "octo/hello"),
+        ("https://user@github.com/octo/hello.git", "octo/hello"),
+        ("git@github.com:octo/hello.git", "octo/hello"),
+        ("git@github.com:octo/hello", "octo/hello"),
+        ("ssh://git@github.com/octo/hello.git", "octo/hello"),
+        ("ssh://git@github.com:22/octo/my.repo.git", "octo/my.repo"),
+        ("https://gitlab.com/octo/hello.git", None),
+        ("/srv/git/hello.git", None),
+    ],
+)
+def test_parse_github_remote(url, repo):
+    assert parse_github_remote(url) == repo
+
+
+def git(cwd, *args):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_origin_wins_then_upstream(tmp_path):
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "remote", "add", "upstream", "git@github.com:up/stream.git")
+    assert current_repo(tmp_path) == "up/stream"
+    git(tmp_path, "remote", "add", "origin", "https://github.com/me/fork.git")
+    assert current_repo(tmp_path) == "me/fork"
+
+
+def test_non_github_origin_falls_back_to_upstream(tmp_path):
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "remote", "add", "origin", "https://gitlab.com/me/x.git")
+    with pytest.raises(UsageError, match="gitlab.com"):
+        current_repo(tmp_path)
+    git(tmp_path, "remote", "add", "upstream", "https://github.com/up/x.git")
+    assert current_repo(tmp_path) == "up/x"
+
+
+def test_outside_a_checkout_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="not one"):
+        current_repo(tmp_path)
