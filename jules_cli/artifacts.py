@@ -18,13 +18,13 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jules_cli.api import names
 from jules_cli.diffstat import compact_summary, diffstat
 from jules_cli.errors import JulesError, NotFound, UsageError
+from jules_cli.times import parse_time
 
 CHANGE_SET = "changeSet"
 BASH_OUTPUT = "bashOutput"
@@ -72,7 +72,6 @@ _KIND_SLUGS = {
     PULL_REQUEST: "pullrequest",
 }
 _SUMMARY_LIMIT = 72
-_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
 
 
 @dataclass(frozen=True)
@@ -292,16 +291,11 @@ def _patch_from(payload: dict[str, Any], origin: str, activity_id: str | None) -
     )
 
 
-def _time_key(value: Any) -> tuple[int, datetime | None, int]:
-    """Sort key for RFC 3339 times with up to nanosecond precision (their text does not
-    sort: `...16.7Z` > `...16.700231Z`). Unparseable times sort first."""
-    match = _TIMESTAMP.match(value) if isinstance(value, str) else None
-    if not match:
-        return (0, None, 0)
-    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
-    moment = datetime.fromisoformat(match.group(1) + zone)
-    nanos = int((match.group(2) or "0").ljust(9, "0"))
-    return (1, moment, nanos)
+def _time_key(value: Any) -> tuple[bool, float]:
+    """Sort key by time (the text of RFC 3339 times does not sort: `...16.7Z` is later
+    than `...16.700231Z` as text); missing or unparseable times sort first."""
+    moment = parse_time(value) if isinstance(value, str) else None
+    return (moment is not None, moment or 0.0)
 
 
 def _non_empty_change_sets(refs: Iterable[ArtifactRef]) -> list[ArtifactRef]:
@@ -425,7 +419,8 @@ def _write_atomically(target: Path, content: bytes) -> None:
     """Write via a temporary file in the same folder and a rename, so `target` is either
     absent, its old self, or complete. Mode follows the umask like any new file."""
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(temporary, flags, 0o666)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)

@@ -1,0 +1,490 @@
+"""Apply a session's patch to a local git checkout, all or nothing.
+
+Everything that can refuse runs first and changes nothing: the folder is a git work
+tree, git knows who commits (with `commit`), the tree is clean (unless `allow_dirty`),
+HEAD is the patch's base commit (a warning, or a refusal with `strict`), the branch name
+is new and valid, and `git apply --check` accepts the patch. Only then does anything
+change, and a snapshot taken just before (the index file, and the bytes of every path the
+patch touches) lets any later failure - a three-way merge with conflicts, a pre-commit
+hook that says no, Ctrl-C - put the checkout back exactly as it was.
+
+Dirty means: changes to tracked files (staged or not), and untracked files at paths the
+patch touches. Other untracked files never matter, since applying cannot lose them.
+
+git runs as a subprocess with an argument list, never through a shell.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from jules_cli.artifacts import PatchInfo
+from jules_cli.diffstat import MODIFIED, FileStat, diffstat
+from jules_cli.errors import ExitCode, JulesError, UsageError
+
+_HEX = re.compile(r"^[0-9a-fA-F]{4,64}$")
+_DIRTY_HINT = "commit or stash your changes first, or pass --allow-dirty"
+
+
+class PatchApplyError(JulesError):
+    """The patch was not applied; the checkout is as it was before."""
+
+    exit_code = ExitCode.UNEXPECTED
+
+
+@dataclass
+class ApplyResult:
+    """What `apply_patch` did. `branch` is the branch checked out afterwards (None when
+    HEAD is detached); `created_branch` tells whether it is new; `commit_sha` is set
+    when it committed."""
+
+    files_changed: list[FileStat]
+    branch: str | None
+    created_branch: bool = False
+    commit_sha: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class _GitFailed(Exception):
+    def __init__(self, args: list[str], completed: subprocess.CompletedProcess[bytes]) -> None:
+        super().__init__(f"git {' '.join(args)} exited {completed.returncode}")
+        self.message = git_message(completed.stderr) or git_message(completed.stdout)
+
+
+def git_message(output: bytes) -> str:
+    """The one line of git's output worth showing: its first error, else its first line."""
+    lines = [line.strip() for line in output.decode("utf-8", "replace").splitlines()]
+    lines = [line for line in lines if line]
+    for line in lines:
+        for prefix in ("error: ", "fatal: "):
+            if line.startswith(prefix):
+                return line[len(prefix) :]
+    return lines[0] if lines else ""
+
+
+def _git(
+    root: Path, *args: str, stdin: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    command = ["git", *args]
+    # No terminal prompts (credentials, editors): this runs from scripts and CI too.
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        completed = subprocess.run(
+            command,
+            cwd=root,
+            input=stdin if stdin is not None else b"",
+            capture_output=True,
+            env=env,
+        )
+    except FileNotFoundError:
+        raise JulesError("git is not installed (or not on PATH)", "install git and retry") from None
+    if check and completed.returncode != 0:
+        raise _GitFailed(list(args), completed)
+    return completed
+
+
+def _output(root: Path, *args: str) -> str | None:
+    """Stripped stdout of a git query, or None when it fails."""
+    completed = _git(root, *args, check=False)
+    if completed.returncode != 0:
+        return None
+    return os.fsdecode(completed.stdout).strip()
+
+
+def worktree_root(folder: Path) -> Path:
+    """The top folder of the git work tree containing `folder`; UsageError otherwise."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"not a folder: {folder}")
+    completed = _git(folder, "rev-parse", "--is-inside-work-tree", "--show-toplevel", check=False)
+    lines = os.fsdecode(completed.stdout).splitlines()
+    if completed.returncode != 0 or not lines or lines[0] != "true" or len(lines) < 2:
+        detail = git_message(completed.stderr)
+        raise UsageError(
+            f"not a git checkout: {folder.resolve()}" + (f" ({detail})" if detail else ""),
+            "run it inside a clone of the session's repository",
+        )
+    return Path(lines[1])
+
+
+def _slug(text: str, limit: int) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:limit].strip("-")
+
+
+def _session_id(session: dict[str, Any]) -> str:
+    value = session.get("id") or str(session.get("name") or "").removeprefix("sessions/")
+    return re.sub(r"[^A-Za-z0-9_-]", "", str(value))[:32].strip("-_")
+
+
+def default_branch_name(session: dict[str, Any]) -> str:
+    """`jules/<slug of the title>-<session id>`, using only characters every git ref
+    accepts (letters, digits, `-`, `_`)."""
+    title = session.get("title")
+    parts = [_slug(title, 40) if isinstance(title, str) else "", _session_id(session)]
+    return "jules/" + ("-".join(part for part in parts if part) or "session")
+
+
+def commit_message_for(patch: PatchInfo, session: dict[str, Any]) -> str:
+    """The patch's suggested commit message, else one made from the session's title."""
+    if patch.suggested_commit_message and patch.suggested_commit_message.strip():
+        return patch.suggested_commit_message
+    title = session.get("title")
+    if isinstance(title, str) and title.strip():
+        return title.strip()
+    session_id = _session_id(session)
+    return f"Apply changes from Jules session {session_id}" if session_id else _FALLBACK_MESSAGE
+
+
+_FALLBACK_MESSAGE = "Apply changes from Jules"
+
+
+@dataclass
+class _Snapshot:
+    """The state `apply_patch` may change: HEAD, the index file, the touched paths."""
+
+    root: Path
+    head: str | None
+    head_ref: str | None  # e.g. refs/heads/main; None when detached
+    index_path: Path
+    index_bytes: bytes | None
+    files: dict[str, tuple[Any, ...]]
+    missing_dirs: list[Path]
+
+    @classmethod
+    def take(cls, root: Path, head: str | None, head_ref: str | None, paths: set[str]) -> _Snapshot:
+        index_path = root / (_output(root, "rev-parse", "--git-path", "index") or ".git/index")
+        index_bytes = index_path.read_bytes() if index_path.exists() else None
+        files: dict[str, tuple[Any, ...]] = {}
+        missing_dirs: set[Path] = set()
+        for relative in paths:
+            full = root / relative
+            if full.is_symlink():
+                files[relative] = ("link", os.readlink(full))
+            elif full.is_file():
+                files[relative] = ("file", full.read_bytes(), full.stat().st_mode & 0o7777)
+            elif full.exists():
+                files[relative] = ("other",)
+            else:
+                files[relative] = ("absent",)
+                parent = full.parent
+                while parent != root and not parent.exists():
+                    missing_dirs.add(parent)
+                    parent = parent.parent
+        deepest_first = sorted(missing_dirs, key=lambda path: len(path.parts), reverse=True)
+        return cls(root, head, head_ref, index_path, index_bytes, files, deepest_first)
+
+    def restore(self, created_branch: str | None) -> list[str]:
+        """Put everything back; returns what could not be restored (empty when all was)."""
+        problems: list[str] = []
+
+        def attempt(what: str, action: Any) -> None:
+            try:
+                action()
+            except (OSError, _GitFailed) as error:
+                problems.append(f"{what}: {getattr(error, 'message', None) or error}")
+
+        attempt("HEAD", lambda: self._restore_head(created_branch))
+        attempt("index", self._restore_index)
+        for relative, state in self.files.items():
+            attempt(
+                relative, lambda relative=relative, state=state: self._restore_file(relative, state)
+            )
+        for directory in self.missing_dirs:
+            if directory.is_dir() and not any(directory.iterdir()):
+                attempt(str(directory), directory.rmdir)
+        # The restored files have new timestamps; refresh so `git status` is quiet at once.
+        _git(self.root, "update-index", "-q", "--refresh", check=False)
+        return problems
+
+    def _restore_head(self, created_branch: str | None) -> None:
+        if created_branch:
+            # The new branch started at the old HEAD, so moving HEAD back is a pure ref
+            # change: no file is touched.
+            if self.head_ref:
+                _git(self.root, "symbolic-ref", "HEAD", self.head_ref)
+            elif self.head:
+                _git(self.root, "update-ref", "--no-deref", "HEAD", self.head)
+            _git(self.root, "branch", "-D", created_branch)
+            return
+        current = _output(self.root, "rev-parse", "--verify", "-q", "HEAD")
+        if current == self.head:
+            return
+        if self.head:
+            _git(self.root, "update-ref", "-m", "jules: roll back", "HEAD", self.head)
+        else:
+            _git(self.root, "update-ref", "-d", "HEAD")
+
+    def _restore_index(self) -> None:
+        if self.index_bytes is None:
+            self.index_path.unlink(missing_ok=True)
+        else:
+            _replace_file(self.index_path, self.index_bytes, None)
+
+    def _restore_file(self, relative: str, state: tuple[Any, ...]) -> None:
+        full = self.root / relative
+        kind = state[0]
+        if kind == "other":
+            return
+        if full.is_symlink() or full.is_file():
+            full.unlink()
+        if kind == "file":
+            full.parent.mkdir(parents=True, exist_ok=True)
+            _replace_file(full, state[1], state[2])
+        elif kind == "link":
+            full.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(state[1], full)
+
+
+def _replace_file(target: Path, content: bytes, mode: int | None) -> None:
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        temporary.write_bytes(content)
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _status_entries(root: Path) -> list[tuple[str, str]]:
+    """(XY code, path) from `git status --porcelain -z`, untracked files listed singly."""
+    completed = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    fields = os.fsdecode(completed.stdout).split("\0")
+    entries = []
+    i = 0
+    while i < len(fields):
+        item = fields[i]
+        i += 1
+        if len(item) < 4:
+            continue
+        code, path = item[:2], item[3:]
+        entries.append((code, path))
+        if code[0] in "RC":
+            i += 1  # a rename's or copy's source path follows
+    return entries
+
+
+def _numstat(root: Path, patch_bytes: bytes) -> list[FileStat]:
+    """git's own reading of the patch (`git apply --numstat`); PatchApplyError when git
+    cannot parse it. Statuses are not in numstat: every entry says "modified"."""
+    try:
+        completed = _git(root, "apply", "--numstat", "-z", stdin=patch_bytes)
+    except _GitFailed as failure:
+        raise PatchApplyError(
+            f"not a valid patch: {failure.message}", "see it with `jules session diff ID`"
+        ) from None
+    stats = []
+    for record in os.fsdecode(completed.stdout).split("\0"):
+        parts = record.split("\t", 2)
+        if len(parts) == 3 and parts[2]:
+            added, removed = (int(value) if value.isdigit() else 0 for value in parts[:2])
+            stats.append(FileStat(parts[2], added, removed, MODIFIED))
+    return stats
+
+
+def _touched_paths(ours: list[FileStat], gits: list[FileStat]) -> set[str]:
+    """Every path the patch reads or writes: git's reading of the patch, plus ours, which
+    also knows a rename's old path (git's --numstat shows only the new one)."""
+    paths = {stat.path for stat in [*ours, *gits]} | {s.old_path for s in ours if s.old_path}
+    for path in paths:
+        # Lexical, not resolve(): a tracked symlink may rightly point outside the checkout.
+        if PurePosixPath(path).is_absolute() or ".." in PurePosixPath(path).parts:
+            raise PatchApplyError(f"the patch writes outside the repository: {path}")
+    return paths
+
+
+def _check_clean(root: Path, touched: set[str], allow_dirty: bool, commit: bool) -> None:
+    entries = _status_entries(root)
+    if commit and allow_dirty:
+        staged = [path for code, path in entries if code[0] not in " ?!"]
+        if staged:
+            raise PatchApplyError(
+                f"there are staged changes ({_examples(staged)}); committing would include them",
+                "commit or unstage them first (git restore --staged PATH)",
+            )
+    if allow_dirty:
+        return
+    dirty = [path for code, path in entries if code != "??" or path in touched]
+    if dirty:
+        raise PatchApplyError(
+            f"the working tree has uncommitted changes ({_examples(dirty)})", _DIRTY_HINT
+        )
+
+
+def _examples(paths: list[str]) -> str:
+    shown = ", ".join(paths[:3])
+    return shown + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
+def _short(sha: str) -> str:
+    # Also shown when it is not hex: keep API text printable and short.
+    return re.sub(r"[^0-9A-Za-z_.-]", "?", sha[:10])
+
+
+def _check_base(root: Path, head: str | None, base: str | None, strict: bool) -> list[str]:
+    if not base:
+        if strict:
+            raise PatchApplyError(
+                "the patch names no base commit, so --strict cannot confirm HEAD is it",
+                "apply without --strict",
+            )
+        return ["the patch names no base commit; applying it to HEAD"]
+    wanted = base.strip().lower()
+    if head and _HEX.match(wanted) and head.startswith(wanted):
+        return []
+    # Only hex goes to rev-parse: API text must never be read as an option or revision syntax.
+    known = _HEX.match(wanted) is not None and (
+        _output(root, "rev-parse", "--verify", "-q", f"{wanted}^{{commit}}") is not None
+    )
+    where = f"HEAD is {_short(head)}" if head else "this repository has no commits"
+    detail = f"{where}, but the patch was made on {_short(wanted)}"
+    if not known:
+        detail += ", which this checkout does not have"
+    if strict:
+        hint = (
+            f"check out {_short(wanted)} first, or apply without --strict"
+            if known
+            else "git fetch the branch the session worked on, or apply without --strict"
+        )
+        raise PatchApplyError(detail, hint)
+    return [detail + "; applying anyway"]
+
+
+def _check_new_branch(root: Path, branch: str, head: str | None) -> None:
+    valid = _git(root, "check-ref-format", "--branch", branch, check=False).returncode == 0
+    if branch.startswith("-") or not valid:
+        raise UsageError(f"not a valid branch name: {branch!r}", "choose another with --branch")
+    exists = _git(root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
+    if exists.returncode == 0:
+        raise UsageError(
+            f"branch {branch} already exists",
+            f"choose another name with --branch NAME, or delete it (git branch -D {branch})",
+        )
+    if head is None:
+        raise PatchApplyError(
+            "cannot create a branch: this repository has no commits yet",
+            "commit something first, or apply without --branch",
+        )
+
+
+def _require_identity(root: Path) -> None:
+    for variable in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        if _git(root, "var", variable, check=False).returncode != 0:
+            raise PatchApplyError(
+                "git does not know who you are, so it cannot commit",
+                'run git config --global user.name "Your Name" and '
+                "git config --global user.email you@example.com",
+            )
+
+
+def apply_patch(
+    patch: PatchInfo,
+    repo_dir: Path,
+    *,
+    allow_dirty: bool = False,
+    strict: bool = False,
+    three_way: bool = False,
+    branch: str | None = None,
+    commit: bool = False,
+    commit_message: str | None = None,
+) -> ApplyResult:
+    """Apply `patch` to the git checkout containing `repo_dir`, or change nothing.
+
+    Without `commit` the patch lands in the working tree only, like `git apply` (with
+    `three_way`, also in the index, as `git apply --3way` does). With `commit` it is
+    applied to the index too, so new files are included, and committed with
+    `commit_message`, else the patch's suggested message. A three-way apply that leaves
+    conflicts is rolled back. Raises UsageError (not a checkout, bad or existing branch
+    name) or PatchApplyError (refused or failed; the checkout is unchanged).
+    """
+    if not patch.unidiff.strip():
+        raise PatchApplyError("the patch is empty; there is nothing to apply")
+    root = worktree_root(Path(repo_dir))
+    patch_text = patch.unidiff if patch.unidiff.endswith("\n") else patch.unidiff + "\n"
+    patch_bytes = patch_text.encode("utf-8", "surrogateescape")
+
+    head = _output(root, "rev-parse", "--verify", "-q", "HEAD") or None
+    head_ref = _output(root, "symbolic-ref", "-q", "HEAD") or None
+    if commit:
+        _require_identity(root)
+    stats = diffstat(patch.unidiff)
+    git_stats = _numstat(root, patch_bytes)
+    touched = _touched_paths(stats, git_stats)
+    _check_clean(root, touched, allow_dirty, commit)
+    warnings = _check_base(root, head, patch.base_commit_id, strict)
+    if branch is not None:
+        _check_new_branch(root, branch, head)
+
+    apply_args = ["apply", "--whitespace=nowarn"]
+    if three_way:
+        apply_args.append("--3way")  # implies --index
+    elif commit:
+        apply_args.append("--index")
+    try:
+        _git(root, *apply_args, "--check", stdin=patch_bytes)
+    except _GitFailed as failure:
+        hint = (
+            "the checkout differs from what the session worked on; "
+            + ("update it" if three_way else "try --3way, or update it")
+            + " (`jules session diff ID` shows the patch)"
+        )
+        raise PatchApplyError(f"the patch does not apply: {failure.message}", hint) from None
+
+    snapshot = _Snapshot.take(root, head, head_ref, touched)
+    created_branch: str | None = None
+    step = "creating the branch"
+    commit_sha = None
+    try:
+        if branch is not None:
+            _git(root, "checkout", "-q", "-b", branch)
+            created_branch = branch
+        step = "applying the patch"
+        applied = _git(root, *apply_args, stdin=patch_bytes, check=False)
+        if applied.returncode != 0:
+            conflicts = _output(root, "diff", "--name-only", "--diff-filter=U") or ""
+            if conflicts:
+                raise PatchApplyError(
+                    f"the three-way apply left conflicts in {_examples(conflicts.splitlines())}",
+                    "nothing was changed; to resolve them by hand run "
+                    "`jules session diff ID | git apply --3way`",
+                )
+            raise _GitFailed(apply_args, applied)
+        if commit:
+            step = "committing"
+            message = commit_message or patch.suggested_commit_message or _FALLBACK_MESSAGE
+            _git(root, "commit", "-q", "--cleanup=whitespace", "-F", "-", stdin=message.encode())
+            commit_sha = _output(root, "rev-parse", "HEAD")
+    except BaseException as error:
+        problems = snapshot.restore(created_branch)
+        if problems:
+            raise PatchApplyError(
+                f"{step} failed and the checkout could not be fully restored: {problems[0]}",
+                "check `git status` and restore the rest by hand",
+            ) from error
+        if isinstance(error, _GitFailed):
+            hint = (
+                "fix what the commit hooks report, then retry"
+                if step == "committing"
+                else "`jules session diff ID | git apply --check -v` shows the details"
+            )
+            raise PatchApplyError(
+                f"{step} failed, nothing was changed: {error.message}", hint
+            ) from None
+        raise
+
+    current_branch = _output(root, "symbolic-ref", "-q", "--short", "HEAD") or None
+    return ApplyResult(
+        files_changed=stats or git_stats,
+        branch=current_branch,
+        created_branch=created_branch is not None,
+        commit_sha=commit_sha,
+        warnings=warnings,
+    )
