@@ -1,0 +1,607 @@
+"""The emulator's WSGI app in-process (httpx.WSGITransport, fake clock): every operation,
+every error, paging, filters, auth, the control plane and fault injection."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from jules_cli.emulator import DEMO_API_KEY, Emulator, EmulatorApp
+from jules_cli.errors import AuthError, BadRequest, NotFound, RateLimited, Unavailable
+from tests.emulator_fixture import FakeClock
+
+SOURCE = "sources/github/jules-demo/hello-world"
+CONTROL = "http://127.0.0.1/_emulator"
+
+
+@pytest.fixture
+def emu(emulator_wsgi):
+    return emulator_wsgi
+
+
+@pytest.fixture
+def http(emulator_wsgi) -> httpx.Client:
+    return emulator_wsgi.http
+
+
+def error_of(response: httpx.Response) -> dict:
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == response.status_code
+    return body["error"]
+
+
+def new_session(http: httpx.Client, prompt: str = "Add a greeting", **fields) -> dict:
+    response = http.post("sessions", json={"prompt": prompt, **fields})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def many_sources_app(count: int) -> tuple[httpx.Client, Emulator]:
+    sources = [f"acme/repo-{n:03d}" for n in range(count)]
+    emulator = Emulator(clock=FakeClock(), seed={"sources": sources})
+    transport = httpx.WSGITransport(app=EmulatorApp(emulator))
+    client = httpx.Client(
+        transport=transport,
+        base_url="http://127.0.0.1/v1alpha/",
+        headers={"X-Goog-Api-Key": "k"},
+    )
+    return client, emulator
+
+
+# -- sources ----------------------------------------------------------------------------
+
+
+def test_list_sources_default_demo(http):
+    body = http.get("sources").json()
+    assert "nextPageToken" not in body
+    names = [s["name"] for s in body["sources"]]
+    assert SOURCE in names and len(names) == 3
+    hello = body["sources"][0]
+    assert hello["id"] == "github/jules-demo/hello-world"
+    assert hello["githubRepo"]["defaultBranch"] == {"displayName": "main"}
+    assert {"displayName": "develop"} in hello["githubRepo"]["branches"]
+
+
+def test_sources_paging_default_30_and_max_100():
+    http, _ = many_sources_app(135)
+    first = http.get("sources").json()
+    assert len(first["sources"]) == 30 and first["nextPageToken"]
+    big = http.get("sources", params={"pageSize": 500}).json()
+    assert len(big["sources"]) == 100
+    rest = http.get("sources", params={"pageSize": 500, "pageToken": big["nextPageToken"]}).json()
+    assert len(rest["sources"]) == 35 and "nextPageToken" not in rest
+    zero = http.get("sources", params={"pageSize": 0}).json()
+    assert len(zero["sources"]) == 30
+    seen, token = [], None
+    while True:
+        page = http.get(
+            "sources", params={"pageSize": 40, **({"pageToken": token} if token else {})}
+        )
+        seen += [s["name"] for s in page.json()["sources"]]
+        token = page.json().get("nextPageToken")
+        if not token:
+            break
+    assert len(seen) == len(set(seen)) == 135
+
+
+def test_sources_filter_by_name(http):
+    both = 'name=sources/github/jules-demo/webapp OR name="sources/github/octo-org/data-pipeline"'
+    names = [s["name"] for s in http.get("sources", params={"filter": both}).json()["sources"]]
+    assert names == ["sources/github/jules-demo/webapp", "sources/github/octo-org/data-pipeline"]
+    none = http.get("sources", params={"filter": "name=sources/github/x/y"}).json()
+    assert none == {}
+    bad = http.get("sources", params={"filter": "owner=acme"})
+    assert bad.status_code == 400 and error_of(bad)["status"] == "INVALID_ARGUMENT"
+
+
+def test_get_source_with_slashes_and_unknown(http):
+    assert http.get(SOURCE).json()["name"] == SOURCE
+    missing = http.get("sources/github/nobody/nothing")
+    assert missing.status_code == 404
+    assert error_of(missing) == {
+        "code": 404,
+        "message": "Requested entity was not found.",
+        "status": "NOT_FOUND",
+    }
+
+
+# -- sessions ---------------------------------------------------------------------------
+
+
+def test_create_session_echoes_input_and_fills_branch(http):
+    created = new_session(
+        http,
+        sourceContext={"source": SOURCE, "environmentVariablesEnabled": True},
+        requirePlanApproval=True,
+        automationMode="AUTO_CREATE_PR",
+        title="My title",
+    )
+    assert created["state"] == "QUEUED"
+    assert created["sourceContext"] == {
+        "source": SOURCE,
+        "githubRepoContext": {"startingBranch": "main"},
+        "environmentVariablesEnabled": True,
+    }
+    assert created["requirePlanApproval"] is True
+    assert created["automationMode"] == "AUTO_CREATE_PR"
+    assert list(created)[:5] == ["name", "title", "createTime", "updateTime", "state"]
+    assert list(created)[-1] == "id"
+
+
+def test_create_accepts_snake_case_and_ignores_output_fields(http):
+    created = new_session(
+        http,
+        source_context={"source": SOURCE, "github_repo_context": {"starting_branch": "develop"}},
+        state="COMPLETED",
+        id="1",
+    )
+    assert created["state"] == "QUEUED" and created["id"] != "1"
+    assert created["sourceContext"]["githubRepoContext"]["startingBranch"] == "develop"
+
+
+def test_invalid_automation_mode_has_field_violations(http):
+    response = http.post("sessions", json={"prompt": "x", "automationMode": "MANUAL"})
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["status"] == "INVALID_ARGUMENT"
+    (detail,) = error["details"]
+    assert detail["@type"] == "type.googleapis.com/google.rpc.BadRequest"
+    (violation,) = detail["fieldViolations"]
+    assert violation["field"] == "session.automation_mode"
+    assert '"MANUAL"' in violation["description"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({}, 400, "session.prompt"),
+        ({"prompt": "   "}, 400, "session.prompt"),
+        ({"prompt": 5}, 400, "TYPE_STRING"),
+        ({"prompt": "x", "requirePlanApproval": "yes"}, 400, "TYPE_BOOL"),
+        ({"prompt": "x", "colour": "red"}, 400, 'Unknown name "colour"'),
+        ({"prompt": "x", "sourceContext": {}}, 400, "source is required"),
+        ({"prompt": "x", "sourceContext": {"source": "sources/github/a/b"}}, 404, "not found"),
+        (
+            {"prompt": "x", "sourceContext": {"source": SOURCE, "githubRepoContext": {}}},
+            400,
+            "starting_branch",
+        ),
+        (
+            {
+                "prompt": "x",
+                "sourceContext": {
+                    "source": SOURCE,
+                    "githubRepoContext": {"startingBranch": "nope"},
+                },
+            },
+            400,
+            "does not exist",
+        ),
+        ([1, 2], 400, "Expected an object"),
+    ],
+)
+def test_create_session_errors(http, body, status, needle):
+    response = http.post("sessions", json=body)
+    assert response.status_code == status
+    assert needle in str(error_of(response))
+
+
+def test_create_with_malformed_json(http):
+    response = http.post(
+        "sessions", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "Invalid JSON payload" in error_of(response)["message"]
+
+
+def test_get_session_and_unknown(http):
+    created = new_session(http)
+    assert http.get(f"sessions/{created['id']}").json()["name"] == created["name"]
+    response = http.get("sessions/12345678901234567890")
+    assert response.status_code == 404
+    assert error_of(response)["message"] == "Requested entity was not found."
+
+
+def test_list_sessions_newest_first_and_paged(http, emu):
+    ids = []
+    for n in range(35):
+        ids.append(new_session(http, f"task {n}")["id"])
+        emu.clock.advance(1)
+    first = http.get("sessions").json()
+    assert [s["id"] for s in first["sessions"]] == ids[::-1][:30]
+    second = http.get("sessions", params={"pageToken": first["nextPageToken"]}).json()
+    assert [s["id"] for s in second["sessions"]] == ids[::-1][30:]
+    assert "nextPageToken" not in second
+
+
+def test_list_sessions_same_create_time_pages_without_loss(http):
+    ids = [new_session(http, f"task {n}")["id"] for n in range(7)]
+    seen, token = [], None
+    while True:
+        params = {"pageSize": 3, **({"pageToken": token} if token else {})}
+        page = http.get("sessions", params=params).json()
+        seen += [s["id"] for s in page["sessions"]]
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    assert seen == ids[::-1]
+
+
+def test_archived_filter(http):
+    kept = new_session(http, "kept")["id"]
+    gone = new_session(http, "archived")["id"]
+    archived = http.post(f"sessions/{gone}:archive", json={}).json()
+    assert archived["archived"] is True and archived["id"] == gone
+
+    def listed(filter_=None):
+        params = {"filter": filter_} if filter_ is not None else {}
+        return [s["id"] for s in http.get("sessions", params=params).json().get("sessions", [])]
+
+    assert listed() == [kept]
+    assert listed("archived = false") == [kept]
+    assert listed("archived = true") == [gone]
+    assert listed("archived = true OR archived = false") == [gone, kept]
+    assert http.get(f"sessions/{gone}").json()["archived"] is True
+    bad = http.get("sessions", params={"filter": "state = COMPLETED"})
+    assert bad.status_code == 400 and error_of(bad)["status"] == "INVALID_ARGUMENT"
+
+    restored = http.post(f"sessions/{gone}:unarchive").json()
+    assert "archived" not in restored
+    assert listed() == [gone, kept]
+
+
+def test_delete_session(http):
+    sid = new_session(http)["id"]
+    response = http.delete(f"sessions/{sid}")
+    assert response.status_code == 200 and response.json() == {}
+    assert http.get(f"sessions/{sid}").status_code == 404
+    assert http.delete(f"sessions/{sid}").status_code == 404
+
+
+def test_send_message_and_approve_plan(http, emu):
+    sid = new_session(http, requirePlanApproval=True)["id"]
+    early = http.post(f"sessions/{sid}:approvePlan", json={})
+    assert early.status_code == 400 and error_of(early)["status"] == "FAILED_PRECONDITION"
+    emu.clock.advance(30)
+    assert http.get(f"sessions/{sid}").json()["state"] == "AWAITING_PLAN_APPROVAL"
+    approved = http.post(f"sessions/{sid}:approvePlan", json={})
+    assert approved.status_code == 200 and approved.json() == {}
+    sent = http.post(f"sessions/{sid}:sendMessage", json={"prompt": "thanks"})
+    assert sent.status_code == 200 and sent.json() == {}
+    missing = http.post(f"sessions/{sid}:sendMessage", json={})
+    assert missing.status_code == 400
+    unknown = http.post("sessions/999:sendMessage", json={"prompt": "x"})
+    assert unknown.status_code == 404
+    extra = http.post(f"sessions/{sid}:approvePlan", json={"force": True})
+    assert extra.status_code == 400
+
+
+# -- activities -------------------------------------------------------------------------
+
+
+def test_activities_404_while_brand_new(http, emu):
+    sid = new_session(http)["id"]
+    response = http.get(f"sessions/{sid}/activities")
+    assert response.status_code == 404
+    assert error_of(response)["message"] == "Requested entity was not found."
+    emu.clock.advance(2)
+    assert http.get(f"sessions/{sid}/activities").json() == {}
+
+
+def test_activities_paging_default_50(http, emu):
+    sid = new_session(http, "[many:120]")["id"]
+    emu.clock.advance(1000)
+    first = http.get(f"sessions/{sid}/activities").json()
+    assert len(first["activities"]) == 50
+    everything, token = [], None
+    while True:
+        params = {"pageSize": 1000, **({"pageToken": token} if token else {})}
+        page = http.get(f"sessions/{sid}/activities", params=params).json()
+        assert len(page["activities"]) <= 100
+        everything += page["activities"]
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    assert len(everything) == 126
+    times = [a["createTime"] for a in everything]
+    assert times == sorted(times)  # oldest first
+    assert everything[:50] == first["activities"]
+
+
+def test_activities_create_time_filter_is_exclusive(http, emu):
+    sid = new_session(http)["id"]
+    emu.clock.advance(100)
+    acts = http.get(f"sessions/{sid}/activities").json()["activities"]
+    pivot = acts[2]["createTime"]
+    newer = http.get(f"sessions/{sid}/activities", params={"filter": f'create_time>"{pivot}"'})
+    assert newer.json()["activities"] == acts[3:]
+    spaced = http.get(
+        f"sessions/{sid}/activities", params={"filter": f'create_time > "{pivot}"'}
+    ).json()
+    assert spaced["activities"] == acts[3:]
+    window = f'create_time>="{pivot}" AND create_time<"{acts[4]["createTime"]}"'
+    ranged = http.get(f"sessions/{sid}/activities", params={"filter": window}).json()
+    assert ranged["activities"] == acts[2:4]
+    nanos = pivot.replace("Z", "999Z")
+    after_nanos = http.get(
+        f"sessions/{sid}/activities", params={"filter": f'create_time>"{nanos}"'}
+    ).json()
+    assert after_nanos["activities"] == acts[3:]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"createTime": "2026-01-01T00:00:00Z"},
+        {"filter": "createTime>2026"},
+        {"filter": 'create_time>"yesterday"'},
+        {"pageSize": "ten"},
+        {"orderBy": "createTime desc"},
+    ],
+)
+def test_activities_bad_query_is_400(http, emu, params):
+    sid = new_session(http)["id"]
+    emu.clock.advance(10)
+    response = http.get(f"sessions/{sid}/activities", params=params)
+    assert response.status_code == 400
+    assert error_of(response)["status"] == "INVALID_ARGUMENT"
+
+
+def test_get_activity(http, emu):
+    sid = new_session(http)["id"]
+    emu.clock.advance(100)
+    acts = http.get(f"sessions/{sid}/activities").json()["activities"]
+    assert http.get(acts[0]["name"]).json() == acts[0]
+    assert http.get(f"sessions/{sid}/activities/{'0' * 32}").status_code == 404
+
+
+def test_unknown_query_params_rejected_everywhere_system_params_accepted(http):
+    sid = new_session(http)["id"]
+    for path in ("sources", SOURCE, "sessions", f"sessions/{sid}"):
+        response = http.get(path, params={"bogus": "1"})
+        assert response.status_code == 400, path
+        assert 'Unknown name "bogus"' in error_of(response)["message"]
+    ok = http.get("sessions", params={"alt": "json", "prettyPrint": "false", "fields": "x"})
+    assert ok.status_code == 200
+    assert b"\n  " not in ok.content  # prettyPrint=false: compact JSON
+
+
+def test_unknown_routes_are_404(http):
+    assert http.get("nothing").status_code == 404
+    assert http.put("sessions").status_code == 404
+    assert http.post("sessions/1:explode", json={}).status_code == 404
+    assert http.get("http://127.0.0.1/v2/sessions").status_code == 404
+
+
+# -- auth -------------------------------------------------------------------------------
+
+
+def test_missing_key_is_401_credentials_missing(emu):
+    response = httpx.Client(transport=httpx.WSGITransport(app=emu.app)).get(emu.url + "/sessions")
+    assert response.status_code == 401
+    error = error_of(response)
+    assert error["status"] == "UNAUTHENTICATED"
+    assert error["details"][0]["reason"] == "CREDENTIALS_MISSING"
+    assert emu.app.requests()[-1]["apiKeyPresent"] is False
+
+
+def test_fixed_key():
+    emulator = Emulator(clock=FakeClock(), api_key="right-key")
+    client = httpx.Client(transport=httpx.WSGITransport(app=EmulatorApp(emulator)))
+    url = "http://127.0.0.1/v1alpha/sessions"
+    wrong = client.get(url, headers={"x-goog-api-key": "wrong"})
+    assert wrong.status_code == 401
+    assert error_of(wrong)["details"][0]["reason"] == "API_KEY_INVALID"
+    assert client.get(url, headers={"X-Goog-Api-Key": "right-key"}).status_code == 200
+    assert client.get(url, params={"key": "right-key"}).status_code == 200
+
+
+def test_require_key_false_accepts_no_key():
+    app = EmulatorApp(Emulator(clock=FakeClock()), require_key=False)
+    client = httpx.Client(transport=httpx.WSGITransport(app=app))
+    assert client.get("http://127.0.0.1/v1alpha/sessions").status_code == 200
+
+
+# -- the control plane --------------------------------------------------------------------
+
+
+def test_requests_log_records_what_reached_the_server(http, emu):
+    http.get("sessions", params={"pageSize": 5, "filter": "archived = true"})
+    http.post("sessions", json={"prompt": "hello"})
+    log = http.get(f"{CONTROL}/requests").json()
+    assert [(r["method"], r["path"], r["status"]) for r in log] == [
+        ("GET", "/v1alpha/sessions", 200),
+        ("POST", "/v1alpha/sessions", 200),
+    ]
+    assert log[0]["query"] == {"pageSize": "5", "filter": "archived = true"}
+    assert log[0]["body"] is None
+    assert log[1]["body"] == {"prompt": "hello"}
+    assert log[1]["apiKeyPresent"] is True and log[1]["apiKey"] == DEMO_API_KEY
+    assert http.delete(f"{CONTROL}/requests").json() == {}
+    assert http.get(f"{CONTROL}/requests").json() == []
+
+
+def test_control_plane_needs_no_key(emu):
+    client = httpx.Client(transport=httpx.WSGITransport(app=emu.app), base_url="http://x")
+    info = client.get("/_emulator").json()
+    assert info["speed"] == 1.0 and info["apiKeyRequired"] is True
+    assert client.post("/_emulator/reset").status_code == 200
+
+
+def test_faults_status_times_and_retry_after(http):
+    queued = http.post(
+        f"{CONTROL}/faults",
+        json=[{"status": 429, "retryAfter": 2, "times": 2, "method": "GET", "path": "sessions"}],
+    )
+    assert queued.json() == {"queued": 1}
+    for _ in range(2):
+        limited = http.get("sessions")
+        assert limited.status_code == 429
+        assert limited.headers["Retry-After"] == "2"
+        assert error_of(limited)["status"] == "RESOURCE_EXHAUSTED"
+    assert http.get("sessions").status_code == 200
+    assert http.get(f"{CONTROL}/faults").json() == []
+
+
+@pytest.mark.parametrize(
+    ("status", "name"),
+    [
+        (403, "PERMISSION_DENIED"),
+        (500, "INTERNAL"),
+        (503, "UNAVAILABLE"),
+        (400, "INVALID_ARGUMENT"),
+    ],
+)
+def test_fault_envelopes(http, status, name):
+    http.post(f"{CONTROL}/faults", json={"status": status})
+    response = http.get("sessions")
+    assert response.status_code == status and error_of(response)["status"] == name
+
+
+def test_fault_matching_by_method_and_path_glob(http):
+    sid = new_session(http)["id"]
+    http.post(
+        f"{CONTROL}/faults",
+        json={"status": 503, "method": "POST", "path": "sessions/*:sendMessage", "times": None},
+    )
+    assert http.get(f"sessions/{sid}").status_code == 200
+    assert http.post("sessions", json={"prompt": "x"}).status_code == 200
+    for _ in range(3):
+        assert http.post(f"sessions/{sid}:sendMessage", json={"prompt": "x"}).status_code == 503
+    assert http.get(f"{CONTROL}/faults").json()[0]["path"] == "sessions/*:sendMessage"
+    http.delete(f"{CONTROL}/faults")
+    assert http.post(f"sessions/{sid}:sendMessage", json={"prompt": "x"}).status_code == 200
+
+
+def test_fault_raw_body_and_custom_message(http):
+    http.post(f"{CONTROL}/faults", json={"status": 502, "body": "<html>Bad Gateway</html>"})
+    raw = http.get("sessions")
+    assert raw.status_code == 502 and raw.text == "<html>Bad Gateway</html>"
+    http.post(
+        f"{CONTROL}/faults",
+        json={"status": 400, "statusName": "FAILED_PRECONDITION", "message": "Quota."},
+    )
+    assert error_of(http.get("sessions")) == {
+        "code": 400,
+        "message": "Quota.",
+        "status": "FAILED_PRECONDITION",
+    }
+
+
+def test_delay_fault_uses_the_injected_sleep(http, emu):
+    before = emu.clock.now
+    http.post(f"{CONTROL}/faults", json={"delay": 1.5})
+    assert http.get("sessions").status_code == 200
+    assert emu.clock.now == before + 1.5
+
+
+def test_drop_fault_in_process_raises(http, emu):
+    from jules_cli.emulator import DropConnection
+
+    http.post(f"{CONTROL}/faults", json={"drop": True, "after": True, "path": "sessions"})
+    with pytest.raises(DropConnection):
+        http.post("sessions", json={"prompt": "x"})
+    assert len(emu.emulator.list_sessions()["sessions"]) == 1
+    assert emu.app.requests()[-1]["dropped"] is True
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"status": 200},
+        {"status": 503, "times": 0},
+        {"drop": True, "status": 503},
+        {"after": True, "status": 503},
+        {"path": "sessions"},
+        {"status": 503, "colour": "red"},
+        {"delay": -1},
+        "503",
+    ],
+)
+def test_bad_fault_specs_are_400(http, spec):
+    response = http.post(f"{CONTROL}/faults", json=spec)
+    assert response.status_code == 400
+    assert http.get(f"{CONTROL}/faults").json() == []
+
+
+def test_probability_faults_use_the_app_rng(emu):
+    emu.app.add_faults({"status": 503, "times": None, "probability": 0.5})
+    statuses = [emu.http.get("sources").status_code for _ in range(40)]
+    assert 503 in statuses and 200 in statuses
+
+
+def test_reset_advance_settle_state_and_sources(http, emu):
+    sid = new_session(http, "[ask]")["id"]
+    advanced = http.post(f"{CONTROL}/advance", json={"seconds": 5})
+    assert advanced.status_code == 200
+    assert http.get(f"sessions/{sid}").json()["state"] == "PLANNING"
+    assert http.post(f"{CONTROL}/advance", json={}).status_code == 400
+    http.post(f"{CONTROL}/settle")
+    assert http.get(f"sessions/{sid}").json()["state"] == "AWAITING_USER_FEEDBACK"
+    state = http.get(f"{CONTROL}/state").json()
+    assert state["format"] == "jules-emulator-state" and len(state["sessions"]) == 1
+    added = http.post(f"{CONTROL}/sources", json={"name": "sources/github/me/new"}).json()
+    assert added["githubRepo"]["defaultBranch"] == {"displayName": "main"}
+    assert http.get("sources/github/me/new").status_code == 200
+    http.post(f"{CONTROL}/faults", json={"status": 503})
+    assert http.post(f"{CONTROL}/reset").json() == {}
+    assert http.get("sessions").json() == {}
+    assert http.get("sources/github/me/new").status_code == 404
+    assert http.get(f"{CONTROL}/requests").json()[-1]["status"] == 404
+    assert http.get(f"{CONTROL}/nothing").status_code == 404
+
+
+# -- the real client, in-process ------------------------------------------------------------
+
+
+def test_jules_client_full_flow_in_process(emu):
+    client = emu.client
+    assert [s["name"] for s in client.list_sources()][0] == SOURCE
+    assert client.get_source("jules-demo/hello-world")["name"] == SOURCE
+    with pytest.raises(NotFound):
+        client.get_source("nobody/nothing")
+    session = client.create_session(
+        {"prompt": "Do it [ask]", "sourceContext": {"source": SOURCE}, "requirePlanApproval": True}
+    )
+    sid = session["id"]
+    # The client retries the fresh-session 404, sleeping on the fake clock.
+    assert list(client.list_activities(sid)) == []
+    emu.clock.advance(30)
+    client.approve_plan(sid)
+    with pytest.raises(BadRequest) as refused:
+        client.approve_plan(sid)
+    assert refused.value.status == "FAILED_PRECONDITION"
+    emu.clock.advance(100)
+    assert client.get_session(sid)["state"] == "AWAITING_USER_FEEDBACK"
+    client.send_message(sid, "yes")
+    emu.clock.advance(100)
+    assert client.get_session(sid)["state"] == "COMPLETED"
+    acts = list(client.list_activities(sid, page_size=2))
+    since = list(client.list_activities(sid, since=acts[-3]["createTime"]))
+    assert since == acts[-2:]
+    assert client.get_activity(sid, acts[0]["id"]) == acts[0]
+    assert client.archive_session(sid)["archived"] is True
+    assert list(client.list_sessions()) == []
+    assert [s["id"] for s in client.list_sessions(archived=None)] == [sid]
+    client.unarchive_session(sid)
+    assert client.delete_session(sid) == {}
+    with pytest.raises(NotFound):
+        client.get_session(sid)
+
+
+def test_jules_client_errors_in_process(emu):
+    with pytest.raises(BadRequest) as invalid:
+        emu.client.create_session({"prompt": "x", "automationMode": "MANUAL"})
+    assert invalid.value.details[0]["fieldViolations"][0]["field"] == "session.automation_mode"
+    emu.app.add_faults({"status": 429, "retryAfter": 1, "times": 10})
+    with pytest.raises(RateLimited):
+        emu.client.get_session("1")
+    emu.app.clear_faults()
+    emu.app.add_faults({"status": 503, "times": 10})
+    with pytest.raises(Unavailable):
+        list(emu.client.list_sessions())
+    emu.app.clear_faults()
+    emu.emulator.api_key = "another"
+    with pytest.raises(AuthError):
+        emu.client.get_session("1")
