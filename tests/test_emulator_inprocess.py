@@ -1,0 +1,102 @@
+"""PersistentEmulatorApp: the CLI's --emulator mode, state kept in a file between commands."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+import pytest
+
+from jules_cli.api.client import JulesClient
+from jules_cli.emulator import PersistentEmulatorApp
+from tests.emulator_fixture import FakeClock
+
+URL = "http://127.0.0.1/v1alpha"
+
+
+def command(state_path, clock, **kwargs) -> httpx.Client:
+    """One `jules --emulator ...` invocation: a new app object over the same file."""
+    app = PersistentEmulatorApp(state_path, clock=clock, **kwargs)
+    return httpx.Client(transport=httpx.WSGITransport(app=app), base_url=URL + "/")
+
+
+def test_state_is_kept_between_commands(tmp_path):
+    clock = FakeClock()
+    state = tmp_path / "state" / "emulator.json"
+    created = command(state, clock).post("sessions", json={"prompt": "hi [ask]"}).json()
+    assert state.exists()
+    clock.advance(1000)
+    session = command(state, clock).get(f"sessions/{created['id']}").json()
+    assert session["state"] == "AWAITING_USER_FEEDBACK"
+    reply = command(state, clock).post(
+        f"sessions/{created['id']}:sendMessage", json={"prompt": "yes"}
+    )
+    assert reply.status_code == 200
+    clock.advance(1000)
+    assert command(state, clock).get(f"sessions/{created['id']}").json()["state"] == "COMPLETED"
+    # Saved atomically: no temporary file is left behind.
+    assert sorted(p.name for p in state.parent.iterdir()) == ["emulator.json", "emulator.json.lock"]
+
+
+def test_any_key_or_none(tmp_path):
+    clock = FakeClock()
+    client = command(tmp_path / "s.json", clock)
+    assert client.get("sessions").status_code == 200
+    assert client.get("sessions", headers={"X-Goog-Api-Key": "whatever"}).status_code == 200
+
+
+def test_jules_client_through_the_persistent_app(tmp_path):
+    clock = FakeClock()
+    app = PersistentEmulatorApp(tmp_path / "s.json", speed=10, clock=clock)
+    client = JulesClient("ignored", URL, transport=httpx.WSGITransport(app=app), clock=clock)
+    sid = client.create_session({"prompt": "x"})["id"]
+    clock.advance(10)  # 100 simulated seconds at speed 10
+    assert client.get_session(sid)["state"] == "COMPLETED"
+    saved = json.loads((tmp_path / "s.json").read_text())
+    assert saved["speed"] == 10 and len(saved["sessions"]) == 1
+
+
+def test_corrupt_state_is_set_aside(tmp_path):
+    state = tmp_path / "s.json"
+    state.write_text("{ not json")
+    response = command(state, FakeClock()).get("sessions")
+    assert response.status_code == 200 and response.json() == {}
+    assert (tmp_path / "s.json.corrupt").read_text() == "{ not json"
+    assert json.loads(state.read_text())["format"] == "jules-emulator-state"
+
+
+def test_concurrent_commands_do_not_lose_sessions(tmp_path):
+    state = tmp_path / "s.json"
+    clock = FakeClock()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            client = command(state, clock)
+            for n in range(8):
+                assert client.post("sessions", json={"prompt": f"p{n}"}).status_code == 200
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    listed = command(state, clock).get("sessions", params={"pageSize": 100}).json()
+    assert len(listed["sessions"]) == 24
+
+
+def test_control_plane_reset_persists(tmp_path):
+    clock = FakeClock()
+    state = tmp_path / "s.json"
+    command(state, clock).post("sessions", json={"prompt": "x"})
+    command(state, clock).post("http://127.0.0.1/_emulator/reset")
+    assert command(state, clock).get("sessions").json() == {}
+
+
+def test_bad_speed():
+    with pytest.raises(ValueError):
+        PersistentEmulatorApp("x.json", speed=0)

@@ -1,0 +1,197 @@
+"""The emulator over real loopback HTTP: the JulesClient against it, fault injection that
+only a real socket can show (dropped connections), and `serve_forever`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from jules_cli.api.client import JulesClient, RetryPolicy
+from jules_cli.emulator import Emulator, start_server
+from jules_cli.emulator.server import control
+from jules_cli.errors import NotFound, Unavailable
+
+SOURCE = "sources/github/jules-demo/hello-world"
+
+
+def make_client(handle, sleeps: list[float] | None = None) -> JulesClient:
+    recorded = sleeps if sleeps is not None else []
+    return JulesClient(
+        handle.api_key, handle.url, retry=RetryPolicy(jitter=0), sleep=recorded.append
+    )
+
+
+def all_sessions(handle) -> list[dict]:
+    return handle.emulator.list_sessions(filter="archived = true OR archived = false").get(
+        "sessions", []
+    )
+
+
+def test_fixture_handle(emulator_server):
+    assert emulator_server.url == f"http://127.0.0.1:{emulator_server.port}/v1alpha"
+    assert emulator_server.env == {
+        "JULES_API_URL": emulator_server.url,
+        "JULES_API_KEY": "jules-emulator-key",
+    }
+    assert emulator_server.emulator.speed == 200
+
+
+def test_client_every_operation_over_http(emulator_server):
+    client = make_client(emulator_server)
+    assert client.get_source("jules-demo/hello-world")["name"] == SOURCE
+    assert len(list(client.list_sources(filter=f"name={SOURCE}"))) == 1
+    sid = client.create_session(
+        {"prompt": "Go [ask]", "sourceContext": {"source": SOURCE}, "requirePlanApproval": True}
+    )["id"]
+    emulator_server.settle()
+    assert client.get_session(sid)["state"] == "AWAITING_PLAN_APPROVAL"
+    assert client.approve_plan(sid) == {}
+    emulator_server.settle()
+    assert client.send_message(sid, "yes") == {}
+    emulator_server.settle()
+    assert client.get_session(sid)["state"] == "COMPLETED"
+    acts = list(client.list_activities(sid, page_size=3))
+    assert client.get_activity(sid, acts[-1]["id"])["sessionCompleted"] == {}
+    assert client.archive_session(sid)["archived"] is True
+    assert "archived" not in client.unarchive_session(sid)
+    assert [s["id"] for s in client.list_sessions()] == [sid]
+    assert client.delete_session(sid) == {}
+    with pytest.raises(NotFound):
+        client.get_session(sid)
+    methods = [(r["method"], r["path"]) for r in emulator_server.requests()]
+    assert ("POST", f"/v1alpha/sessions/{sid}:approvePlan") in methods
+    assert all(r["apiKey"] == "jules-emulator-key" for r in emulator_server.requests())
+
+
+def test_session_runs_in_real_time_at_fixture_speed(emulator_server):
+    client = make_client(emulator_server)
+    sid = client.create_session({"prompt": "quick"})["id"]
+    deadline = time.monotonic() + 30  # a generous bound; it takes about 0.3 s
+    while client.get_session(sid)["state"] != "COMPLETED":
+        assert time.monotonic() < deadline, "the session never completed"
+        time.sleep(0.02)
+    assert client.get_session(sid)["outputs"]
+
+
+def test_rate_limit_with_retry_after_then_success(emulator_server):
+    sleeps: list[float] = []
+    client = make_client(emulator_server, sleeps)
+    emulator_server.fault(status=429, retryAfter=1, times=2, method="GET", path="sessions")
+    assert list(client.list_sessions()) == []
+    assert sleeps == [1.0, 1.0]
+    assert [r["status"] for r in emulator_server.requests()] == [429, 429, 200]
+
+
+def test_server_errors_on_reads_are_retried(emulator_server):
+    client = make_client(emulator_server)
+    emulator_server.fault(status=503, times=2, path="sources")
+    assert len(list(client.list_sources())) == 3
+
+
+def test_drop_after_processing_a_create_is_not_retried(emulator_server):
+    client = make_client(emulator_server)
+    emulator_server.fault(drop=True, after=True, method="POST", path="sessions")
+    with pytest.raises(Unavailable):
+        client.create_session({"prompt": "only once"})
+    assert [s["prompt"] for s in all_sessions(emulator_server)] == ["only once"]
+    creates = [r for r in emulator_server.requests() if r["method"] == "POST"]
+    assert len(creates) == 1 and creates[0]["dropped"] is True and creates[0]["status"] == 200
+
+
+def test_drop_before_processing(emulator_server):
+    client = make_client(emulator_server)
+    emulator_server.fault(drop=True, method="POST", path="sessions")
+    with pytest.raises(Unavailable):
+        client.create_session({"prompt": "lost"})
+    assert all_sessions(emulator_server) == []
+    emulator_server.fault(drop=True, method="GET", path="sessions")
+    assert list(client.list_sessions()) == []  # a read is retried after the drop
+
+
+def test_control_plane_over_http(emulator_server):
+    root = emulator_server.url.removesuffix("/v1alpha")
+    assert control(root, "POST", "faults", [{"status": 500, "path": "sources"}]) == {"queued": 1}
+    request = urllib.request.Request(
+        f"{emulator_server.url}/sources", headers={"X-Goog-Api-Key": "k"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        urllib.request.urlopen(request, timeout=10)
+    assert json.loads(failed.value.read())["error"]["status"] == "INTERNAL"
+    assert control(root, "GET", "requests")[0]["apiKey"] == "k"
+    assert control(root, "POST", "advance", {"seconds": 10})["now"]
+    assert control(root, "POST", "reset") == {}
+    assert control(root, "GET", "requests") == []
+
+
+def test_fixed_key_over_http():
+    with start_server(Emulator(api_key="sekrit")) as handle:
+        assert handle.env["JULES_API_KEY"] == "sekrit"
+        request = urllib.request.Request(f"{handle.url}/sessions", headers={"X-Goog-Api-Key": "x"})
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            urllib.request.urlopen(request, timeout=10)
+        assert failed.value.code == 401
+
+
+def test_refuses_non_loopback_hosts():
+    with pytest.raises(ValueError, match="loopback"):
+        start_server(Emulator(), host="0.0.0.0")
+
+
+def test_env_drives_a_subprocess(emulator_server):
+    script = (
+        "import os; from jules_cli.api.client import JulesClient; "
+        "c = JulesClient(os.environ['JULES_API_KEY'], os.environ['JULES_API_URL']); "
+        "print(c.create_session({'prompt': 'from a subprocess'})['state'])"
+    )
+    env = {**os.environ, **emulator_server.env}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "QUEUED"
+    assert all_sessions(emulator_server)[0]["prompt"] == "from a subprocess"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs SIGINT delivery to a child")
+def test_serve_forever_prints_env_lines_and_stops_on_ctrl_c(tmp_path):
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"sources": ["acme/api"]}))
+    script = (
+        "from jules_cli.emulator import serve_forever; "
+        f"raise SystemExit(serve_forever(port=0, speed=50, seed_file={str(seed)!r}, "
+        "api_key='my-key'))"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url_line = child.stdout.readline().strip()
+        key_line = child.stdout.readline().strip()
+        assert url_line.startswith("export JULES_API_URL=http://127.0.0.1:")
+        assert url_line.endswith("/v1alpha")
+        assert key_line == "export JULES_API_KEY=my-key"
+        url = url_line.split("=", 1)[1]
+        request = urllib.request.Request(f"{url}/sources", headers={"X-Goog-Api-Key": "my-key"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            names = [s["name"] for s in json.loads(response.read())["sources"]]
+        assert names == ["sources/github/acme/api"]
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0
+    assert "Emulator stopped." in stderr
+    assert "Traceback" not in stderr
