@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 from jules_cli.api import names
 from jules_cli.diffstat import compact_summary, diffstat
 from jules_cli.errors import JulesError, NotFound, UsageError
+from jules_cli.files import write_atomically
 from jules_cli.times import parse_time
 
 CHANGE_SET = "changeSet"
@@ -116,6 +116,7 @@ class PatchInfo:
     origin: str
     activity_id: str | None = None
     source: str | None = None
+    change_set: dict[str, Any] | None = None  # the changeSet exactly as the API sent it
 
 
 @dataclass
@@ -288,6 +289,7 @@ def _patch_from(payload: dict[str, Any], origin: str, activity_id: str | None) -
         origin=origin,
         activity_id=activity_id,
         source=source if isinstance(source, str) else None,
+        change_set=payload,
     )
 
 
@@ -415,23 +417,6 @@ def _file_content(ref: ArtifactRef) -> bytes:
     return (json.dumps(ref.raw, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _write_atomically(target: Path, content: bytes) -> None:
-    """Write via a temporary file in the same folder and a rename, so `target` is either
-    absent, its old self, or complete. Mode follows the umask like any new file."""
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    descriptor = os.open(temporary, flags, 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def _inside(directory: Path, target: Path) -> bool:
     return (
         target.name not in ("", ".", "..")
@@ -481,7 +466,7 @@ def save_artifacts(
     try:
         directory.mkdir(parents=True, exist_ok=True)
         for target, content in planned:
-            _write_atomically(target, content)
+            write_atomically(target, content)
             result.paths.append(target)
     except OSError as error:
         raise ArtifactError(

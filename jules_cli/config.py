@@ -7,16 +7,15 @@ profile is a table `[profiles.NAME]`. Writes are atomic (temp file + rename) wit
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jules_cli.errors import ConfigError, MissingKeyError, UsageError
+from jules_cli.files import write_atomically
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -134,19 +133,7 @@ def save(data: dict[str, Any], path: Path | None = None) -> Path:
     path = path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     payload = tomli_w.dumps(data).encode("utf-8")
-    # mkstemp creates the file with mode 0600, so the key is never readable by others,
-    # not even for a moment.
-    fd, tmp_name = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    write_atomically(path, payload, private=True)
     return path
 
 

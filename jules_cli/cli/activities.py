@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
-from jules_cli.cli.options import JsonOption, LimitOption, QuietOption, SessionArg
+from jules_cli.cli.options import (
+    IntervalOption,
+    JsonOption,
+    LimitOption,
+    QuietOption,
+    SessionArg,
+    TimeoutOption,
+    UntilOption,
+)
 
 app = typer.Typer(help="A session's activities: plans, messages, progress.", no_args_is_help=True)
 
@@ -82,3 +90,42 @@ def show(
         out.json(found)
     else:
         print_activity(out, found)
+
+
+@app.command("tail")
+def tail(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    no_follow: Annotated[
+        bool, typer.Option("--no-follow", help="Stop after the activities so far.")
+    ] = False,
+    until: UntilOption = "done",
+    timeout: TimeoutOption = None,
+    interval: IntervalOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="JSON Lines: one activity per line, flushed at once.")
+    ] = False,
+) -> None:
+    """The activities so far, then new ones live until the session is done.
+
+    In a terminal: a live view with the state, elapsed time and the plan as a checklist,
+    and when the session waits for you, the plan to approve or the question to answer.
+    Elsewhere: one line per activity (or JSON Lines). The exit code is that of
+    `session wait`.
+    """
+    from jules_cli.cli.watch import finish, watch
+    from jules_cli.render.activities import stream_line
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output)
+    if no_follow:
+        for activity in appctx.client().list_activities(session_id):
+            if json_output:
+                out.json_line(activity)
+            else:
+                out.print(stream_line(activity, terminal=out.is_terminal))
+        return
+    result = watch(
+        appctx, session_id, until=until, timeout=timeout, interval=interval, show_activities=True
+    )
+    finish(result)

@@ -16,3 +16,19 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for con
 SessionArg = Annotated[
     str, typer.Argument(metavar="ID", help="Session id, bare (1234) or sessions/1234.")
 ]
+UntilOption = Annotated[
+    str,
+    typer.Option(
+        "--until",
+        "-u",
+        help="done (COMPLETED or FAILED), settled (done, or waiting for you), or a state name.",
+    ),
+]
+TimeoutOption = Annotated[
+    str | None,
+    typer.Option("--timeout", help="Give up after this long: seconds, or 90s, 15m, 2h (exit 10)."),
+]
+IntervalOption = Annotated[
+    float | None,
+    typer.Option("--interval", help="Poll every SEC seconds (default: adaptive, 1-10 s)."),
+]

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import AppContext, app_context
-from jules_cli.cli.options import JsonOption, LimitOption, QuietOption, SessionArg, YesOption
+from jules_cli.cli.options import (
+    IntervalOption,
+    JsonOption,
+    LimitOption,
+    QuietOption,
+    SessionArg,
+    TimeoutOption,
+    UntilOption,
+    YesOption,
+)
+from jules_cli.cli.watch import finish, wait_for_reply, watch
 from jules_cli.errors import JulesError, UsageError
 
 app = typer.Typer(help="Start, follow and act on Jules coding sessions.", no_args_is_help=True)
@@ -112,10 +122,20 @@ def new(
     parallel: Annotated[
         int, typer.Option("--parallel", "-n", help="Start N sessions of one prompt (1-5).")
     ] = 1,
+    wait: Annotated[
+        bool, typer.Option("--wait", "-w", help="Then block like `session wait`.")
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Then follow live like `activities tail`.")
+    ] = False,
+    until: UntilOption = "done",
+    timeout: TimeoutOption = None,
+    interval: IntervalOption = None,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR)."""
+    from jules_cli.follow import Condition, parse_duration
     from jules_cli.prompt import read_text
     from jules_cli.render.sessions import print_created
     from jules_cli.sessions import check_parallel, create_sessions
@@ -123,6 +143,13 @@ def new(
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output, quiet=quiet)
     count = check_parallel(parallel)
+    if wait and follow:
+        raise UsageError("give either --wait or --follow, not both")
+    if follow and count > 1:
+        raise UsageError("--follow follows one session; use --wait with --parallel")
+    Condition.parse(until)  # bad values fail before anything is created
+    if timeout is not None:
+        parse_duration(timeout)
     text = read_text(prompt, file=prompt_file, interactive=appctx.interactive)
     request = _resolve_new(
         appctx,
@@ -137,12 +164,38 @@ def new(
         env_vars=env_vars,
     )
     created = create_sessions(appctx.client(), request.to_request(), count)
-    if json_output:
-        out.json(created if parallel > 1 else created[0])
-    elif quiet:
+    if quiet:
         out.ids(s.get("id", "") for s in created)
-    else:
+    elif not json_output:
         print_created(out, created)
+    if follow:
+        result = watch(
+            appctx,
+            created[0]["id"],
+            until=until,
+            timeout=timeout,
+            interval=interval,
+            show_activities=True,
+        )
+        finish(result)
+    elif wait:
+        results = [
+            watch(
+                appctx,
+                s["id"],
+                until=until,
+                timeout=timeout,
+                interval=interval,
+                show_activities=False,
+            )
+            for s in created
+        ]
+        if json_output:
+            finals = [r.session for r in results]
+            out.json(finals if count > 1 else finals[0])
+        finish(next((r for r in results if r.exit_code), results[0]))
+    elif json_output:
+        out.json(created if count > 1 else created[0])
 
 
 @app.command("list")
@@ -189,14 +242,21 @@ def list_sessions(
 
 
 @app.command("show")
-def show(ctx: typer.Context, session_id: SessionArg, json_output: JsonOption = False) -> None:
+def show(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    web: Annotated[bool, typer.Option("--web", "-w", help="Open the page in a browser.")] = False,
+    json_output: JsonOption = False,
+) -> None:
     """One session: state, title, source, branch, times, web URL, outputs (PR URL)."""
-    from jules_cli.render.sessions import print_session
+    from jules_cli.render.sessions import print_session, session_url
 
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
     session = appctx.client().get_session(session_id)
-    if json_output:
+    if web:
+        _open_url(appctx, session_url(session))
+    elif json_output:
         out.json(session)
     else:
         print_session(out, session)
@@ -229,6 +289,11 @@ def send(
     message_file: Annotated[
         Path | None, typer.Option("--message-file", "-F", help="Read the message from a file.")
     ] = None,
+    wait_reply: Annotated[
+        bool,
+        typer.Option("--wait-reply", help="Then wait for the agent's answer and print it."),
+    ] = False,
+    timeout: TimeoutOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Send a message to the session (an answer, a follow-up task)."""
@@ -238,6 +303,14 @@ def send(
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
     text = read_text(message, file=message_file, interactive=False, what="message")
+    if wait_reply:
+        from jules_cli.render.activities import print_reply
+
+        activity, code = wait_for_reply(appctx, session_id, text, timeout)
+        print_reply(out, activity)
+        if code:
+            raise typer.Exit(code)
+        return
     client = appctx.client()
     client.send_message(session_id, text)
     session = client.get_session(session_id)
@@ -245,6 +318,192 @@ def send(
         out.json(session)
     else:
         print_state_change(out, "Message sent", session)
+
+
+@app.command("wait")
+def wait(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    until: UntilOption = "done",
+    timeout: TimeoutOption = None,
+    interval: IntervalOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Block until the session is done (or --until); the exit code tells the outcome.
+
+    0 COMPLETED or the state asked for, 8 FAILED, 9 waiting for you (plan approval,
+    feedback) or PAUSED, 10 --timeout passed first. State changes go to stderr; --json
+    prints the session as it was when the wait ended.
+    """
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output)
+    result = watch(
+        appctx, session_id, until=until, timeout=timeout, interval=interval, show_activities=False
+    )
+    if json_output:
+        out.json(result.session)
+    finish(result)
+
+
+def _session_and_activities(appctx: AppContext, session_id: str):
+    client = appctx.client()
+    session = client.get_session(session_id)
+    return session, list(client.list_activities(session_id))
+
+
+ActivityOption = Annotated[
+    str | None,
+    typer.Option("--activity", help="Use this activity's change set instead of the session's."),
+]
+
+
+@app.command("diff")
+def diff(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    activity: ActivityOption = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Save the raw patch to FILE.")
+    ] = None,
+    stat: Annotated[bool, typer.Option("--stat", help="A diffstat instead of the diff.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """The session's patch as a unified diff (its output's change set, else the newest
+    non-empty one among its activities)."""
+    from jules_cli.artifacts import select_patch
+    from jules_cli.render.artifacts import print_diff, print_stat
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output)
+    session, activities = _session_and_activities(appctx, session_id)
+    patch = select_patch(session, activities, activity)
+    if output is not None:
+        from jules_cli.files import write_atomically
+
+        write_atomically(output, patch.unidiff.encode("utf-8", "surrogateescape"))
+        out.success(f"Saved the patch from the {patch.origin} to {output}")
+    elif json_output:
+        out.json(patch.change_set)
+    elif stat:
+        print_stat(out, patch.unidiff)
+    else:
+        print_diff(out, patch.unidiff)
+
+
+@app.command("apply")
+def apply(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    activity: ActivityOption = None,
+    branch: Annotated[
+        str | None, typer.Option("--branch", "-b", help="Create and check out branch NAME first.")
+    ] = None,
+    auto_branch: Annotated[
+        bool,
+        typer.Option("--auto-branch", "-B", help="Create a branch named after the session first."),
+    ] = False,
+    commit: Annotated[
+        bool, typer.Option("--commit", "-c", help="Commit with the suggested commit message.")
+    ] = False,
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="Commit message (with --commit).")
+    ] = None,
+    allow_dirty: Annotated[
+        bool, typer.Option("--allow-dirty", help="Apply even with uncommitted changes.")
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Refuse when HEAD is not the patch's base commit."),
+    ] = False,
+    three_way: Annotated[
+        bool, typer.Option("--3way", "-3", help="Fall back to a three-way merge.")
+    ] = False,
+) -> None:
+    """Apply the session's patch to the git checkout here, safely: checked first, never
+    half-applied, optionally on a new branch and committed."""
+    from jules_cli.artifacts import select_patch
+    from jules_cli.gitapply import apply_patch, commit_message_for, default_branch_name
+    from jules_cli.render.artifacts import print_applied
+
+    appctx = app_context(ctx)
+    out = appctx.output()
+    if branch and auto_branch:
+        raise UsageError("give either --branch NAME or --auto-branch, not both")
+    if message and not commit:
+        raise UsageError("--message needs --commit")
+    session, activities = _session_and_activities(appctx, session_id)
+    patch = select_patch(session, activities, activity)
+    result = apply_patch(
+        patch,
+        Path.cwd(),
+        allow_dirty=allow_dirty,
+        strict=strict,
+        three_way=three_way,
+        branch=default_branch_name(session) if auto_branch else branch,
+        commit=commit,
+        commit_message=message or commit_message_for(patch, session),
+    )
+    print_applied(out, result, patch.origin)
+
+
+@app.command("artifacts")
+def artifacts(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", "-o", help="Save every artifact into DIR.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace files that already exist in DIR.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Every artifact of the session (patches, command outputs, media): listed, or saved."""
+    from jules_cli.artifacts import iter_artifacts, save_artifacts
+    from jules_cli.render.artifacts import print_artifacts
+
+    appctx = app_context(ctx)
+    out = appctx.output(json_mode=json_output)
+    session, activities = _session_and_activities(appctx, session_id)
+    refs = iter_artifacts(session, activities)
+    if output_dir is not None:
+        saved = save_artifacts(refs, output_dir, overwrite=overwrite)
+        for warning in saved.warnings:
+            out.warn(warning)
+        if json_output:
+            out.json([str(path) for path in saved.paths])
+        else:
+            out.ids(str(path) for path in saved.paths)
+            out.success(f"Saved {len(saved.paths)} artifacts to {output_dir}")
+    elif json_output:
+        out.json([ref.raw for ref in refs])
+    else:
+        print_artifacts(out, refs)
+
+
+@app.command("open")
+def open_in_browser(ctx: typer.Context, session_id: SessionArg) -> None:
+    """Open the session's page in a browser (prints the URL when there is none)."""
+    from jules_cli.render.sessions import session_url
+
+    appctx = app_context(ctx)
+    session = appctx.client().get_session(session_id)
+    _open_url(appctx, session_url(session))
+
+
+def _open_url(appctx: AppContext, url: str) -> None:
+    import webbrowser
+
+    out = appctx.out
+    opened = False
+    if appctx.out.is_terminal or appctx.interactive:
+        try:
+            opened = webbrowser.open(url)
+        except webbrowser.Error:
+            opened = False
+    out.line(url)
+    if not opened:
+        out.info("No browser available; open the URL above.")
 
 
 def _each(appctx: AppContext, ids: list[str], action, done: str, json_output: bool) -> None:

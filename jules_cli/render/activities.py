@@ -254,3 +254,18 @@ def print_activity(out: Output, activity: dict[str, Any]) -> None:
     )
     for part in activity_details(activity, terminal=out.is_terminal):
         out.print(part)
+
+
+def print_reply(out: Output, activity: dict[str, Any] | None) -> None:
+    """`session send --wait-reply`: the agent's answer on stdout, anything else on stderr."""
+    if activity is None:
+        out.warn("no answer before the timeout")
+        return
+    if out.json_mode:
+        out.json(activity)
+        return
+    kind = activity_kind(activity)
+    if kind == "agentMessaged":
+        out.line((activity.get("agentMessaged") or {}).get("agentMessage", ""))
+    else:
+        out.info(f"No answer: {activity_summary(activity)}")

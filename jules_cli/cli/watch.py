@@ -1,0 +1,174 @@
+"""Following sessions from the command line: shared by `session` and `activities` verbs.
+
+The polling engine (jules_cli.follow) decides; this module connects it to the output
+and, in a terminal, to the user: a plan waiting for approval or a question from the agent
+is answered right there.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from jules_cli.cli.context import AppContext
+from jules_cli.errors import ExitCode
+
+
+def ask(question: str) -> str | None:
+    """One line from the user, the question on stderr; None at end of input."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    return None if line == "" else line.strip()
+
+
+def _latest(activities: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
+    return next((a for a in reversed(activities) if kind in a), None)
+
+
+def answer_hook(appctx: AppContext, watcher):
+    """The engine's on_waiting_for_user: approve a plan or reply to the agent in place."""
+    from jules_cli.render.activities import activity_details
+
+    client = appctx.client()
+    out = watcher.out
+
+    def hook(session: dict[str, Any], recent: list[dict[str, Any]]) -> bool:
+        sid = session.get("id", "")
+        state = session.get("state")
+        plan = _latest(recent, "planGenerated")
+        approved_after = plan is not None and any(
+            "planApproved" in a for a in recent[recent.index(plan) :]
+        )
+        watcher.pause()
+        try:
+            if state == "AWAITING_PLAN_APPROVAL" or (plan is not None and not approved_after):
+                if plan is not None:
+                    out.err.print("\nJules proposes this plan:", style="bold")
+                    for part in activity_details(plan, terminal=True):
+                        out.err.print(part)
+                reply = ask("Approve this plan? [Y/n, or type feedback] ")
+                if reply is None:
+                    return False
+                if reply.lower() in ("", "y", "yes"):
+                    client.approve_plan(sid)
+                    out.success("Plan approved.")
+                    return True
+                if reply.lower() in ("n", "no"):
+                    out.info(f"Not approved. Approve later with `jules session approve {sid}`.")
+                    return False
+                client.send_message(sid, reply)
+                out.success("Feedback sent.")
+                return True
+            question = _latest(recent, "agentMessaged")
+            if question is not None:
+                text = (question.get("agentMessaged") or {}).get("agentMessage", "")
+                out.err.print("\nJules asks:", style="bold yellow")
+                out.err.print(text)
+            elif state == "PAUSED":
+                out.err.print("\nThe session is paused.", style="bold yellow")
+            reply = ask("Your reply (empty to stop following): ")
+            if not reply:
+                out.info(f'Reply later with `jules session send {sid} "..."`.')
+                return False
+            client.send_message(sid, reply)
+            out.success("Reply sent.")
+            return True
+        finally:
+            watcher.resume()
+
+    return hook
+
+
+def watch(
+    appctx: AppContext,
+    session_id: str,
+    *,
+    until: str,
+    timeout: str | None,
+    interval: float | None,
+    show_activities: bool,
+    replay: bool = True,
+):
+    """Follow a session until `until`; returns the engine's FollowResult."""
+    from jules_cli.follow import Condition, follow, parse_duration
+    from jules_cli.render.live import Watcher, print_outcome
+
+    out = appctx.out
+    condition = Condition.parse(until)
+    seconds = parse_duration(timeout) if timeout is not None else None
+    if interval is not None and interval <= 0:
+        from jules_cli.errors import UsageError
+
+        raise UsageError("--interval must be a positive number of seconds")
+    live = show_activities and out.is_terminal and not out.json_mode
+    watcher = Watcher(out, session_id, live=live)
+    hook = None
+    if show_activities and appctx.interactive and not condition.stops_for_user:
+        hook = answer_hook(appctx, watcher)
+    with watcher:
+        result = follow(
+            appctx.client(),
+            session_id,
+            condition=condition,
+            timeout=seconds,
+            interval=interval,
+            on_activity=watcher.activity if show_activities else None,
+            on_state_change=watcher.state_change,
+            on_waiting_for_user=hook,
+            replay=replay,
+        )
+    print_outcome(out, result.session, result.state, result.outcome)
+    return result
+
+
+def finish(result) -> None:
+    """Leave with the wait's exit code (0 needs no exception)."""
+    if result.exit_code != ExitCode.OK:
+        raise typer.Exit(result.exit_code)
+
+
+def wait_for_reply(
+    appctx: AppContext, session_id: str, text: str, timeout: str | None
+) -> tuple[dict[str, Any] | None, int]:
+    """Send a message, then wait for the agent's answer to it.
+
+    Returns (the agentMessaged activity, 0); or the activity that ended the session
+    first (sessionCompleted: 0, sessionFailed: 8); or (None, 10) at the timeout.
+    """
+    import time
+
+    from jules_cli.errors import RateLimited, Unavailable
+    from jules_cli.follow import ActivityPoller, Backoff, parse_duration
+
+    client = appctx.client()
+    seconds = parse_duration(timeout) if timeout is not None else None
+    poller = ActivityPoller(client, session_id)
+    poller.poll()  # everything so far: the answer must come after this
+    client.send_message(session_id, text)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    backoff = Backoff()
+    message_seen = False
+    while True:
+        try:
+            fresh = poller.poll()
+        except (Unavailable, RateLimited):
+            fresh = []
+        for activity in fresh:
+            if "userMessaged" in activity:
+                message_seen = True
+            elif "agentMessaged" in activity and message_seen:
+                return activity, ExitCode.OK
+            elif "sessionFailed" in activity:
+                return activity, ExitCode.WAIT_FAILED
+            elif "sessionCompleted" in activity and message_seen:
+                return activity, ExitCode.OK
+        delay = backoff.next_delay(bool(fresh))
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, ExitCode.WAIT_TIMEOUT
+            delay = min(delay, left)
+        time.sleep(delay)

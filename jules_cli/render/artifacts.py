@@ -1,0 +1,68 @@
+"""Patches and artifacts for people: coloured diffs, diffstats, listings, apply reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from jules_cli.render.output import Column, Output
+
+
+def print_diff(out: Output, unidiff: str) -> None:
+    """Coloured in a terminal; byte-for-byte raw in a pipe, so `| git apply` works."""
+    if not out.is_terminal or out.no_color:
+        out.stdout.write(unidiff if unidiff.endswith("\n") else unidiff + "\n")
+        out.stdout.flush()
+        return
+    from rich.syntax import Syntax
+
+    out.print(Syntax(unidiff.rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
+
+
+def print_stat(out: Output, unidiff: str) -> None:
+    from jules_cli.diffstat import diffstat, format_stat
+
+    width = out.console.width if out.is_terminal else 80
+    out.line(format_stat(diffstat(unidiff), width=width))
+
+
+ARTIFACT_COLUMNS = [
+    Column("#", justify="right", no_wrap=True),
+    Column("ACTIVITY", no_wrap=True),
+    Column("KIND", no_wrap=True),
+    Column("SUMMARY"),
+]
+
+
+def print_artifacts(out: Output, refs: Iterable[Any]) -> int:
+    rows = (
+        [
+            str(ref.number),
+            ref.activity_id if ref.activity_id is not None else "(output)",
+            ref.kind,
+            ref.summary,
+        ]
+        for ref in refs
+    )
+    return out.table(ARTIFACT_COLUMNS, rows, empty="No artifacts.")
+
+
+def print_applied(out: Output, result: Any, origin: str) -> None:
+    """The files `session apply` changed (stdout), and what it did (stderr)."""
+    for warning in result.warnings:
+        out.warn(warning)
+    out.table(
+        [
+            Column("STATUS", no_wrap=True),
+            Column("FILE"),
+            Column("+", justify="right"),
+            Column("-", justify="right"),
+        ],
+        ([s.status, s.path, str(s.added), str(s.removed)] for s in result.files_changed),
+    )
+    what = f"Applied the patch from the {origin}"
+    if result.created_branch:
+        what += f" on the new branch {result.branch}"
+    if result.commit_sha:
+        what += f", committed as {result.commit_sha[:12]}"
+    out.success(what + ".")
