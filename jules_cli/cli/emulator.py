@@ -1,0 +1,92 @@
+"""`jules emulator`: the local Jules API emulator, for offline use and tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jules_cli.cli.context import app_context
+from jules_cli.errors import UsageError
+
+app = typer.Typer(
+    help="Run the local Jules API emulator: try every command offline, test your scripts.",
+    no_args_is_help=True,
+)
+
+
+def _faults(values: list[str]) -> list[dict]:
+    faults = []
+    for text in values:
+        try:
+            fault = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--fault is not valid JSON: {text!r} ({exc.msg})") from exc
+        if not isinstance(fault, dict):
+            raise UsageError(f"--fault takes a JSON object, not {text!r}")
+        faults.append(fault)
+    return faults
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", "-p", help="Port (0 picks a free one).")] = 8765,
+    speed: Annotated[
+        float,
+        typer.Option("--speed", help="Simulated time runs this many times faster (100: ~1 s)."),
+    ] = 1.0,
+    seed: Annotated[
+        Path | None,
+        typer.Option("--seed", help="JSON file of sources (and sessions) to start with."),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="Require this API key (default: any non-empty key)."),
+    ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help='Inject a fault, as JSON, e.g. \'{"status":429,"retryAfter":1,"times":2}\'.',
+        ),
+    ] = None,
+) -> None:
+    """Serve the Jules API on loopback; prints the JULES_API_URL/JULES_API_KEY to export."""
+    from jules_cli.emulator import serve_forever
+
+    if speed <= 0:
+        raise UsageError("--speed must be above 0")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be 0-65535, not {port}")
+    try:
+        code = serve_forever(
+            host, port, speed=speed, seed_file=seed, api_key=key, faults=_faults(fault or [])
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            "pick another port with --port, or 0 for a free one",
+        ) from exc
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command("reset")
+def reset(ctx: typer.Context) -> None:
+    """Forget the state of the in-process emulator used by --emulator."""
+    from jules_cli.cli.context import emulator_state_path
+
+    path = emulator_state_path()
+    out = app_context(ctx).out
+    if path.exists():
+        path.unlink()
+        out.success(f"Removed the emulator state {path}")
+    else:
+        out.info("The in-process emulator has no saved state.")

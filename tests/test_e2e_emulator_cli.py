@@ -1,0 +1,67 @@
+"""`jules emulator serve` as a user runs it: in one terminal, with the CLI in another."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+from tests.conftest import jules_command
+
+
+def start_serving(*args: str) -> tuple[subprocess.Popen, dict[str, str]]:
+    process = subprocess.Popen(
+        [*jules_command(), "emulator", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    env = {}
+    for _ in range(2):
+        line = process.stdout.readline()
+        assert line.startswith("export "), line
+        name, _, value = line[len("export ") :].strip().partition("=")
+        env[name] = value
+    return process, env
+
+
+def test_serve_prints_the_environment_and_serves_the_cli(run_jules):
+    process, env = start_serving("--speed", "100", "--key", "my-secret-key-1")
+    try:
+        assert env["JULES_API_KEY"] == "my-secret-key-1"
+        assert env["JULES_API_URL"].startswith("http://127.0.0.1:")
+        assert env["JULES_API_URL"].endswith("/v1alpha")
+        listed = run_jules("sources", "list", "-q", env=env)
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.startswith("sources/github/")
+        wrong = run_jules("sources", "list", env={**env, "JULES_API_KEY": "other-key"})
+        assert wrong.returncode == 4
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "Traceback" not in err
+
+
+def test_serve_rejects_bad_options_with_exit_2(run_jules, tmp_path):
+    assert run_jules("emulator", "serve", "--speed", "0").returncode == 2
+    assert run_jules("emulator", "serve", "--host", "192.0.2.1").returncode == 2
+    bad_seed = tmp_path / "seed.json"
+    bad_seed.write_text("{not json")
+    result = run_jules("emulator", "serve", "--seed", str(bad_seed))
+    assert result.returncode == 2
+    assert "not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_in_process_emulator_keeps_state_between_commands_and_resets(run_jules, isolated_config):
+    env = {"JULES_EMULATOR": "1", "JULES_EMULATOR_SPEED": "1000"}
+    created = run_jules("session", "new", "-q", "--no-repo", "Write a haiku", env=env)
+    assert created.returncode == 0, created.stderr
+    session_id = created.stdout.strip()
+    shown = run_jules("session", "show", session_id, env=env)
+    assert shown.returncode == 0
+    assert (isolated_config / "emulator-state.json").exists()
+    assert run_jules("emulator", "reset", env=env).returncode == 0
+    assert run_jules("session", "show", session_id, env=env).returncode == 3
+    assert os.environ.get("JULES_API_KEY") is None  # no key was needed at any point
