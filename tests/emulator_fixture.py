@@ -4,6 +4,10 @@
                      at speed 200 (a default session runs in about 0.3 s); the value is
                      a jules_cli.emulator.ServerHandle: .url, .env, .requests(),
                      .clear_requests(), .fault(**spec), .advance(s), .settle(), .emulator
+    emulator_server_factory
+                     start(**Emulator kwargs) -> ServerHandle, for a required key
+                     (api_key=...), a seed (seed={...}) or another speed; all stopped
+                     after the test
     emulator_wsgi    the same emulator in-process on a fake clock that only moves when
                      told to (or when the client "sleeps"): fully deterministic
     FakeClock        the clock itself, for tests that build their own Emulator
@@ -15,7 +19,7 @@ For deterministic tests over the real server, do not wait for real time to pass:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -61,6 +65,23 @@ def emulator_server() -> Iterator[ServerHandle]:
         yield handle
     finally:
         handle.shutdown()
+
+
+@pytest.fixture
+def emulator_server_factory() -> Iterator[Callable[..., ServerHandle]]:
+    handles: list[ServerHandle] = []
+
+    def start(**emulator_kwargs) -> ServerHandle:
+        emulator_kwargs.setdefault("speed", FIXTURE_SPEED)
+        handle = start_server(Emulator(**emulator_kwargs))
+        handles.append(handle)
+        return handle
+
+    try:
+        yield start
+    finally:
+        for handle in handles:
+            handle.shutdown()
 
 
 @pytest.fixture

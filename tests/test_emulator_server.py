@@ -138,6 +138,16 @@ def test_fixed_key_over_http():
         with pytest.raises(urllib.error.HTTPError) as failed:
             urllib.request.urlopen(request, timeout=10)
         assert failed.value.code == 401
+    assert not handle.is_running()
+
+
+def test_server_factory_fixture(emulator_server_factory):
+    seeded = emulator_server_factory(api_key="k2", seed={"sources": ["acme/api"]})
+    other = emulator_server_factory()
+    assert seeded.port != other.port
+    assert seeded.env["JULES_API_KEY"] == "k2"
+    assert [s["name"] for s in make_client(seeded).list_sources()] == ["sources/github/acme/api"]
+    assert len(list(make_client(other).list_sources())) == 3
 
 
 def test_refuses_non_loopback_hosts():
