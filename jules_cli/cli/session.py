@@ -167,7 +167,7 @@ def new(
     if quiet:
         out.ids(s.get("id", "") for s in created)
     elif not json_output:
-        print_created(out, created)
+        print_created(out, created, hint=not (wait or follow))
     if follow:
         result = watch(
             appctx,

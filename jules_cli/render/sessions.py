@@ -168,7 +168,7 @@ def _output_patch_stat(session: dict[str, Any]) -> str | None:
     return None
 
 
-def print_created(out: Output, sessions: list[dict[str, Any]]) -> None:
+def print_created(out: Output, sessions: list[dict[str, Any]], *, hint: bool = True) -> None:
     """What `session new` prints: id, title and URL of each, then the next step."""
     for session in sessions:
         out.fields(
@@ -179,6 +179,8 @@ def print_created(out: Output, sessions: list[dict[str, Any]]) -> None:
                 ("URL", session_url(session)),
             ]
         )
+    if not hint:
+        return
     sid = sessions[0].get("id", "ID") if len(sessions) == 1 else "ID"
     out.info(f"Next: follow it with `jules activities tail {sid}`, or `jules session wait {sid}`")
 
