@@ -369,7 +369,7 @@ class EmulatorApp:
                 "apiKeyRequired": self.require_key,
                 "apiKey": "(any non-empty key)" if emulator.api_key is None else "(fixed)",
                 "faultsQueued": len(self.faults()),
-                "requestsLogged": len(self._requests),
+                "requestsLogged": len(self.requests()),
             }
         if (method, action) == ("GET", "requests"):
             return self.requests()

@@ -13,9 +13,6 @@ import struct
 import zlib
 from collections.abc import Iterable, Sequence
 
-# A file change: (path, old content or None for a new file, new content).
-FileChange = Sequence
-
 HELLO_PY = '''"""A tiny greeting module, written by the Jules emulator."""
 
 
@@ -67,8 +64,9 @@ def _hunk_range(start: int, count: int) -> str:
     return f"{start}" if count == 1 else f"{start},{count}"
 
 
-def render_patch(files: Iterable[FileChange]) -> str:
-    """A `git diff`-style unified diff of the changes, in order."""
+def render_patch(files: Iterable[Sequence]) -> str:
+    """A `git diff`-style unified diff of the changes, in order. Each change is
+    (path, old content or None for a new file, new content)."""
     out: list[str] = []
     for path, old, new in files:
         out.append(f"diff --git a/{path} b/{path}\n")

@@ -471,7 +471,9 @@ class Emulator:
             self._sessions[session.id] = session
             return session.render()
 
-    def _start_lifecycle(self, session: SessionRecord, directives: scenario.Directives, at: int):
+    def _start_lifecycle(
+        self, session: SessionRecord, directives: scenario.Directives, at: int
+    ) -> None:
         session.script = scenario.session_script(
             directives, self._context(session), require_approval=session.require_plan_approval
         )
