@@ -36,10 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="jules", standalone_mode=False)
     except JulesError as exc:
-        if _debug_requested(argv):
-            import traceback
-
-            traceback.print_exc()
+        # An expected failure: the one line says it all, --debug or not.
         _error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
