@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from jules_cli.render.output import Output
 
 EMULATOR_URL = "http://127.0.0.1/v1alpha"  # in-process: never leaves the process
+# A default emulated session takes about a minute of simulated time; ten times faster
+# keeps a demo or a script's test run short while every state stays visible.
+DEFAULT_EMULATOR_SPEED = "10"
 
 
 @dataclass
@@ -121,7 +124,7 @@ def emulator_state_path() -> Path:
 
 
 def emulator_speed() -> float:
-    text = os.environ.get("JULES_EMULATOR_SPEED", "1")
+    text = os.environ.get("JULES_EMULATOR_SPEED", DEFAULT_EMULATOR_SPEED)
     try:
         speed = float(text)
     except ValueError:

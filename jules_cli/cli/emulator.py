@@ -38,8 +38,10 @@ def serve(
     port: Annotated[int, typer.Option("--port", "-p", help="Port (0 picks a free one).")] = 8765,
     speed: Annotated[
         float,
-        typer.Option("--speed", help="Simulated time runs this many times faster (100: ~1 s)."),
-    ] = 1.0,
+        typer.Option(
+            "--speed", help="Simulated time runs this many times faster (10: a session in ~6 s)."
+        ),
+    ] = 10.0,
     seed: Annotated[
         Path | None,
         typer.Option("--seed", help="JSON file of sources (and sessions) to start with."),

@@ -120,8 +120,11 @@ def new(
         Path | None, typer.Option("--prompt-file", "-F", help="Read the prompt from a file.")
     ] = None,
     parallel: Annotated[
-        int, typer.Option("--parallel", "-n", help="Start N sessions of one prompt (1-5).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--parallel", "-n", help="Start N sessions of one prompt (1-5); --json prints an array."
+        ),
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", "-w", help="Then block like `session wait`.")
     ] = False,
@@ -142,7 +145,8 @@ def new(
 
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output, quiet=quiet)
-    count = check_parallel(parallel)
+    count = check_parallel(parallel if parallel is not None else 1)
+    as_array = parallel is not None  # --parallel N (even 1) answers with an array
     if wait and follow:
         raise UsageError("give either --wait or --follow, not both")
     if follow and count > 1:
@@ -192,10 +196,10 @@ def new(
         ]
         if json_output:
             finals = [r.session for r in results]
-            out.json(finals if count > 1 else finals[0])
+            out.json(finals if as_array else finals[0])
         finish(next((r for r in results if r.exit_code), results[0]))
     elif json_output:
-        out.json(created if count > 1 else created[0])
+        out.json(created if as_array else created[0])
 
 
 @app.command("list")
@@ -509,13 +513,15 @@ def _open_url(appctx: AppContext, url: str) -> None:
 def _each(appctx: AppContext, ids: list[str], action, done: str, json_output: bool) -> None:
     """Run `action` on every id; go on past failures, then fail with the first error."""
     out = appctx.out
-    results, first_error = [], None
+    results, first_error, failed = [], None, 0
     for raw in ids:
         try:
             result = action(raw)
         except JulesError as exc:
-            first_error = first_error or exc
-            out.err.print(f"Error: {raw}: {exc}", style="red")
+            if len(ids) == 1:
+                raise
+            first_error, failed = first_error or exc, failed + 1
+            out.err.print(f"{raw}: {exc}", style="red")
             continue
         results.append(result)
         if not json_output:
@@ -523,7 +529,9 @@ def _each(appctx: AppContext, ids: list[str], action, done: str, json_output: bo
     if json_output and results:
         out.json(results[0] if len(ids) == 1 else results)
     if first_error is not None:
-        raise first_error
+        summary = JulesError(f"{failed} of {len(ids)} sessions failed; see above")
+        summary.exit_code = first_error.exit_code
+        raise summary
 
 
 @app.command("archive")
