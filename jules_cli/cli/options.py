@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from jules_cli.completion import complete_session_ids, complete_until
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON objects unchanged.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only ids, one per line.")]
 LimitOption = Annotated[
@@ -14,7 +16,12 @@ LimitOption = Annotated[
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 SessionArg = Annotated[
-    str, typer.Argument(metavar="ID", help="Session id, bare (1234) or sessions/1234.")
+    str,
+    typer.Argument(
+        metavar="ID",
+        help="Session id, bare (1234) or sessions/1234.",
+        autocompletion=complete_session_ids,
+    ),
 ]
 UntilOption = Annotated[
     str,
@@ -22,6 +29,7 @@ UntilOption = Annotated[
         "--until",
         "-u",
         help="done (COMPLETED or FAILED), settled (done, or waiting for you), or a state name.",
+        autocompletion=complete_until,
     ),
 ]
 TimeoutOption = Annotated[

@@ -1,0 +1,278 @@
+"""Shell completion values that need no network: a small local cache and the callbacks.
+
+Every TAB press runs `jules`, so completion must answer from what is already on disk.
+List commands remember what they fetched (session ids, sources and their branches) in
+`completion-cache.json` under `config.state_dir()`; the callbacks here read only that
+file, and entries older than their time-to-live are ignored, so a TAB never waits on
+HTTP and never offers a long-deleted session.
+
+This module is imported on the completion path and by the option definitions, so it uses
+the standard library only (no httpx, no Rich, not even Typer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+CACHE_FILE = "completion-cache.json"
+CACHE_VERSION = 1
+# Session states change quickly and ids come and go; repositories and branches less so.
+SESSION_TTL = 10 * 60.0
+SOURCE_TTL = 60 * 60.0
+# Enough for anyone's recent work, small enough to read in well under a millisecond.
+MAX_SESSIONS = 200
+MAX_SOURCES = 200
+# Completion menus are read by people: help text beyond this is cut.
+HELP_WIDTH = 60
+
+
+# -- the cache file -------------------------------------------------------------------------
+
+
+def cache_path() -> Path:
+    from jules_cli.config import state_dir
+
+    return state_dir() / CACHE_FILE
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+        return {}
+    return data
+
+
+def _entries(data: dict[str, Any], section: str) -> dict[str, dict[str, Any]]:
+    entries = data.get(section)
+    if not isinstance(entries, dict):
+        return {}
+    return {key: value for key, value in entries.items() if isinstance(value, dict)}
+
+
+def _fresh(entries: dict[str, dict[str, Any]], ttl: float, now: float) -> dict[str, dict]:
+    return {
+        key: entry
+        for key, entry in entries.items()
+        if isinstance(entry.get("seen"), (int, float)) and 0 <= now - entry["seen"] <= ttl
+    }
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    """Write via a temporary file and a rename, so a reader never sees half a file.
+
+    A cache is a convenience: a read-only home or a full disk must never make a list
+    command fail, so write errors are swallowed."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
+def _update(
+    section: str,
+    new_entries: dict[str, dict[str, Any]],
+    *,
+    limit: int,
+    now: float,
+    path: Path | None = None,
+) -> None:
+    path = path or cache_path()
+    data = _load(path)
+    entries = _entries(data, section)
+    for key, entry in new_entries.items():
+        entries[key] = {**entry, "seen": now}
+    newest = sorted(entries.items(), key=lambda item: item[1].get("seen", 0), reverse=True)
+    data.update({"version": CACHE_VERSION, section: dict(newest[:limit])})
+    _save(path, data)
+
+
+def _one_line(text: Any) -> str:
+    words = " ".join(str(text or "").split())
+    return words if len(words) <= HELP_WIDTH else words[: HELP_WIDTH - 3].rstrip() + "..."
+
+
+# -- what list commands call -----------------------------------------------------------------
+
+
+def _session_entry(session: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    session_id = session.get("id") or str(session.get("name") or "").removeprefix("sessions/")
+    if not session_id or not isinstance(session_id, str):
+        return None
+    return session_id, {"title": _one_line(session.get("title")), "state": session.get("state")}
+
+
+def _source_entry(source: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    repo = source.get("githubRepo") or {}
+    name = source.get("name")
+    if repo.get("owner") and repo.get("repo"):
+        label = f"{repo['owner']}/{repo['repo']}"
+    elif isinstance(name, str) and name.startswith("sources/"):
+        label = name.removeprefix("sources/").removeprefix("github/")
+    else:
+        return None
+    default = (repo.get("defaultBranch") or {}).get("displayName")
+    branches = [default] if default else []
+    for branch in repo.get("branches") or []:
+        branch_name = branch.get("displayName") if isinstance(branch, dict) else None
+        if branch_name and branch_name not in branches:
+            branches.append(branch_name)
+    return label, {"name": name or f"sources/github/{label}", "branches": branches}
+
+
+def remember_sessions(sessions: Iterable[dict[str, Any]], *, now: float | None = None) -> None:
+    """Record these sessions' ids (with title and state, shown beside them in zsh and
+    fish) for completion."""
+    found = dict(filter(None, (_session_entry(s) for s in sessions if isinstance(s, dict))))
+    if found:
+        _update("sessions", found, limit=MAX_SESSIONS, now=time.time() if now is None else now)
+
+
+def remember_sources(sources: Iterable[dict[str, Any]], *, now: float | None = None) -> None:
+    """Record these sources as owner/repo, with their branches when the objects have them."""
+    found = dict(filter(None, (_source_entry(s) for s in sources if isinstance(s, dict))))
+    if found:
+        _update("sources", found, limit=MAX_SOURCES, now=time.time() if now is None else now)
+
+
+def forget_sessions(session_ids: Iterable[str]) -> None:
+    """Drop deleted sessions at once rather than offering them until the TTL runs out."""
+    path = cache_path()
+    data = _load(path)
+    entries = _entries(data, "sessions")
+    gone = {str(i).removeprefix("sessions/") for i in session_ids} & entries.keys()
+    if gone:
+        data["sessions"] = {k: v for k, v in entries.items() if k not in gone}
+        _save(path, data)
+
+
+def _remembering(items: Iterable[dict[str, Any]], remember) -> Iterator[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    try:
+        for item in items:
+            seen.append(item)
+            yield item
+    finally:
+        # Also after a partial read (--limit, `| head`, an error on page 3): what was
+        # seen is still true.
+        remember(seen)
+
+
+def remember_sessions_while(sessions: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Pass `sessions` through unchanged, lazily, and record them once iteration ends.
+
+    For list commands that stream pages: `sessions = remember_sessions_while(pages)`."""
+    return _remembering(sessions, remember_sessions)
+
+
+def remember_sources_while(sources: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Like `remember_sessions_while`, for sources."""
+    return _remembering(sources, remember_sources)
+
+
+# -- completion callbacks (Typer's `autocompletion=`) -----------------------------------------
+#
+# Typer passes arguments by name: `incomplete` is the word being completed and `ctx` the
+# context of the command, whose `params` hold the options already on the line.
+
+
+def _matching(values: Iterable[tuple[str, str]], incomplete: str) -> list[tuple[str, str]]:
+    return [(value, help_text) for value, help_text in values if value.startswith(incomplete)]
+
+
+def cached_sessions(now: float | None = None) -> dict[str, dict[str, Any]]:
+    now = time.time() if now is None else now
+    return _fresh(_entries(_load(cache_path()), "sessions"), SESSION_TTL, now)
+
+
+def cached_sources(now: float | None = None) -> dict[str, dict[str, Any]]:
+    now = time.time() if now is None else now
+    return _fresh(_entries(_load(cache_path()), "sources"), SOURCE_TTL, now)
+
+
+def complete_session_ids(incomplete: str) -> list[tuple[str, str]]:
+    """Recently listed session ids, newest first, with state and title as help."""
+    sessions = sorted(cached_sessions().items(), key=lambda kv: kv[1].get("seen", 0), reverse=True)
+    # `sessions/12<TAB>` completes in the form it was started in.
+    prefix = "sessions/" if incomplete and "sessions/".startswith(incomplete[:9]) else ""
+    candidates = []
+    for session_id, entry in sessions:
+        state = entry.get("state") or ""
+        help_text = _one_line(f"{state} {entry.get('title') or ''}")
+        candidates.append((prefix + session_id, help_text))
+    return _matching(candidates, incomplete)
+
+
+def complete_sources(incomplete: str) -> list[tuple[str, str]]:
+    """Cached sources as owner/repo (what --repo and `sources show` take)."""
+    sources = sorted(cached_sources().items())
+    return _matching(((label, entry.get("name") or "") for label, entry in sources), incomplete)
+
+
+def complete_source_names(incomplete: str) -> list[tuple[str, str]]:
+    """Cached sources as full resource names (what --source takes)."""
+    sources = sorted(cached_sources().items())
+    names = ((str(entry.get("name") or ""), label) for label, entry in sources)
+    return _matching(((name, label) for name, label in names if name), incomplete)
+
+
+def _wanted_source(ctx: Any) -> str | None:
+    params = getattr(ctx, "params", None) or {}
+    for key in ("repo", "source"):
+        value = params.get(key)
+        if isinstance(value, str) and value and value != ".":
+            return value
+    return None
+
+
+def complete_branches(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    """Branches of the --repo/--source given on the line if cached, else of every cached
+    source."""
+    sources = cached_sources()
+    wanted = _wanted_source(ctx)
+    if wanted:
+        key = wanted.removeprefix("sources/").removeprefix("github/")
+        chosen = {k: v for k, v in sources.items() if k == key or v.get("name") == wanted}
+        sources = chosen or sources
+    branches: dict[str, str] = {}
+    for label, entry in sorted(sources.items()):
+        for branch in entry.get("branches") or []:
+            if isinstance(branch, str):
+                branches.setdefault(branch, label)
+    return _matching(branches.items(), incomplete)
+
+
+def _names_like(incomplete: str, names: Iterable[str]) -> list[str]:
+    """`names` in the case the user started typing (commands take either case)."""
+    lower = incomplete[:1].islower()
+    return [name.lower() if lower else name for name in names]
+
+
+def complete_states(incomplete: str) -> list[str]:
+    """Session state names for --state, which also takes a comma-separated list."""
+    from jules_cli.sessions import STATES
+
+    done, _, current = incomplete.rpartition(",")
+    head = f"{done}," if done else ""
+    return [head + name for name in _names_like(current, STATES) if name.startswith(current)]
+
+
+def complete_until(incomplete: str) -> list[str]:
+    """What `--until` takes: done, settled or a state name."""
+    from jules_cli.follow import CONDITION_CHOICES
+
+    conditions = [c for c in CONDITION_CHOICES if c.islower()]
+    states = _names_like(incomplete, [c for c in CONDITION_CHOICES if not c.islower()])
+    return [value for value in (*conditions, *states) if value.startswith(incomplete)]
