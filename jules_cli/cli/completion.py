@@ -155,22 +155,24 @@ _SCRIPTS = {
 }
 
 # Where each script goes so that the shell loads it by itself (printed by --help).
-INSTALL_HELP = """Print the completion script for SHELL (bash, zsh, fish or powershell).
-
-Completion of commands, options and state names works offline; session ids, repositories
-and branches are completed from what `jules session list` and `jules sources list` showed
-recently (a small local cache), so a TAB press never waits on the network.
-
-\b
-bash, this shell only:  source <(jules completion bash)
-bash, for good:         jules completion bash > ~/.local/share/bash-completion/completions/jules
-                        (needs the bash-completion package; else source the file in ~/.bashrc)
-zsh (needs compinit):   jules completion zsh > ~/.zfunc/_jules
-                        with fpath=(~/.zfunc $fpath) before compinit in ~/.zshrc
-fish:                   jules completion fish > ~/.config/fish/completions/jules.fish
-PowerShell ($PROFILE):  jules completion powershell | Out-String | Invoke-Expression
-
-Open a new shell afterwards."""
+INSTALL_HELP = (
+    "Print the completion script for SHELL (bash, zsh, fish or powershell).\n\n"
+    "Commands, options and state names complete offline. Session ids, repositories and "
+    "branches complete from what `jules session list` and `jules sources list` showed "
+    "recently (a small local cache), so a TAB press never waits on the network.\n\n"
+    "\b\n"
+    "bash, for this shell only:\n"
+    "  source <(jules completion bash)\n"
+    "bash, for every new shell (with the bash-completion package):\n"
+    "  jules completion bash > ~/.local/share/bash-completion/completions/jules\n"
+    "zsh (with ~/.zfunc in fpath before compinit runs in ~/.zshrc):\n"
+    "  jules completion zsh > ~/.zfunc/_jules\n"
+    "fish:\n"
+    "  jules completion fish > ~/.config/fish/completions/jules.fish\n"
+    "PowerShell (add this line to $PROFILE):\n"
+    "  jules completion powershell | Out-String | Invoke-Expression\n\n"
+    "Then open a new shell."
+)
 
 
 def script(shell: Shell | str) -> str:
