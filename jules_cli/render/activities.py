@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from jules_cli.render.output import Column, Output
+from jules_cli.render.output import Column, Output, safe_text
 from jules_cli.render.times import show_time
 
 KINDS = (
@@ -266,6 +266,6 @@ def print_reply(out: Output, activity: dict[str, Any] | None) -> None:
         return
     kind = activity_kind(activity)
     if kind == "agentMessaged":
-        out.line((activity.get("agentMessaged") or {}).get("agentMessage", ""))
+        out.line(safe_text((activity.get("agentMessaged") or {}).get("agentMessage", "")))
     else:
         out.info(f"No answer: {activity_summary(activity)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,31 @@ from typing import IO, Any
 
 # Wide enough that a pipe never wraps or ellipsises a line; Rich's default is 80.
 PIPE_WIDTH = 10_000
+
+# Control characters other than newline and tab: ESC starts escape sequences (colours,
+# cursor moves, screen clears, window titles), BEL rings, CR overwrites the line, and
+# 0x80-0x9f are the 8-bit forms of the same. Text from the API (titles, command output,
+# messages) may carry any of them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe_text(text: str) -> str:
+    """Text from the API made harmless for a terminal: each control character shown as a
+    visible escape such as `\\x1b`, so it can neither restyle nor rewrite the screen."""
+    text = text.replace("\r\n", "\n")
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def safe_renderable(value: Any) -> Any:
+    """safe_text() for a str or a rich Text (kept with its style); others unchanged."""
+    if isinstance(value, str):
+        return safe_text(value)
+    plain = getattr(value, "plain", None)
+    if isinstance(plain, str) and _CONTROL.search(plain):
+        from rich.text import Text
+
+        return Text(safe_text(plain), style=value.style)
+    return value
 
 
 def _env_flag(name: str) -> bool | None:
@@ -120,8 +146,9 @@ class Output:
             self.line(value)
 
     def print(self, renderable: Any = "", **kwargs: Any) -> None:
-        """A Rich renderable on stdout (terminal mode) or its plain text (pipe)."""
-        self.console.print(renderable, **kwargs)
+        """A Rich renderable on stdout (terminal mode) or its plain text (pipe); control
+        characters in text are shown, never obeyed."""
+        self.console.print(safe_renderable(renderable), **kwargs)
 
     def table(
         self,
@@ -159,7 +186,7 @@ class Output:
                 justify=column.justify,  # type: ignore[arg-type]
             )
         for row in rows:
-            table.add_row(*(cell if cell is not None else "" for cell in row))
+            table.add_row(*(safe_renderable(cell) if cell is not None else "" for cell in row))
             count += 1
         if count == 0 and empty:
             self.info(empty)
@@ -180,7 +207,7 @@ class Output:
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(overflow="fold")
         for label, value in pairs:
-            grid.add_row(label, value)
+            grid.add_row(label, safe_renderable(value))
         self.console.print(grid)
 
     # -- diagnostics on stderr --------------------------------------------------------
@@ -199,4 +226,4 @@ def _plain(cell: Any) -> str:
     if cell is None:
         return ""
     plain = getattr(cell, "plain", None)
-    return plain if isinstance(plain, str) else str(cell)
+    return safe_text(plain if isinstance(plain, str) else str(cell))
