@@ -37,6 +37,11 @@ def read_text(
             raise UsageError(f"cannot read {file}: {exc.strerror}") from exc
     elif argument == "-" or (argument is None and not stdin_is_terminal):
         text = sys.stdin.read()
+        if not text.strip():
+            raise UsageError(
+                f"no {what} given: standard input is empty",
+                f"pass it as an argument, pipe it on stdin, or use --{what}-file",
+            )
     elif argument is not None:
         text = argument
     elif interactive:

@@ -281,8 +281,9 @@ def test_session_new_reads_the_prompt_from_stdin_dash_and_a_file(
     ]
     server.clear_requests()
 
-    # Nothing to send: a usage error before any request.
-    fails(jules(run_jules, server, "session", "new", "--no-repo", input=""), 2)
+    # Nothing to send: a usage error before any request, saying how to give a prompt.
+    error = fails(jules(run_jules, server, "session", "new", "--no-repo", input=""), 2)
+    assert "standard input is empty" in error and "--prompt-file" in error
     fails(
         jules(run_jules, server, "session", "new", "x", "--prompt-file", str(prompt_file)),
         2,
@@ -495,6 +496,14 @@ def test_session_new_parallel(run_jules, emulator_server):
         jules(run_jules, server, "session", "new", "Two", "--no-repo", "--parallel", "2", "-q")
     )
     assert len(quiet.stdout.split()) == 2
+    # In a pipe: one `key<TAB>value` record per session, separated by a blank line.
+    pipe = ok(jules(run_jules, server, "session", "new", "Pair", "--no-repo", "-n", "2"))
+    records = [
+        dict(line.split("\t", 1) for line in block.splitlines())
+        for block in pipe.stdout.split("\n\n")
+    ]
+    assert [r["Title"] for r in records] == ["Pair", "Pair"]
+    assert records[0]["ID"] != records[1]["ID"]
     server.clear_requests()
     for bad in ("0", "6"):
         error = fails(jules(run_jules, server, "session", "new", "x", "--no-repo", "-n", bad), 2)

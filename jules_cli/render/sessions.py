@@ -170,7 +170,9 @@ def _output_patch_stat(session: dict[str, Any]) -> str | None:
 
 def print_created(out: Output, sessions: list[dict[str, Any]], *, hint: bool = True) -> None:
     """What `session new` prints: id, title and URL of each, then the next step."""
-    for session in sessions:
+    for index, session in enumerate(sessions):
+        if index:
+            out.line()  # a blank line between records, so `--parallel N` output parses
         out.fields(
             [
                 ("ID", session.get("id")),
