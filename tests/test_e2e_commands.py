@@ -467,6 +467,9 @@ def test_session_new_options_reach_the_server(run_jules, emulator_server):
     ]
     server.clear_requests()
     fails(jules(run_jules, server, "session", "new", "x", "--no-repo", "--repo", "a/b"), 2)
+    # An empty --repo (say, an unset shell variable) never starts a repoless session.
+    error = fails(jules(run_jules, server, "session", "new", "x", "--repo", ""), 2)
+    assert "--repo is empty" in error
     assert server.requests() == []
 
 

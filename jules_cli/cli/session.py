@@ -44,6 +44,9 @@ def _resolve_new(
     from jules_cli.sessions import NewSession
     from jules_cli.sources import check_branch, resolve_source
 
+    for flag, value in (("--repo", repo), ("--source", source)):
+        if value is not None and not value.strip():  # e.g. --repo "$UNSET": never repoless
+            raise UsageError(f"{flag} is empty", "give owner/repo, or --no-repo on purpose")
     if no_repo and (repo or source or branch):
         raise UsageError("--no-repo cannot be combined with --repo, --source or --branch")
     if repo and source:
