@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""How long `jules` takes to start, and to answer a TAB press, against bare Python.
+
+    python scripts/bench_startup.py [--runs N]
+
+Every TAB press runs the program, so completion speed is startup speed. This prints the
+median wall time of each case over N runs and its ratio to `python -c pass` on the same
+machine, which is what stays comparable between a laptop and a busy CI runner. It is a
+measuring tool, not a test: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def jules() -> list[str]:
+    script = Path(sys.executable).parent / ("jules.exe" if os.name == "nt" else "jules")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "jules_cli"]
+
+
+def cases() -> list[tuple[str, list[str], dict[str, str]]]:
+    tab = {"_JULES_COMPLETE": "complete_bash"}
+    return [
+        ("python -c pass", [sys.executable, "-c", "pass"], {}),
+        ("python -c 'import typer'", [sys.executable, "-c", "import typer"], {}),
+        ("jules --version", [*jules(), "--version"], {}),
+        ("TAB: jules ses", jules(), {**tab, "_JULES_COMPLETE_LINE": "jules ses"}),
+        (
+            "TAB: jules session show <id>",
+            jules(),
+            {**tab, "_JULES_COMPLETE_LINE": "jules session show "},
+        ),
+        (
+            "TAB (zsh): jules session list --",
+            [*jules(), "session", "list"],
+            {"_JULES_COMPLETE": "complete_zsh", "_JULES_COMPLETE_CURRENT": "--"},
+        ),
+        ("jules session --help", [*jules(), "session", "--help"], {}),
+    ]
+
+
+def median_seconds(command: list[str], env: dict[str, str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20, help="runs per case (default 20)")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as config:
+        # A private, empty config folder: no key, no cache, nothing from the user's setup.
+        base = {**os.environ, "JULES_CONFIG_DIR": config}
+        base.pop("_JULES_COMPLETE", None)
+        results = []
+        for label, command, extra in cases():
+            median_seconds(command, {**base, **extra}, 2)  # warm the file cache
+            results.append((label, median_seconds(command, {**base, **extra}, options.runs)))
+    baseline = results[0][1]
+    print(f"median of {options.runs} runs, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    for label, seconds in results:
+        print(f"{label:<36} {seconds * 1000:7.1f} ms  {seconds / baseline:5.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
