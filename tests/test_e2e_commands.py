@@ -659,6 +659,18 @@ def test_session_list_relative_times_in_a_terminal(run_jules, emulator_server_fa
     assert pipe.stdout == f"1001\tCOMPLETED\tAn old one\tjules-demo/hello-world\t{created}\n"
 
 
+def test_no_color_in_a_terminal_is_plain_text(run_jules, emulator_server):
+    server = emulator_server
+    create(server, "Colourless", **with_source(HELLO))
+    server.settle()
+    for extra_args, extra_env in ((["--no-color"], {}), ([], {"NO_COLOR": "1"})):
+        env = {**TERMINAL, **extra_env}
+        result = ok(jules(run_jules, server, *extra_args, "session", "list", env=env))
+        no_ansi(result.stdout)
+        # Still the terminal layout: a table with relative times.
+        assert "COMPLETED" in result.stdout and "just now" in result.stdout
+
+
 def test_session_list_empty(run_jules, emulator_server):
     result = ok(jules(run_jules, emulator_server, "session", "list"))
     assert result.stdout == "" and "No sessions" in result.stderr
@@ -926,6 +938,71 @@ def test_failed_session_renders_its_reason(run_jules, emulator_server):
     assert "\x1b[1;31mFAILED" in terminal.stdout
 
 
+ODD_ACTIVITIES = [
+    {"originator": "agent", "planGenerated": {"plan": {"steps": [{"title": "Only"}, "junk"]}}},
+    {"originator": "agent", "planGenerated": {}},
+    {"originator": "agent", "progressUpdated": None},
+    {"originator": "agent", "agentMessaged": {}},
+    {"originator": "user", "userMessaged": {"userMessage": ""}},
+    {"originator": "agent", "sessionFailed": {}},
+    {"originator": "system", "futureKind": {"nested": {"deep": [1, 2, 3]}}},
+    {"originator": "system"},
+    {
+        "originator": "agent",
+        "progressUpdated": {"title": "Odd artifacts"},
+        "artifacts": [
+            {"changeSet": {}},
+            {"changeSet": {"gitPatch": {"unidiffPatch": "not a diff at all"}}},
+            {"bashOutput": {}},
+            {"media": {"data": "!!! not base64 !!!"}},
+            {"media": {}},
+            {"futureArtifact": {"x": 1}},
+            "junk",
+        ],
+    },
+]
+
+
+def test_odd_and_unknown_shapes_are_shown_never_a_crash(run_jules, emulator_server_factory):
+    server = emulator_server_factory(
+        seed={
+            "sessions": [
+                {
+                    "id": "2002",
+                    "prompt": "Odd",
+                    "state": "COMPLETED",
+                    "outputs": [
+                        {"futureOutput": {"x": 1}},
+                        {"pullRequest": {"url": "https://github.com/o/r/pull/7"}},
+                        {"changeSet": {"gitPatch": {}}},
+                    ],
+                    "activities": ODD_ACTIVITIES,
+                }
+            ]
+        }
+    )
+    activities = served_all(server, "sessions/2002/activities", "activities")
+    assert len(activities) == len(ODD_ACTIVITIES)
+    listed = ok(jules(run_jules, server, "activities", "list", "2002", "--json"))
+    same_json(listed.stdout, activities)
+    listed_pipe = ok(jules(run_jules, server, "activities", "list", "2002")).stdout
+    ok(jules(run_jules, server, "activities", "list", "2002", env=TERMINAL))
+    for env in ({}, TERMINAL):
+        shown = ok(jules(run_jules, server, "session", "show", "2002", env=env))
+        assert "https://github.com/o/r/pull/7" in shown.stdout
+    for activity in activities:
+        text = _shown(run_jules, server, "2002", activity)
+        assert activity["id"] in text
+    unknown = next(a for a in activities if "futureKind" in a)
+    text = _shown(run_jules, server, "2002", unknown, env=TERMINAL)
+    assert "futureKind" in text and "deep" in text
+    odd_artifacts = _shown(run_jules, server, "2002", activities[-1])
+    assert "futureArtifact" in odd_artifacts and '"x": 1' in odd_artifacts
+    summaries = [row.split("\t")[2] for row in listed_pipe.splitlines()]
+    assert summaries[:2] == ["plan with 1 step: Only", "plan with no steps"]
+    assert summaries[7] == "activity of no known kind"
+
+
 def test_hostile_content_never_reaches_the_terminal_raw(run_jules, emulator_server):
     server = emulator_server
     sid = create(server, "Trouble [hostile]", **with_source(HELLO))["id"]
@@ -1136,6 +1213,14 @@ def test_exit_codes_from_the_emulator(run_jules, emulator_server):
     error = fails(jules(run_jules, server, "session", "list"), 6)
     assert "RESOURCE_EXHAUSTED" in error
     assert [r["status"] for r in server.requests()] == [429] * 5
+
+    # A failing service: exit 7 after the same retries; permission denied: exit 4 at once.
+    server.clear_requests()
+    server.fault(status=503, retryAfter=0, times=5, path="sessions/*")
+    fails(jules(run_jules, server, "session", "show", "1"), 7)
+    assert [r["status"] for r in server.requests()] == [503] * 5
+    server.fault(status=403, times=1)
+    fails(jules(run_jules, server, "sources", "list"), 4)
 
 
 def test_debug_traces_http_on_stderr_and_never_shows_the_key(run_jules, emulator_server):

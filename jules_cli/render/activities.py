@@ -120,7 +120,8 @@ def activity_summary(activity: dict[str, Any]) -> str:
         steps = plan_steps(activity)
         titles = "; ".join(_one_line(s.get("title")) for s in steps[:3])
         more = f" (+{len(steps) - 3} more)" if len(steps) > 3 else ""
-        text = f"plan with {len(steps)} steps: {titles}{more}"
+        count = f"{len(steps)} step" if len(steps) == 1 else f"{len(steps)} steps"
+        text = f"plan with {count}: {titles}{more}" if steps else "plan with no steps"
     elif kind == "planApproved":
         text = "plan approved"
     elif kind == "userMessaged":
@@ -134,7 +135,7 @@ def activity_summary(activity: dict[str, Any]) -> str:
     elif kind == "sessionFailed":
         text = f"session failed: {_one_line(body.get('reason') or 'no reason given')}"
     else:
-        text = _one_line(activity.get("description")) or f"{kind} (not known to this version)"
+        text = _one_line(activity.get("description")) or _unknown_label(kind)
     artifacts = [a for a in activity.get("artifacts") or [] if isinstance(a, dict)]
     if artifacts:
         text += " [" + ", ".join(artifact_summary(a) for a in artifacts) + "]"
@@ -206,8 +207,8 @@ def activity_details(activity: dict[str, Any], *, terminal: bool) -> list[Any]:
             parts.append(Text(body["description"]))
     elif kind == "sessionFailed":
         parts.append(Text(f"Reason: {body.get('reason') or 'not given'}", style="red"))
-    elif kind not in KINDS:
-        parts.append(Text(f"{kind} (not known to this version):", style="bold"))
+    elif kind not in KINDS and kind in activity:
+        parts.append(Text(f"{_unknown_label(kind)}:", style="bold"))
         parts.append(Text(json.dumps(activity.get(kind), indent=2, ensure_ascii=False)))
     if activity.get("description") and kind != "progressUpdated":
         parts.append(Text(activity["description"], style="dim"))
@@ -215,6 +216,13 @@ def activity_details(activity: dict[str, Any], *, terminal: bool) -> list[Any]:
         if isinstance(artifact, dict):
             parts.extend(artifact_details(index, artifact))
     return parts
+
+
+def _unknown_label(kind: str) -> str:
+    # `activity` stands for an activity that names no kind at all.
+    if kind == "activity":
+        return "activity of no known kind"
+    return f"{kind} (not known to this version)"
 
 
 def artifact_details(index: int, artifact: dict[str, Any]) -> list[Any]:
@@ -238,6 +246,9 @@ def artifact_details(index: int, artifact: dict[str, Any]) -> list[Any]:
             parts.append(Text(f"base commit {patch['baseCommitId']}", style="dim"))
         if patch.get("suggestedCommitMessage"):
             parts.append(Text(f"commit message: {patch['suggestedCommitMessage']}", style="dim"))
+    elif "media" not in artifact:
+        # A kind this version does not know: its content, as the API sent it.
+        parts.append(Text(json.dumps(artifact, indent=2, ensure_ascii=False)))
     return parts
 
 
