@@ -82,6 +82,11 @@ def text_line(line: str) -> str:
     return f"\\&{line}" if line.startswith((".", "'")) else line
 
 
+def verbatim_line(line: str) -> str:
+    """A line of a no-fill block: its indentation kept, an empty one made visible to roff."""
+    return f"\\&{line}" if not line or line.startswith((".", "'")) else line
+
+
 def paragraphs(help_text: str) -> list[str]:
     """Help text as roff lines: paragraphs filled, Click's `\\b` blocks kept as they are."""
     lines: list[str] = []
@@ -91,7 +96,7 @@ def paragraphs(help_text: str) -> list[str]:
             lines.append(".PP")
         if block_lines[0].strip() == "\b":
             lines.append(".nf")
-            lines.extend(text_line(escape(line.rstrip())) or "\\&" for line in block_lines[1:])
+            lines.extend(verbatim_line(escape(line.rstrip())) for line in block_lines[1:])
             lines.append(".fi")
         else:
             lines.append(text_line(prose(" ".join(line.strip() for line in block_lines))))

@@ -88,7 +88,7 @@ def test_roff_escaping():
     assert generator.prose("run `jules auth login` now") == "run \\fBjules auth login\\fR now"
     assert generator.text_line(".hidden") == "\\&.hidden"
     lines = generator.paragraphs("One\nparagraph.\n\n\b\nkept  as\n  is\n\nlast")
-    assert lines == ["One paragraph.", ".PP", ".nf", "kept  as", "is", ".fi", ".PP", "last"]
+    assert lines == ["One paragraph.", ".PP", ".nf", "kept  as", "  is", ".fi", ".PP", "last"]
 
 
 def test_pages_have_no_clock_dates_and_name_the_version():
