@@ -4,8 +4,8 @@ The scripts printed here call back into `jules` on every TAB press with
 `_JULES_COMPLETE=complete_<shell>` in the environment; `jules_cli.__main__.main` hands such
 a run to `respond()` before any command is parsed. The protocol:
 
-- bash passes the command line up to the cursor in `_JULES_COMPLETE_LINE` and gets one
-  value per line;
+- bash passes the command line up to the cursor in `_JULES_COMPLETE_LINE` (or, as Typer's
+  scripts do, `COMP_WORDS` and `COMP_CWORD`) and gets one value per line;
 - zsh, fish and PowerShell pass the finished words after `jules` as arguments and the
   word being completed in `_JULES_COMPLETE_CURRENT`, and get `value<TAB>help` lines
   (zsh: `value:help`);
@@ -446,6 +446,12 @@ def respond(argv: list[str], environ: os._Environ[str] | dict[str, str] | None =
         return 2
     if LINE_VAR in environ:
         words, incomplete = _words_from_line(environ[LINE_VAR])
+    elif "COMP_WORDS" in environ:
+        # The form Typer's and Click's bash scripts send, handy when trying it by hand:
+        # _JULES_COMPLETE=complete_bash COMP_WORDS='jules ses' COMP_CWORD=1 jules
+        typed = shlex.split(environ["COMP_WORDS"])
+        index = int(environ.get("COMP_CWORD") or len(typed))
+        words, incomplete = typed[1:index], typed[index] if index < len(typed) else ""
     else:
         words, incomplete = list(argv), environ.get(CURRENT_VAR, "")
     from jules_cli.cli.app import app
