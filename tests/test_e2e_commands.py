@@ -990,9 +990,8 @@ def test_odd_and_unknown_shapes_are_shown_never_a_crash(run_jules, emulator_serv
     for env in ({}, TERMINAL):
         shown = ok(jules(run_jules, server, "session", "show", "2002", env=env))
         assert "https://github.com/o/r/pull/7" in shown.stdout
-    for activity in activities:
-        text = _shown(run_jules, server, "2002", activity)
-        assert activity["id"] in text
+    for activity in (activities[0], activities[2], activities[7]):  # one step, null, no kind
+        assert activity["id"] in _shown(run_jules, server, "2002", activity)
     unknown = next(a for a in activities if "futureKind" in a)
     text = _shown(run_jules, server, "2002", unknown, env=TERMINAL)
     assert "futureKind" in text and "deep" in text
@@ -1137,7 +1136,6 @@ def test_config_commands(run_jules, emulator_server, isolated_config):
     assert ANSI in terminal.stdout
     ok(jules(run_jules, server, "config", "unset", "repo"))
     fails(jules(run_jules, server, "config", "get", "repo"), 3)
-    fails(jules(run_jules, server, "config", "set", "colour", "blue"), 2)
     fails(jules(run_jules, server, "config", "set", "auto-pr", "maybe"), 2)
     fails(jules(run_jules, server, "config", "set", "api_key", "x"), 2)
     assert server.requests() == []
