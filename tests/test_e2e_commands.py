@@ -138,6 +138,11 @@ def test_sources_list_every_output_mode(run_jules, emulator_server):
     quiet = ok(jules(run_jules, server, "sources", "list", "-q"))
     assert quiet.stdout.split() == [s["name"] for s in expected]
 
+    # --api-url wins over JULES_API_URL (here a port where nothing listens).
+    dead = {"JULES_API_URL": f"http://127.0.0.1:{_dead_port()}/v1alpha"}
+    flag = ok(jules(run_jules, server, "--api-url", server.url, "sources", "list", "-q", env=dead))
+    assert flag.stdout == quiet.stdout
+
 
 def test_sources_list_pages_filter_and_limit(run_jules, emulator_server):
     server = emulator_server
@@ -553,6 +558,31 @@ def test_session_new_uses_the_profile_defaults(run_jules, emulator_server):
             "prompt": "Overridden",
             "sourceContext": {"source": HELLO, "githubRepoContext": {"startingBranch": "develop"}},
         },
+    ]
+    server.clear_requests()
+
+    # Another profile, chosen with --profile or JULES_PROFILE, has its own defaults.
+    ok(
+        jules(
+            run_jules,
+            server,
+            "--profile",
+            "work",
+            "config",
+            "set",
+            "repo",
+            "octo-org/data-pipeline",
+        )
+    )
+    ok(jules(run_jules, server, "session", "new", "Work", env={"JULES_PROFILE": "work"}))
+    assert posted(server) == [
+        {
+            "prompt": "Work",
+            "sourceContext": {
+                "source": "sources/github/octo-org/data-pipeline",
+                "githubRepoContext": {"startingBranch": "master"},
+            },
+        }
     ]
 
 
