@@ -31,6 +31,11 @@ def _usage_message(exc: Exception) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get("_JULES_COMPLETE"):
+        # A TAB press: answered without building the app's heavy parts.
+        from jules_cli.cli.completion import respond
+
+        return respond(argv)
     from jules_cli.cli.app import app
 
     try:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from jules_cli import __version__
-from jules_cli.cli import activities, api, auth, config, emulator, session, sources
+from jules_cli.cli import activities, api, auth, completion, config, emulator, session, sources
 from jules_cli.cli.context import AppContext
 
 HELP = """Drive Google's Jules coding agent from a terminal, a script or a CI job.
@@ -98,3 +98,4 @@ app.add_typer(activities.app, name="activities")
 app.add_typer(activities.app, name="activity", hidden=True)
 app.add_typer(emulator.app, name="emulator")
 api.register(app)
+completion.register(app)

@@ -19,12 +19,27 @@ from jules_cli.cli.options import (
     YesOption,
 )
 from jules_cli.cli.watch import finish, wait_for_reply, watch
+from jules_cli.completion import (
+    complete_branches,
+    complete_session_ids,
+    complete_source_names,
+    complete_sources,
+    complete_states,
+    forget_sessions,
+    remember_sessions,
+    remember_sessions_while,
+)
 from jules_cli.errors import JulesError, UsageError
 
 app = typer.Typer(help="Start, follow and act on Jules coding sessions.", no_args_is_help=True)
 
 SessionIds = Annotated[
-    list[str], typer.Argument(metavar="ID...", help="Session ids, bare or sessions/ID.")
+    list[str],
+    typer.Argument(
+        metavar="ID...",
+        help="Session ids, bare or sessions/ID.",
+        autocompletion=complete_session_ids,
+    ),
 ]
 
 
@@ -85,15 +100,28 @@ def new(
     repo: Annotated[
         str | None,
         typer.Option(
-            "--repo", "-r", help="owner/repo, or . for the current checkout's GitHub remote."
+            "--repo",
+            "-r",
+            help="owner/repo, or . for the current checkout's GitHub remote.",
+            autocompletion=complete_sources,
         ),
     ] = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="A source name, e.g. sources/github/o/r.")
+        str | None,
+        typer.Option(
+            "--source",
+            help="A source name, e.g. sources/github/o/r.",
+            autocompletion=complete_source_names,
+        ),
     ] = None,
     branch: Annotated[
         str | None,
-        typer.Option("--branch", "-b", help="Starting branch (default: the repository's default)."),
+        typer.Option(
+            "--branch",
+            "-b",
+            help="Starting branch (default: the repository's default).",
+            autocompletion=complete_branches,
+        ),
     ] = None,
     title: Annotated[str | None, typer.Option("--title", "-t", help="Session title.")] = None,
     require_approval: Annotated[
@@ -171,6 +199,7 @@ def new(
         env_vars=env_vars,
     )
     created = create_sessions(appctx.client(), request.to_request(), count)
+    remember_sessions(created)
     if quiet:
         out.ids(s.get("id", "") for s in created)
     elif not json_output:
@@ -210,10 +239,21 @@ def list_sessions(
     ctx: typer.Context,
     state: Annotated[
         list[str] | None,
-        typer.Option("--state", "-s", help="Only sessions in this state (repeatable, or a,b)."),
+        typer.Option(
+            "--state",
+            "-s",
+            help="Only sessions in this state (repeatable, or a,b).",
+            autocompletion=complete_states,
+        ),
     ] = None,
     repo: Annotated[
-        str | None, typer.Option("--repo", "-r", help="Only sessions of owner/repo (or .).")
+        str | None,
+        typer.Option(
+            "--repo",
+            "-r",
+            help="Only sessions of owner/repo (or .).",
+            autocompletion=complete_sources,
+        ),
     ] = None,
     archived: Annotated[
         bool, typer.Option("--archived", help="Only archived sessions (hidden by default).")
@@ -238,7 +278,9 @@ def list_sessions(
         from jules_cli.gitremote import current_repo
 
         repo = current_repo()
-    pages = appctx.client().list_sessions(archived=None if all_sessions else archived)
+    pages = remember_sessions_while(
+        appctx.client().list_sessions(archived=None if all_sessions else archived)
+    )
     sessions = filter_sessions(pages, states=states, repo=repo, limit=limit)
     if json_output:
         out.json(list(sessions))
@@ -261,6 +303,7 @@ def show(
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
     session = appctx.client().get_session(session_id)
+    remember_sessions([session])
     if web:
         _open_url(appctx, session_url(session))
     elif json_output:
@@ -570,4 +613,7 @@ def delete(ctx: typer.Context, session_ids: SessionIds, yes: YesOption = False) 
             raise JulesError("cancelled; nothing was deleted")
     appctx.output()
     client = appctx.client()
-    _each(appctx, ids, client.delete_session, "Deleted", json_output=False)
+    try:
+        _each(appctx, ids, client.delete_session, "Deleted", json_output=False)
+    finally:
+        forget_sessions(ids)

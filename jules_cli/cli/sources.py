@@ -8,6 +8,7 @@ import typer
 
 from jules_cli.cli.context import app_context
 from jules_cli.cli.options import JsonOption, LimitOption, QuietOption
+from jules_cli.completion import complete_sources, remember_sources, remember_sources_while
 
 app = typer.Typer(help="Repositories connected to Jules.", no_args_is_help=True)
 
@@ -31,7 +32,7 @@ def list_sources(
 
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output, quiet=quiet)
-    sources = appctx.client().list_sources(filter=filter, limit=limit)
+    sources = remember_sources_while(appctx.client().list_sources(filter=filter, limit=limit))
     if json_output:
         out.json(list(sources))
     elif quiet:
@@ -44,7 +45,12 @@ def list_sources(
 def show_source(
     ctx: typer.Context,
     source: Annotated[
-        str, typer.Argument(metavar="SOURCE", help="sources/github/o/r, github/o/r or o/r")
+        str,
+        typer.Argument(
+            metavar="SOURCE",
+            help="sources/github/o/r, github/o/r or o/r",
+            autocompletion=complete_sources,
+        ),
     ],
     json_output: JsonOption = False,
 ) -> None:
@@ -55,6 +61,7 @@ def show_source(
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
     found = resolve_source(appctx.client(), source)
+    remember_sources([found])
     if json_output:
         out.json(found)
     else:
