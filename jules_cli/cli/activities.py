@@ -60,12 +60,7 @@ def list_activities(
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output, quiet=quiet)
     activities = appctx.client().list_activities(session_id, since=since_time(since), limit=limit)
-    if json_output:
-        out.json(list(activities))
-    elif quiet:
-        out.ids(a.get("id", "") for a in activities)
-    else:
-        print_activities(out, activities)
+    out.items(activities, print_activities)
 
 
 @app.command("show")
@@ -86,10 +81,7 @@ def show(
     if owner is not None and owner != names.session_id(session_id):
         raise UsageError(f"activity {activity_id} belongs to session {owner}, not {session_id}")
     found = appctx.client().get_activity(session_id, activity)
-    if json_output:
-        out.json(found)
-    else:
-        print_activity(out, found)
+    out.item(found, print_activity)
 
 
 @app.command("tail")

@@ -282,12 +282,7 @@ def list_sessions(
         appctx.client().list_sessions(archived=None if all_sessions else archived)
     )
     sessions = filter_sessions(pages, states=states, repo=repo, limit=limit)
-    if json_output:
-        out.json(list(sessions))
-    elif quiet:
-        out.ids(s.get("id", "") for s in sessions)
-    else:
-        print_sessions(out, sessions)
+    out.items(sessions, print_sessions)
 
 
 @app.command("show")

@@ -33,12 +33,7 @@ def list_sources(
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output, quiet=quiet)
     sources = remember_sources_while(appctx.client().list_sources(filter=filter, limit=limit))
-    if json_output:
-        out.json(list(sources))
-    elif quiet:
-        out.ids(s.get("name", "") for s in sources)
-    else:
-        print_sources(out, sources)
+    out.items(sources, print_sources, id_key="name")
 
 
 @app.command("show")
@@ -62,7 +57,4 @@ def show_source(
     out = appctx.output(json_mode=json_output)
     found = resolve_source(appctx.client(), source)
     remember_sources([found])
-    if json_output:
-        out.json(found)
-    else:
-        print_source(out, found)
+    out.item(found, print_source)

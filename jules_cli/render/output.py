@@ -11,7 +11,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -144,6 +144,24 @@ class Output:
     def ids(self, ids: Iterable[str]) -> None:
         for value in ids:
             self.line(value)
+
+    def items(
+        self, items: Iterable[dict[str, Any]], show: Callable[..., Any], id_key: str = "id"
+    ) -> None:
+        """A list command's output: a JSON array, ids (-q), or `show(out, items)`."""
+        if self.json_mode:
+            self.json(list(items))
+        elif self.quiet:
+            self.ids(item.get(id_key, "") for item in items)
+        else:
+            show(self, items)
+
+    def item(self, item: dict[str, Any], show: Callable[..., Any]) -> None:
+        """A command about one thing: the object as JSON, or `show(out, item)`."""
+        if self.json_mode:
+            self.json(item)
+        else:
+            show(self, item)
 
     def print(self, renderable: Any = "", **kwargs: Any) -> None:
         """A Rich renderable on stdout (terminal mode) or its plain text (pipe); control
