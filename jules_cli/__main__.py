@@ -13,8 +13,11 @@ def _debug_requested(argv: list[str]) -> bool:
 
 
 def _error(message: str) -> None:
+    from jules_cli.render.output import safe_text
+
     try:
-        sys.stderr.write(f"Error: {message}\n")
+        # API text can carry terminal escapes; the error line must not run them.
+        sys.stderr.write(f"Error: {safe_text(message)}\n")
         sys.stderr.flush()
     except (OSError, ValueError):
         pass

@@ -429,3 +429,11 @@ def test_parse_time_accepts_all_precisions():
 def test_api_error_is_a_jules_error_with_one_line():
     error = ApiError("x")
     assert str(error) == "x"
+
+
+def test_an_http_error_names_the_resource():
+    client, _, _ = make_client(lambda r: httpx.Response(404, json=envelope(404, "NOT_FOUND")))
+    with pytest.raises(NotFound) as info:
+        client.get_session("sessions/424242")
+    assert str(info.value).startswith("sessions/424242: NOT_FOUND (404)")
+    assert "jules session list" in str(info.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -65,3 +66,35 @@ def test_in_process_emulator_keeps_state_between_commands_and_resets(run_jules, 
     assert run_jules("emulator", "reset", env=env).returncode == 0
     assert run_jules("session", "show", session_id, env=env).returncode == 3
     assert os.environ.get("JULES_API_KEY") is None  # no key was needed at any point
+
+
+def test_auth_status_needs_no_key_with_the_in_process_emulator(run_jules):
+    result = run_jules("--emulator", "auth", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["valid"] is True
+
+
+def test_profile_branch_is_not_forced_onto_another_repository(run_jules):
+    env = {"JULES_EMULATOR": "1"}
+    assert run_jules("config", "set", "repo", "jules-demo/webapp").returncode == 0
+    assert run_jules("config", "set", "branch", "feature/login").returncode == 0
+    from_profile = run_jules("session", "new", "--json", "task", env=env)
+    assert from_profile.returncode == 0, from_profile.stderr
+    context = json.loads(from_profile.stdout)["sourceContext"]
+    assert context["githubRepoContext"]["startingBranch"] == "feature/login"
+    elsewhere = run_jules(
+        "session", "new", "--json", "task", "--repo", "octo-org/data-pipeline", env=env
+    )
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    context = json.loads(elsewhere.stdout)["sourceContext"]
+    assert context["githubRepoContext"]["startingBranch"] == "master"
+
+
+def test_archive_json_is_the_session_read_back(run_jules):
+    env = {"JULES_EMULATOR": "1"}
+    session_id = run_jules("session", "new", "-q", "--no-repo", "x", env=env).stdout.strip()
+    archived = run_jules("session", "archive", session_id, "--json", env=env)
+    assert archived.returncode == 0, archived.stderr
+    assert json.loads(archived.stdout)["archived"] is True
+    shown = json.loads(run_jules("session", "show", session_id, "--json", env=env).stdout)
+    assert shown["archived"] is True

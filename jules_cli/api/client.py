@@ -120,6 +120,7 @@ _STATUS_CLASSES: dict[int, type[ApiError]] = {
 }
 
 _HINTS: dict[type[ApiError], str] = {
+    NotFound: "check the id or name with `jules session list` or `jules sources list`",
     AuthError: "check the key with `jules auth status`, or store a new one with `jules auth login`",
     RateLimited: "wait a little and try again (the API allows a limited number of tasks a day)",
     Unavailable: "the service may be down or unreachable; try again later, or check --api-url",
@@ -238,11 +239,15 @@ class JulesClient:
         attempt = 0
         while True:
             attempt += 1
-            error, retry_after = self._attempt(method, url, params, body, safety)
+            error, answer = self._attempt(method, url, params, body, safety)
             if error is None:
-                return retry_after  # the decoded body, see _attempt
+                return answer
             retriable, wait_hint = retry_after_for(error, safety)
             if not retriable or attempt >= self.retry.attempts:
+                if error.http_status is not None:
+                    # Name the resource: "Requested entity was not found." alone does not
+                    # say which of the ids on the command line it was.
+                    error.message = f"{path.split('?')[0]}: {error.message}"
                 raise error
             delay = self.retry.delay(attempt, wait_hint)
             self._log(f"retrying in {delay:.1f}s after: {error}")

@@ -98,6 +98,16 @@ def status(
         "source": source.origin if source else None,
         "key": mask_key(source.key) if source else None,
     }
+    if source is None and appctx.emulator:
+        # The in-process emulator needs no key: nothing is missing.
+        report["valid"] = True
+        if json_output:
+            out.json(report)
+        else:
+            out.fields(
+                [("Key", "not needed (in-process emulator)"), ("Profile", appctx.profile_name)]
+            )
+        return
     problem: ApiError | None = None
     if source is not None and not no_verify:
         try:

@@ -80,7 +80,9 @@ def _resolve_new(
     )
     if wanted:
         request.source = resolve_source(appctx.client(), wanted)
-        request.branch = check_branch(request.source, branch or appctx.setting("branch"))
+        # The profile's branch belongs to the profile's repository, not to one named here.
+        profile_branch = None if (repo or source) else appctx.setting("branch")
+        request.branch = check_branch(request.source, branch or profile_branch)
     elif env_vars:
         raise UsageError("--env-vars needs a repository (--repo)")
     return request
@@ -551,6 +553,17 @@ def _open_url(appctx: AppContext, url: str) -> None:
         out.info("No browser available; open the URL above.")
 
 
+def _then_get(client, action):
+    """Act, then read the session back: archive's answer body is not documented (it may be
+    `{}`), and --json promises the session."""
+
+    def act(raw: str) -> dict:
+        action(raw)
+        return client.get_session(raw)
+
+    return act
+
+
 def _each(appctx: AppContext, ids: list[str], action, done: str, json_output: bool) -> None:
     """Run `action` on every id; go on past failures, then fail with the first error."""
     out = appctx.out
@@ -581,7 +594,7 @@ def archive(ctx: typer.Context, session_ids: SessionIds, json_output: JsonOption
     appctx = app_context(ctx)
     appctx.output(json_mode=json_output)
     client = appctx.client()
-    _each(appctx, session_ids, client.archive_session, "Archived", json_output)
+    _each(appctx, session_ids, _then_get(client, client.archive_session), "Archived", json_output)
 
 
 @app.command("unarchive")
@@ -590,7 +603,8 @@ def unarchive(ctx: typer.Context, session_ids: SessionIds, json_output: JsonOpti
     appctx = app_context(ctx)
     appctx.output(json_mode=json_output)
     client = appctx.client()
-    _each(appctx, session_ids, client.unarchive_session, "Unarchived", json_output)
+    action = _then_get(client, client.unarchive_session)
+    _each(appctx, session_ids, action, "Unarchived", json_output)
 
 
 @app.command("delete")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jules_cli.render.activities import activity_kind, plan_steps, stream_line
-from jules_cli.render.output import Output
+from jules_cli.render.output import Output, safe_text
 from jules_cli.render.sessions import STATE_MEANING, pull_requests, state_text
 
 RECENT_LINES = 12
@@ -64,7 +64,8 @@ class PlanProgress:
                 mark, style = "[>]", "bold"
             else:
                 mark, style = "[ ]", "dim"
-            lines.append(Text(f"  {mark} {index + 1}. {step.get('title', '')}", style=style))
+            title = safe_text(step.get("title") or "")
+            lines.append(Text(f"  {mark} {index + 1}. {title}", style=style))
         return lines
 
 
@@ -108,7 +109,7 @@ class SessionView:
         if self.plan.steps:
             body.append(Text("Plan:", style="bold"))
             body.extend(self.plan.checklist())
-        title = self.session.get("title") or f"session {self.session_id}"
+        title = safe_text(self.session.get("title") or f"session {self.session_id}")
         return Panel(Group(*body), title=Text(title), title_align="left", expand=True)
 
     def __rich__(self):
