@@ -20,7 +20,13 @@ def ask(question: str) -> str | None:
     """One line from the user, the question on stderr; None at end of input."""
     sys.stderr.write(question)
     sys.stderr.flush()
-    line = sys.stdin.readline()
+    try:
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:
+        # End the prompt's line, so what is printed on the way out does not follow "^C".
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+        raise
     return None if line == "" else line.strip()
 
 
@@ -31,53 +37,59 @@ def _latest(activities: list[dict[str, Any]], kind: str) -> dict[str, Any] | Non
 def answer_hook(appctx: AppContext, watcher):
     """The engine's on_waiting_for_user: approve a plan or reply to the agent in place."""
     from jules_cli.render.activities import activity_details
+    from jules_cli.render.output import safe_text
 
     client = appctx.client()
     out = watcher.out
 
     def hook(session: dict[str, Any], recent: list[dict[str, Any]]) -> bool:
+        watcher.pause()
+        keep_following = respond(session, recent)
+        # The live view comes back only to go on following: after a refusal or an error
+        # (Ctrl-C at the prompt) the watcher's finish() prints the final view once.
+        if keep_following:
+            watcher.resume()
+        return keep_following
+
+    def respond(session: dict[str, Any], recent: list[dict[str, Any]]) -> bool:
         sid = session.get("id", "")
         state = session.get("state")
         plan = _latest(recent, "planGenerated")
         approved_after = plan is not None and any(
             "planApproved" in a for a in recent[recent.index(plan) :]
         )
-        watcher.pause()
-        try:
-            if state == "AWAITING_PLAN_APPROVAL" or (plan is not None and not approved_after):
-                if plan is not None:
-                    out.err.print("\nJules proposes this plan:", style="bold")
-                    for part in activity_details(plan, terminal=True):
-                        out.err.print(part)
-                reply = ask("Approve this plan? [Y/n, or type feedback] ")
-                if reply is None:
-                    return False
-                if reply.lower() in ("", "y", "yes"):
-                    client.approve_plan(sid)
-                    out.success("Plan approved.")
-                    return True
-                if reply.lower() in ("n", "no"):
-                    out.info(f"Not approved. Approve later with `jules session approve {sid}`.")
-                    return False
-                client.send_message(sid, reply)
-                out.success("Feedback sent.")
+        if state == "AWAITING_PLAN_APPROVAL" or (plan is not None and not approved_after):
+            if plan is not None:
+                out.err.print("\nJules proposes this plan:", style="bold")
+                for part in activity_details(plan, terminal=True):
+                    out.err.print(part)
+            reply = ask("Approve this plan? [Y/n, or type feedback] ")
+            if reply is None:
+                return False
+            if reply.lower() in ("", "y", "yes"):
+                client.approve_plan(sid)
+                out.success("Plan approved.")
                 return True
-            question = _latest(recent, "agentMessaged")
-            if question is not None:
-                text = (question.get("agentMessaged") or {}).get("agentMessage", "")
-                out.err.print("\nJules asks:", style="bold yellow")
-                out.err.print(text)
-            elif state == "PAUSED":
-                out.err.print("\nThe session is paused.", style="bold yellow")
-            reply = ask("Your reply (empty to stop following): ")
-            if not reply:
-                out.info(f'Reply later with `jules session send {sid} "..."`.')
+            if reply.lower() in ("n", "no"):
+                out.info(f"Not approved. Approve later with `jules session approve {sid}`.")
                 return False
             client.send_message(sid, reply)
-            out.success("Reply sent.")
+            out.success("Feedback sent.")
             return True
-        finally:
-            watcher.resume()
+        question = _latest(recent, "agentMessaged")
+        if question is not None:
+            text = (question.get("agentMessaged") or {}).get("agentMessage", "")
+            out.err.print("\nJules asks:", style="bold yellow")
+            out.err.print(safe_text(text))  # the agent's text must not drive the terminal
+        elif state == "PAUSED":
+            out.err.print("\nThe session is paused.", style="bold yellow")
+        reply = ask("Your reply (empty to stop following): ")
+        if not reply:
+            out.info(f'Reply later with `jules session send {sid} "..."`.')
+            return False
+        client.send_message(sid, reply)
+        out.success("Reply sent.")
+        return True
 
     return hook
 
