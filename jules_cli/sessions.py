@@ -7,20 +7,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jules_cli.errors import UsageError
+from jules_cli.follow import WAITABLE_STATES
 
 if TYPE_CHECKING:
     from jules_cli.api.client import JulesClient
 
-STATES = (
-    "QUEUED",
-    "PLANNING",
-    "AWAITING_PLAN_APPROVAL",
-    "AWAITING_USER_FEEDBACK",
-    "IN_PROGRESS",
-    "PAUSED",
-    "COMPLETED",
-    "FAILED",
-)
+# The states a session can be listed in (every state the API reports).
+STATES = WAITABLE_STATES
 MAX_PARALLEL = 5
 
 
