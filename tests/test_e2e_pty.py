@@ -278,3 +278,12 @@ def test_ctrl_c_at_the_prompt_exits_130_without_answering(emulator_server, termi
     assert b"\x1b[?25l" not in term.raw.split(PLAN_PROMPT.encode(), 1)[1]
     assert posted(emulator_server, ":approvePlan") == []
     assert posted(emulator_server, ":sendMessage") == []
+
+
+def test_live_view_never_passes_api_control_characters_to_the_terminal(emulator_server, terminal):
+    sid = create(emulator_server, "Add a greeting [hostile]")
+    term = terminal("activities", "tail", sid, *FAST)
+    assert term.finish() == 0, term.text
+    assert "Red alert" in term.text  # the hostile activity was shown...
+    for sequence in (b"\x1b]0;", b"\x1b[2J", b"\x1b[1;1H", b"\x07"):
+        assert sequence not in term.raw  # ...but none of its escapes reached the terminal
