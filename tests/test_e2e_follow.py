@@ -44,6 +44,17 @@ def api_calls(handle, suffix: str) -> list[dict]:
     return [r for r in handle.requests() if r["method"] == "POST" and r["path"].endswith(suffix)]
 
 
+def served_activities(handle, sid: str) -> list[dict]:
+    """Every activity the emulator serves, all pages, oldest first."""
+    found, token = [], None
+    while True:
+        page = handle.emulator.list_activities(sid, page_size=100, page_token=token)
+        found += page.get("activities", [])
+        token = page.get("nextPageToken")
+        if not token:
+            return found
+
+
 @pytest.fixture
 def jules(run_jules, emulator_server):
     """run_jules pointed at the emulator server, with no CI variable and no forced TTY."""
@@ -198,7 +209,7 @@ def test_new_follow_json_streams_every_activity(emulator_server, jules):
     kinds = [activity_kind(a) for a in activities]
     assert kinds[0] == "planGenerated" and kinds[-1] == "sessionCompleted"
     sid = activities[0]["name"].split("/")[1]
-    served = emulator_server.emulator.list_activities(sid)["activities"]
+    served = served_activities(emulator_server, sid)
     assert activities == served  # unchanged, all fields, each once, oldest first
 
 
@@ -239,7 +250,7 @@ def test_tail_plain_lines_until_done(emulator_server, jules):
     result = jules("activities", "tail", sid, *FAST)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    served = emulator_server.emulator.list_activities(sid)["activities"]
+    served = served_activities(emulator_server, sid)
     assert len(lines) == len(served)
     assert "planGenerated" in lines[0] and "sessionCompleted" in lines[-1]
     assert all("\x1b" not in line for line in lines)  # a pipe gets no colour
@@ -251,7 +262,7 @@ def test_tail_json_lines_are_the_api_objects(emulator_server, jules):
     result = jules("activities", "tail", sid, "--json", *FAST)
     assert result.returncode == 0, result.stderr
     streamed = [json.loads(line) for line in result.stdout.splitlines()]
-    assert streamed == emulator_server.emulator.list_activities(sid)["activities"]
+    assert streamed == served_activities(emulator_server, sid)
 
 
 @pytest.mark.parametrize(
@@ -283,7 +294,7 @@ def test_tail_until_plan_approval_stops_after_the_plan(emulator_server, jules):
 def test_tail_no_follow_prints_what_exists_and_returns(emulator_server, jules):
     sid = create(emulator_server, "Work forever [stall]")
     emulator_server.settle()
-    existing = emulator_server.emulator.list_activities(sid)["activities"]
+    existing = served_activities(emulator_server, sid)
     result = jules("activities", "tail", sid, "--no-follow", "--json")
     assert result.returncode == 0, result.stderr
     assert [json.loads(line) for line in result.stdout.splitlines()] == existing
@@ -314,7 +325,7 @@ def _default_sigint() -> None:
 def test_tail_streams_each_line_at_once_and_ctrl_c_exits_130(emulator_server, json_mode):
     sid = create(emulator_server, "Work forever [stall]")
     emulator_server.settle()  # plan, approval, one command; then it stalls IN_PROGRESS
-    existing = len(emulator_server.emulator.list_activities(sid)["activities"])
+    existing = len(served_activities(emulator_server, sid))
     args = ["activities", "tail", sid, *FAST] + (["--json"] if json_mode else [])
     env = {**os.environ, **emulator_server.env}
     process = subprocess.Popen(
@@ -380,3 +391,44 @@ def test_send_wait_reply_timeout_exits_10(emulator_server, jules):
     assert result.returncode == 10, result.stderr
     assert result.stdout == ""
     assert "no answer" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["Busy [many:120]", "Busy [many:60] [same-time]", "Odd [unknown-kind]"],
+    ids=["pages", "same-time", "unknown-kind"],
+)
+def test_tail_json_reports_every_activity_exactly_once(emulator_server, jules, prompt):
+    # Several pages per poll, many activities sharing one createTime at the cursor, and
+    # kinds this version does not know: each activity comes out once, unchanged.
+    sid = create(emulator_server, prompt)
+    result = jules("activities", "tail", sid, "--json", *FAST)
+    assert result.returncode == 0, result.stderr
+    streamed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert streamed == served_activities(emulator_server, sid)
+
+
+def test_a_message_reopens_a_completed_session_and_wait_follows_the_new_work(
+    emulator_server, jules
+):
+    sid = create(emulator_server, "Add a greeting")
+    emulator_server.settle()
+    sent = jules("session", "send", sid, "Also add a changelog entry")
+    assert sent.returncode == 0, sent.stderr
+    waited = jules("session", "wait", sid, "--json", *FAST)
+    assert waited.returncode == 0, waited.stderr
+    assert json.loads(waited.stdout)["state"] == "COMPLETED"
+    diff = jules("session", "diff", sid, "--stat")
+    assert "notes/follow-up-1.md" in diff.stdout  # the follow-up's work is in the patch
+
+
+def test_tail_rides_out_rate_limits_and_dropped_connections(emulator_server, jules):
+    sid = create(emulator_server, "Add a greeting [many:20]")
+    emulator_server.fault(status=429, retryAfter=0, times=3, path=f"sessions/{sid}/activities")
+    emulator_server.fault(drop=True, times=1, method="GET", path=f"sessions/{sid}")
+    result = jules("activities", "tail", sid, "--json", *FAST)
+    assert result.returncode == 0, result.stderr
+    streamed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert streamed == served_activities(emulator_server, sid)
+    statuses = [r["status"] for r in emulator_server.requests()]
+    assert statuses.count(429) == 3 and None in statuses  # the faults did happen
