@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from jules_cli.emulator import Emulator, start_server
 from jules_cli.follow import activity_kind
 from tests.conftest import jules_command
 
@@ -432,3 +433,31 @@ def test_tail_rides_out_rate_limits_and_dropped_connections(emulator_server, jul
     assert streamed == served_activities(emulator_server, sid)
     statuses = [r["status"] for r in emulator_server.requests()]
     assert statuses.count(429) == 3 and None in statuses  # the faults did happen
+
+
+def test_send_wait_reply_right_after_create_waits_out_the_activities_404(run_jules):
+    # The live API answers 404 for a new session's activities for a few seconds; here
+    # that window is 100 simulated seconds, half a second of real time.
+    handle = start_server(Emulator(speed=200, activities_404_seconds=100))
+    try:
+        sid = handle.emulator.create_session({"prompt": "Plan first", "requirePlanApproval": True})[
+            "id"
+        ]
+        result = run_jules(
+            "session", "send", sid, "Also update the README", "--wait-reply", "--timeout", "20",
+            env=handle.env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert (
+            result.stdout.strip() == "Noted. Approve the plan when you are ready and I will start."
+        )
+        sent = [r for r in handle.requests() if r["path"].endswith(":sendMessage")]
+        assert len(sent) == 1
+    finally:
+        handle.shutdown()
+
+
+def test_send_wait_reply_to_an_unknown_session_sends_nothing(emulator_server, jules):
+    result = jules("session", "send", "424242", "hello", "--wait-reply")
+    assert result.returncode == 3, result.stderr
+    assert api_calls(emulator_server, ":sendMessage") == []
