@@ -51,13 +51,23 @@ def _become_terminal_session() -> None:
 class Terminal:
     """`jules ARGS` on a pseudo-terminal; the test reads the screen and types."""
 
-    def __init__(self, args: list[str], env: dict[str, str], rows: int = 50, cols: int = 120):
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        *,
+        stdout_to_pipe: bool = False,
+        rows: int = 50,
+        cols: int = 120,
+    ):
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        # `jules ... | tee log`: stdout a pipe, the user still at the terminal.
+        self.pipe = subprocess.PIPE if stdout_to_pipe else slave
         self.process = subprocess.Popen(
             [*jules_command(), *args],
             stdin=slave,
-            stdout=slave,
+            stdout=self.pipe,
             stderr=slave,
             env=env,
             preexec_fn=_become_terminal_session,
@@ -106,10 +116,16 @@ class Terminal:
             assert time.monotonic() < deadline, f"still running; the screen:\n{self.text}"
         return self.process.wait(timeout=HANG_LIMIT)
 
+    def piped_output(self) -> str:
+        """What went to stdout when it is a pipe (read after finish())."""
+        return self.process.stdout.read().decode()
+
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         os.close(self.master)
 
 
@@ -120,8 +136,10 @@ def terminal(emulator_server):
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "JULES_TTY", "NO_COLOR")}
     env.update(emulator_server.env, TERM="xterm-256color", COLUMNS="120", LINES="50")
 
-    def start(*args: str, extra_env: dict[str, str] | None = None) -> Terminal:
-        term = Terminal(list(args), {**env, **(extra_env or {})})
+    def start(
+        *args: str, extra_env: dict[str, str] | None = None, stdout_to_pipe: bool = False
+    ) -> Terminal:
+        term = Terminal(list(args), {**env, **(extra_env or {})}, stdout_to_pipe=stdout_to_pipe)
         opened.append(term)
         return term
 
@@ -287,3 +305,21 @@ def test_live_view_never_passes_api_control_characters_to_the_terminal(emulator_
     assert "Red alert" in term.text  # the hostile activity was shown...
     for sequence in (b"\x1b]0;", b"\x1b[2J", b"\x1b[1;1H", b"\x07"):
         assert sequence not in term.raw  # ...but none of its escapes reached the terminal
+
+
+def test_stdout_in_a_pipe_still_asks_at_the_terminal(emulator_server, terminal):
+    # `jules activities tail ID | tee log`: plain lines into the pipe, the plan and the
+    # question on the terminal (stderr), the answer from the keyboard (stdin).
+    sid = create(emulator_server, "Add a greeting", approval=True)
+    term = terminal("activities", "tail", sid, *FAST, stdout_to_pipe=True)
+    term.expect("Jules proposes this plan")
+    term.expect(PLAN_PROMPT)
+    term.type("y\r")
+    term.expect("Plan approved.")
+    assert term.finish() == 0, term.text
+    piped = term.piped_output()
+    lines = piped.splitlines()
+    assert "planGenerated" in lines[0] and "sessionCompleted" in lines[-1]
+    assert "\x1b" not in piped
+    assert "planGenerated" not in term.text  # the stream went to the pipe only
+    assert len(posted(emulator_server, ":approvePlan")) == 1
