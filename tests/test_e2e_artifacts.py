@@ -534,3 +534,19 @@ def test_web_prints_the_url_when_there_is_no_browser(emulator_server, jules, arg
     assert result.returncode == 0, result.stderr
     assert result.stdout == url + "\n"
     assert "No browser" in result.stderr
+
+
+def test_three_way_apply_merges_a_moved_context(emulator_server, jules, repo, git):
+    sid = finished_session(emulator_server, "Add a greeting [patch:readme]")
+    (repo / "README.md").write_text("Intro\n\n# demo\n")
+    git(repo, "commit", "-q", "-am", "Add an intro")
+    plain_attempt = jules("session", "apply", sid, cwd=repo)
+    assert plain_attempt.returncode != 0 and "--3way" in plain_attempt.stderr
+
+    result = jules("session", "apply", sid, "--3way", "--commit", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert (repo / "README.md").read_text() == (
+        "Intro\n\n# demo\n\nThis project greets people: see hello.py.\n"
+    )
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+    assert git(repo, "rev-list", "--count", "HEAD").strip() == "3"
