@@ -396,14 +396,34 @@ def _bash_log(payload: dict[str, Any]) -> str:
     return f"$ {command}\n{output}exit code: {_exit_code(payload)}\n"
 
 
+def patch_bytes(unidiff: str) -> bytes:
+    """A patch as it is saved: with its final newline, which git needs ("corrupt patch")."""
+    if unidiff and not unidiff.endswith("\n"):
+        unidiff += "\n"
+    return unidiff.encode("utf-8", "surrogateescape")
+
+
+def save_patch(target: Path, unidiff: str) -> None:
+    """Write a patch to `target` (`session diff -o FILE`) atomically; ArtifactError with
+    the reason when the file cannot be written (no such folder, a folder, no permission)."""
+    target = Path(target)
+    if target.is_dir():
+        raise UsageError(
+            f"{target} is a folder", "give a file name for the patch, e.g. -o out.patch"
+        )
+    try:
+        write_atomically(target, patch_bytes(unidiff))
+    except OSError as error:
+        raise ArtifactError(
+            f"cannot write {target}: {error.strerror or error}",
+            "check that its folder exists and is writable",
+        ) from error
+
+
 def _file_content(ref: ArtifactRef) -> bytes:
     """The bytes to save for an artifact; ValueError with a reason when it has none."""
     if ref.kind == CHANGE_SET:
-        unidiff = _unidiff(ref.payload)
-        # git refuses a patch whose last line lacks its newline ("corrupt patch").
-        if unidiff and not unidiff.endswith("\n"):
-            unidiff += "\n"
-        return unidiff.encode("utf-8", "surrogateescape")
+        return patch_bytes(_unidiff(ref.payload))
     if ref.kind == BASH_OUTPUT:
         return _bash_log(ref.payload).encode("utf-8", "surrogateescape")
     if ref.kind == MEDIA:

@@ -550,3 +550,16 @@ def test_three_way_apply_merges_a_moved_context(emulator_server, jules, repo, gi
     )
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
     assert git(repo, "rev-list", "--count", "HEAD").strip() == "3"
+
+
+def test_diff_output_to_a_missing_folder_or_a_folder_is_a_clear_error(
+    emulator_server, jules, tmp_path
+):
+    sid = finished_session(emulator_server, "Add a greeting")
+    missing = jules("session", "diff", sid, "-o", str(tmp_path / "no" / "such" / "x.patch"))
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("Error: cannot write ") and "unexpected" not in missing.stderr
+    folder = jules("session", "diff", sid, "-o", str(tmp_path))
+    assert folder.returncode == 2
+    assert "is a folder" in folder.stderr and "unexpected" not in folder.stderr
+    assert not list(tmp_path.glob(".*.tmp"))

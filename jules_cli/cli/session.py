@@ -425,9 +425,9 @@ def diff(
     session, activities = _session_and_activities(appctx, session_id)
     patch = select_patch(session, activities, activity)
     if output is not None:
-        from jules_cli.files import write_atomically
+        from jules_cli.artifacts import save_patch
 
-        write_atomically(output, patch.unidiff.encode("utf-8", "surrogateescape"))
+        save_patch(output, patch.unidiff)
         out.success(f"Saved the patch from the {patch.origin} to {output}")
     elif json_output:
         out.json(patch.change_set)
