@@ -57,8 +57,10 @@ def served_activities(handle, sid: str) -> list[dict]:
 
 
 @pytest.fixture
-def jules(run_jules, emulator_server):
-    """run_jules pointed at the emulator server, with no CI variable and no forced TTY."""
+def jules(run_jules, emulator_server, monkeypatch):
+    """run_jules pointed at the emulator server, with no CI variable and no forced TTY
+    (so that a test adding CI=true, or --no-input, shows what that alone does)."""
+    monkeypatch.delenv("CI", raising=False)
 
     def run(*args: str, env: dict[str, str] | None = None, **kwargs):
         return run_jules(*args, env={**emulator_server.env, **(env or {})}, **kwargs)
