@@ -364,7 +364,17 @@ def test_tail_streams_each_line_at_once_and_ctrl_c_exits_130(emulator_server, js
 def test_send_wait_reply_prints_the_agents_answer(emulator_server, jules):
     sid = create(emulator_server, "Ask me [ask]")
     emulator_server.settle()
-    result = jules("session", "send", sid, "Yes, add a test.", "--wait-reply", "--timeout", "20")
+    result = jules(
+        "session",
+        "send",
+        sid,
+        "Yes, add a test.",
+        "--wait-reply",
+        "--interval",
+        "0.05",
+        "--timeout",
+        "20",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Thanks! Carrying on with the task."
     sent = api_calls(emulator_server, ":sendMessage")
@@ -390,7 +400,17 @@ def test_send_wait_reply_timeout_exits_10(emulator_server, jules):
     sid = create(emulator_server, "Ask me [ask]")
     emulator_server.settle()
     # [slow:10000] makes the emulated agent take minutes to answer.
-    result = jules("session", "send", sid, "later [slow:10000]", "--wait-reply", "--timeout", "0.5")
+    result = jules(
+        "session",
+        "send",
+        sid,
+        "later [slow:10000]",
+        "--wait-reply",
+        "--interval",
+        "0.05",
+        "--timeout",
+        "0.5",
+    )
     assert result.returncode == 10, result.stderr
     assert result.stdout == ""
     assert "no answer" in result.stderr
@@ -446,7 +466,8 @@ def test_send_wait_reply_right_after_create_waits_out_the_activities_404(run_jul
             "id"
         ]
         result = run_jules(
-            "session", "send", sid, "Also update the README", "--wait-reply", "--timeout", "20",
+            "session", "send", sid, "Also update the README",
+            "--wait-reply", "--interval", "0.05", "--timeout", "20",
             env=handle.env,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr

@@ -341,6 +341,7 @@ def send(
         typer.Option("--wait-reply", help="Then wait for the agent's answer and print it."),
     ] = False,
     timeout: TimeoutOption = None,
+    interval: IntervalOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Send a message to the session (an answer, a follow-up task)."""
@@ -353,7 +354,7 @@ def send(
     if wait_reply:
         from jules_cli.render.activities import print_reply
 
-        activity, code = wait_for_reply(appctx, session_id, text, timeout)
+        activity, code = wait_for_reply(appctx, session_id, text, timeout, interval)
         print_reply(out, activity)
         if code:
             raise typer.Exit(code)

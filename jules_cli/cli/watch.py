@@ -94,6 +94,14 @@ def answer_hook(appctx: AppContext, watcher):
     return hook
 
 
+def check_interval(interval: float | None) -> float | None:
+    if interval is not None and interval <= 0:
+        from jules_cli.errors import UsageError
+
+        raise UsageError("--interval must be a positive number of seconds")
+    return interval
+
+
 def watch(
     appctx: AppContext,
     session_id: str,
@@ -111,10 +119,7 @@ def watch(
     out = appctx.out
     condition = Condition.parse(until)
     seconds = parse_duration(timeout) if timeout is not None else None
-    if interval is not None and interval <= 0:
-        from jules_cli.errors import UsageError
-
-        raise UsageError("--interval must be a positive number of seconds")
+    interval = check_interval(interval)
     live = show_activities and out.is_terminal and not out.json_mode
     watcher = Watcher(out, session_id, live=live)
     hook = None
@@ -143,7 +148,11 @@ def finish(result) -> None:
 
 
 def wait_for_reply(
-    appctx: AppContext, session_id: str, text: str, timeout: str | None
+    appctx: AppContext,
+    session_id: str,
+    text: str,
+    timeout: str | None,
+    interval: float | None = None,
 ) -> tuple[dict[str, Any] | None, int]:
     """Send a message, then wait for the agent's answer to it.
 
@@ -161,7 +170,7 @@ def wait_for_reply(
     poller.poll()  # everything so far: the answer must come after this
     client.send_message(session_id, text)
     deadline = None if seconds is None else time.monotonic() + seconds
-    backoff = Backoff()
+    backoff = Backoff(check_interval(interval))
     message_seen = False
     while True:
         try:
