@@ -27,6 +27,9 @@ _AMBIENT = (
     "FORCE_COLOR",
     "VISUAL",
     "EDITOR",
+    # CI services set CI=true, which makes jules non-interactive; tests that want that
+    # say so themselves, so the suite behaves the same on a laptop and in CI.
+    "CI",
 )
 
 
