@@ -105,11 +105,12 @@ def tail(
     Elsewhere: one line per activity (or JSON Lines). The exit code is that of
     `session wait`.
     """
-    from jules_cli.cli.watch import finish, watch
+    from jules_cli.cli.watch import WatchOptions, finish, watch
     from jules_cli.render.activities import stream_line
 
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
+    options = WatchOptions.parse(until, timeout, interval)
     if no_follow:
         for activity in appctx.client().list_activities(session_id):
             if json_output:
@@ -117,7 +118,4 @@ def tail(
             else:
                 out.print(stream_line(activity, terminal=out.is_terminal))
         return
-    result = watch(
-        appctx, session_id, until=until, timeout=timeout, interval=interval, show_activities=True
-    )
-    finish(result)
+    finish(watch(appctx, session_id, options, show_activities=True))

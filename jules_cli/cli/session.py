@@ -18,7 +18,7 @@ from jules_cli.cli.options import (
     UntilOption,
     YesOption,
 )
-from jules_cli.cli.watch import finish, wait_for_reply, watch
+from jules_cli.cli.watch import WatchOptions, finish, wait_for_reply, watch
 from jules_cli.completion import (
     complete_branches,
     complete_session_ids,
@@ -171,7 +171,6 @@ def new(
     quiet: QuietOption = False,
 ) -> None:
     """Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR)."""
-    from jules_cli.follow import Condition, parse_duration
     from jules_cli.prompt import read_text
     from jules_cli.render.sessions import print_created
     from jules_cli.sessions import check_parallel, create_sessions
@@ -184,9 +183,7 @@ def new(
         raise UsageError("give either --wait or --follow, not both")
     if follow and count > 1:
         raise UsageError("--follow follows one session; use --wait with --parallel")
-    Condition.parse(until)  # bad values fail before anything is created
-    if timeout is not None:
-        parse_duration(timeout)
+    options = WatchOptions.parse(until, timeout, interval)  # fails before any create
     text = read_text(prompt, file=prompt_file, interactive=appctx.interactive)
     request = _resolve_new(
         appctx,
@@ -207,27 +204,9 @@ def new(
     elif not json_output:
         print_created(out, created, hint=not (wait or follow))
     if follow:
-        result = watch(
-            appctx,
-            created[0]["id"],
-            until=until,
-            timeout=timeout,
-            interval=interval,
-            show_activities=True,
-        )
-        finish(result)
+        finish(watch(appctx, created[0]["id"], options, show_activities=True))
     elif wait:
-        results = [
-            watch(
-                appctx,
-                s["id"],
-                until=until,
-                timeout=timeout,
-                interval=interval,
-                show_activities=False,
-            )
-            for s in created
-        ]
+        results = [watch(appctx, s["id"], options, show_activities=False) for s in created]
         if json_output:
             finals = [r.session for r in results]
             out.json(finals if as_array else finals[0])
@@ -354,7 +333,8 @@ def send(
     if wait_reply:
         from jules_cli.render.activities import print_reply
 
-        activity, code = wait_for_reply(appctx, session_id, text, timeout, interval)
+        options = WatchOptions.parse(timeout=timeout, interval=interval)
+        activity, code = wait_for_reply(appctx, session_id, text, options)
         print_reply(out, activity)
         if code:
             raise typer.Exit(code)
@@ -386,7 +366,7 @@ def wait(
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
     result = watch(
-        appctx, session_id, until=until, timeout=timeout, interval=interval, show_activities=False
+        appctx, session_id, WatchOptions.parse(until, timeout, interval), show_activities=False
     )
     if json_output:
         out.json(result.session)

@@ -8,12 +8,14 @@ is answered right there.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import typer
 
 from jules_cli.cli.context import AppContext
 from jules_cli.errors import ExitCode
+from jules_cli.follow import Condition, parse_duration
 
 
 def ask(question: str) -> str | None:
@@ -94,32 +96,39 @@ def answer_hook(appctx: AppContext, watcher):
     return hook
 
 
-def check_interval(interval: float | None) -> float | None:
-    if interval is not None and interval <= 0:
+@dataclass(frozen=True)
+class WatchOptions:
+    """--until, --timeout and --interval, checked once, before any request."""
+
+    condition: Condition
+    timeout: float | None = None
+    interval: float | None = None
+
+    @classmethod
+    def parse(
+        cls, until: str = "done", timeout: str | None = None, interval: float | None = None
+    ) -> WatchOptions:
         from jules_cli.errors import UsageError
 
-        raise UsageError("--interval must be a positive number of seconds")
-    return interval
+        if interval is not None and interval <= 0:
+            raise UsageError("--interval must be a positive number of seconds")
+        seconds = parse_duration(timeout) if timeout is not None else None
+        return cls(Condition.parse(until), seconds, interval)
 
 
 def watch(
     appctx: AppContext,
     session_id: str,
+    options: WatchOptions,
     *,
-    until: str,
-    timeout: str | None,
-    interval: float | None,
     show_activities: bool,
-    replay: bool = True,
 ):
-    """Follow a session until `until`; returns the engine's FollowResult."""
-    from jules_cli.follow import Condition, follow, parse_duration
+    """Follow a session until the condition; returns the engine's FollowResult."""
+    from jules_cli.follow import follow
     from jules_cli.render.live import Watcher, print_outcome
 
     out = appctx.out
-    condition = Condition.parse(until)
-    seconds = parse_duration(timeout) if timeout is not None else None
-    interval = check_interval(interval)
+    condition = options.condition
     live = show_activities and out.is_terminal and not out.json_mode
     watcher = Watcher(out, session_id, live=live)
     hook = None
@@ -130,12 +139,11 @@ def watch(
             appctx.client(),
             session_id,
             condition=condition,
-            timeout=seconds,
-            interval=interval,
+            timeout=options.timeout,
+            interval=options.interval,
             on_activity=watcher.activity if show_activities else None,
             on_state_change=watcher.state_change,
             on_waiting_for_user=hook,
-            replay=replay,
         )
     print_outcome(out, result.session, result.state, result.outcome)
     return result
@@ -148,11 +156,7 @@ def finish(result) -> None:
 
 
 def wait_for_reply(
-    appctx: AppContext,
-    session_id: str,
-    text: str,
-    timeout: str | None,
-    interval: float | None = None,
+    appctx: AppContext, session_id: str, text: str, options: WatchOptions
 ) -> tuple[dict[str, Any] | None, int]:
     """Send a message, then wait for the agent's answer to it.
 
@@ -162,15 +166,15 @@ def wait_for_reply(
     import time
 
     from jules_cli.errors import RateLimited, Unavailable
-    from jules_cli.follow import ActivityPoller, Backoff, parse_duration
+    from jules_cli.follow import ActivityPoller, Backoff
 
     client = appctx.client()
-    seconds = parse_duration(timeout) if timeout is not None else None
+    seconds = options.timeout
     poller = ActivityPoller(client, session_id)
     poller.poll()  # everything so far: the answer must come after this
     client.send_message(session_id, text)
     deadline = None if seconds is None else time.monotonic() + seconds
-    backoff = Backoff(check_interval(interval))
+    backoff = Backoff(options.interval)
     message_seen = False
     while True:
         try:
