@@ -98,3 +98,13 @@ def test_archive_json_is_the_session_read_back(run_jules):
     assert json.loads(archived.stdout)["archived"] is True
     shown = json.loads(run_jules("session", "show", session_id, "--json", env=env).stdout)
     assert shown["archived"] is True
+
+
+def test_show_names_the_source_and_api_accepts_json(run_jules):
+    env = {"JULES_EMULATOR": "1"}
+    created = run_jules("session", "new", "-q", "x", "--repo", "jules-demo/webapp", env=env)
+    shown = run_jules("session", "show", created.stdout.strip(), env=env)
+    assert "Source\tsources/github/jules-demo/webapp\n" in shown.stdout
+    raw = run_jules("api", "sources", "--json", env=env)
+    assert raw.returncode == 0
+    assert [s["name"] for s in json.loads(raw.stdout)["sources"]][0].startswith("sources/")

@@ -66,6 +66,9 @@ def api(
     paginate: Annotated[
         bool, typer.Option("--paginate", help="Follow nextPageToken and merge all pages.")
     ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", hidden=True, help="Accepted for uniformity: always JSON.")
+    ] = False,
 ) -> None:
     """Call any API endpoint with the configured key and print the JSON answer."""
     appctx = app_context(ctx)

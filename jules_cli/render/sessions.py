@@ -125,6 +125,7 @@ def print_session(out: Output, session: dict[str, Any]) -> None:
         ("Title", session.get("title")),
         ("State", state_line if out.is_terminal else state),
         ("Repo", repo_of(session)),
+        ("Source", (session.get("sourceContext") or {}).get("source")),
         ("Branch", branch_of(session)),
         ("Working branch", (session.get("sourceContext") or {}).get("workingBranch")),
         ("Created", show_time(session.get("createTime"), relative_to_now=relative)),
