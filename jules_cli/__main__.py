@@ -32,6 +32,34 @@ def _usage_message(exc: Exception) -> str:
     return f"{message}{hint}"
 
 
+class StdoutClosed(Exception):
+    """The reader of stdout went away (`jules ... | head`). Deliberately not an OSError:
+    Typer turns a broken pipe into exit 1, but a reader that has seen enough is no
+    failure of ours."""
+
+
+class _GuardedStdout:
+    """sys.stdout, with a broken pipe surfacing as StdoutClosed."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError as exc:
+            raise StdoutClosed() from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError as exc:
+            raise StdoutClosed() from exc
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if os.environ.get("_JULES_COMPLETE"):
@@ -39,10 +67,17 @@ def main(argv: list[str] | None = None) -> int:
         from jules_cli.cli.completion import respond
 
         return respond(argv)
+    import typer
+
     from jules_cli.cli.app import app
 
+    if not isinstance(sys.stdout, _GuardedStdout):
+        sys.stdout = _GuardedStdout(sys.stdout)
     try:
         result = app(args=argv, prog_name="jules", standalone_mode=False)
+    except StdoutClosed:
+        _silence_stdout()
+        return ExitCode.OK
     except JulesError as exc:
         # An expected failure: the one line says it all, --debug or not.
         _error(str(exc))
@@ -56,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
             _error(_usage_message(exc))
             return exc.exit_code  # type: ignore[attr-defined]
-        if type(exc).__name__ == "Abort":
+        if isinstance(exc, typer.Abort):
             _error("aborted")
             return ExitCode.UNEXPECTED
         if _debug_requested(argv):
@@ -74,9 +109,17 @@ def _flush_quietly() -> None:
     """A closed pipe (`jules ... | head`) is not an error worth a traceback."""
     try:
         sys.stdout.flush()
-    except (BrokenPipeError, ValueError):
+    except (StdoutClosed, BrokenPipeError, ValueError):
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush cannot fail either."""
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def run() -> None:

@@ -108,3 +108,28 @@ def test_show_names_the_source_and_api_accepts_json(run_jules):
     raw = run_jules("api", "sources", "--json", env=env)
     assert raw.returncode == 0
     assert [s["name"] for s in json.loads(raw.stdout)["sources"]][0].startswith("sources/")
+
+
+def test_a_reader_that_stops_early_is_not_an_error(isolated_config):
+    env = {**os.environ, "JULES_EMULATOR": "1", "JULES_EMULATOR_SPEED": "1000"}
+    base = jules_command()
+    session_id = subprocess.run(
+        [*base, "session", "new", "-q", "--no-repo", "long [many:400]"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run([*base, "session", "wait", session_id], env=env, capture_output=True)
+    # Far more than a pipe buffer: the writer is still writing when the reader leaves.
+    reader = subprocess.Popen(
+        [*base, "activities", "list", session_id],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert b"planGenerated" in reader.stdout.readline()
+    reader.stdout.close()
+    stderr = reader.stderr.read().decode()
+    assert reader.wait(timeout=30) == 0
+    assert stderr == ""
