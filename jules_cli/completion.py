@@ -12,9 +12,7 @@ the standard library only (no httpx, no Rich, not even Typer).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -71,14 +69,13 @@ def _save(path: Path, data: dict[str, Any]) -> None:
 
     A cache is a convenience: a read-only home or a full disk must never make a list
     command fail, so write errors are swallowed."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from jules_cli.files import write_atomically  # not on the TAB path: list commands only
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-        os.replace(temporary, path)
+        write_atomically(path, json.dumps(data, sort_keys=True).encode("utf-8"))
     except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
+        pass
 
 
 def _update(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from jules_cli.emulator.app import EmulatorApp
 from jules_cli.emulator.state import Emulator
+from jules_cli.files import write_atomically
 
 
 class PersistentEmulatorApp:
@@ -78,17 +78,7 @@ class PersistentEmulatorApp:
 
     def _save(self, emulator: Emulator) -> None:
         data = json.dumps(emulator.to_dict(), separators=(",", ":"))
-        handle, temp = tempfile.mkstemp(
-            prefix=self.state_path.name + ".", suffix=".tmp", dir=self.state_path.parent
-        )
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(data)
-            os.replace(temp, self.state_path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        write_atomically(self.state_path, data.encode("utf-8"))
 
 
 @contextlib.contextmanager
