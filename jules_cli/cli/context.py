@@ -96,9 +96,13 @@ class AppContext:
             from jules_cli.emulator.inprocess import PersistentEmulatorApp
 
             source = resolve_key(None)
-            transport = httpx.WSGITransport(
-                app=PersistentEmulatorApp(emulator_state_path(), emulator_speed())
+            state_path = emulator_state_path()
+            transport = httpx.WSGITransport(app=PersistentEmulatorApp(state_path, emulator_speed()))
+            # So that nobody mistakes the emulator's answers for the real service's.
+            sys.stderr.write(
+                f"note: using the built-in Jules emulator, not the API (state: {state_path})\n"
             )
+            sys.stderr.flush()
             return JulesClient(
                 source.key if source else "emulator",
                 EMULATOR_URL,
@@ -118,9 +122,14 @@ def emulator_state_path() -> Path:
     override = os.environ.get("JULES_EMULATOR_STATE")
     if override:
         return Path(override).expanduser()
-    from jules_cli.config import state_dir
+    folder = os.environ.get("JULES_CONFIG_DIR")
+    if folder:
+        return Path(folder).expanduser() / "emulator-state.json"
+    import platformdirs
 
-    return state_dir() / "emulator-state.json"
+    # Data, not configuration or cache: the sessions a user made live here until
+    # `jules emulator reset`.
+    return Path(platformdirs.user_data_dir("jules", appauthor=False)) / "emulator-state.json"
 
 
 def emulator_speed() -> float:
