@@ -84,7 +84,11 @@ def _git(
             env=env,
         )
     except FileNotFoundError:
-        raise JulesError("git is not installed (or not on PATH)", "install git and retry") from None
+        # Like `--repo .` without git: the user's setup, caught before any change (exit 2).
+        raise UsageError(
+            "`session apply` needs git, which is not installed (or not on PATH)",
+            "install git, or save the patch with `jules session diff ID -o FILE`",
+        ) from None
     if check and completed.returncode != 0:
         raise _GitFailed(list(args), completed)
     return completed

@@ -1,4 +1,9 @@
-"""Resource names: accept what users type, produce what the API wants."""
+"""Resource names: accept what users type, produce what the API wants.
+
+Everything here ends up in a URL path, so each part is checked against the shape the API
+uses before any request: a value such as `../x`, `1?x=y` or `a%2Fb` must never become a
+request to some other path. Anything else is a UsageError (exit 2).
+"""
 
 from __future__ import annotations
 
@@ -6,29 +11,45 @@ import re
 
 from jules_cli.errors import UsageError
 
-_SESSION_ID = re.compile(r"^[0-9A-Za-z_-]+$")
+# Session ids are decimal uint64 strings (jules-api.md 2). ASCII digits only: `\d` would
+# also take other scripts' digits.
+_SESSION_ID = re.compile(r"[0-9]+")
+# Activity ids are 32 hex characters; any plain token is accepted so that another shape
+# still works, but never a separator, a dot segment or an escape.
+_ACTIVITY_ID = re.compile(r"[0-9A-Za-z_-]+")
+# One segment of a source name (`sources/github/OWNER/REPO`): GitHub's owner and
+# repository characters.
+_SOURCE_SEGMENT = re.compile(r"[0-9A-Za-z_.-]+")
+
+_SESSION_HINT = "give the session's number, e.g. 1234 or sessions/1234"
+_SOURCE_HINT = "give owner/repo, github/owner/repo or sources/github/owner/repo"
 
 
 def session_id(value: str) -> str:
     """`1234` or `sessions/1234` -> `1234`."""
-    text = value.strip()
+    text = str(value).strip()
     if text.startswith("sessions/"):
         text = text[len("sessions/") :]
     text = text.strip("/")
-    if not text or not _SESSION_ID.match(text):
-        raise UsageError(f"not a session id: {value!r}", "give the id, e.g. 1234 or sessions/1234")
+    if not _SESSION_ID.fullmatch(text):
+        raise UsageError(f"not a session id: {value!r}", _SESSION_HINT)
     return text
 
 
 def activity_id(value: str) -> tuple[str | None, str]:
     """`abc`, or `sessions/1/activities/abc` -> (session id or None, activity id)."""
-    text = value.strip().strip("/")
-    match = re.match(r"^sessions/([^/]+)/activities/([^/]+)$", text)
-    if match:
-        return match.group(1), match.group(2)
-    if not text or "/" in text:
-        raise UsageError(f"not an activity id: {value!r}")
-    return None, text
+    text = str(value).strip().strip("/")
+    owner: str | None = None
+    parts = text.split("/")
+    if len(parts) == 4 and parts[0] == "sessions" and parts[2] == "activities":
+        owner = session_id(parts[1])
+        text = parts[3]
+    if not _ACTIVITY_ID.fullmatch(text):
+        raise UsageError(
+            f"not an activity id: {value!r}",
+            "give the id from `jules activities list`, or sessions/ID/activities/ID",
+        )
+    return owner, text
 
 
 def source_name(value: str) -> str:
@@ -37,15 +58,14 @@ def source_name(value: str) -> str:
     Only a candidate: callers confirm it exists by asking the API, since sources are
     never assumed to follow this shape.
     """
-    text = value.strip().strip("/")
-    if text.startswith("sources/"):
-        return text
+    text = str(value).strip().strip("/")
     parts = text.split("/")
-    if len(parts) == 2 and all(parts):
+    if not all(_SOURCE_SEGMENT.fullmatch(part) and part not in (".", "..") for part in parts):
+        raise UsageError(f"not a source: {value!r}", _SOURCE_HINT)
+    if parts[0] == "sources" and len(parts) >= 2:
+        return text
+    if len(parts) == 2:
         return f"sources/github/{text}"
-    if len(parts) >= 2 and all(parts):
+    if len(parts) > 2:
         return f"sources/{text}"
-    raise UsageError(
-        f"not a source: {value!r}",
-        "give owner/repo, github/owner/repo or sources/github/owner/repo",
-    )
+    raise UsageError(f"not a source: {value!r}", _SOURCE_HINT)

@@ -1,12 +1,56 @@
-"""Option definitions shared by many commands, defined once."""
+"""Option definitions shared by many commands, defined once.
+
+The callbacks check values while the command line is parsed, so a malformed id, duration
+or condition is a usage error (exit 2) before the command body runs: before the API key
+is looked up, a prompt is read or any request is sent.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
 
 from jules_cli.completion import complete_session_ids, complete_until
+
+
+def checked_session_id(value: str) -> str:
+    """The bare session id (`sessions/1234` -> `1234`), or a UsageError."""
+    from jules_cli.api import names
+
+    return names.session_id(value)
+
+
+def checked_session_ids(values: list[str] | None) -> list[str]:
+    """Every id checked before the first request, so one typo stops a whole batch."""
+    return [checked_session_id(value) for value in values or []]
+
+
+def checked_until(value: str) -> str:
+    from jules_cli.follow import Condition
+
+    Condition.parse(value)
+    return value
+
+
+def checked_timeout(value: str | None) -> str | None:
+    if value is not None:
+        from jules_cli.follow import parse_duration
+
+        parse_duration(value)
+    return value
+
+
+def checked_interval(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        from jules_cli.errors import UsageError
+
+        raise UsageError(
+            f"--interval must be a positive number of seconds, not {value}", "e.g. --interval 5"
+        )
+    return value
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON objects unchanged.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only ids, one per line.")]
@@ -21,6 +65,16 @@ SessionArg = Annotated[
         metavar="ID",
         help="Session id, bare (1234) or sessions/1234.",
         autocompletion=complete_session_ids,
+        callback=checked_session_id,
+    ),
+]
+SessionIdsArg = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="ID...",
+        help="Session ids, bare or sessions/ID.",
+        autocompletion=complete_session_ids,
+        callback=checked_session_ids,
     ),
 ]
 UntilOption = Annotated[
@@ -30,13 +84,22 @@ UntilOption = Annotated[
         "-u",
         help="done (COMPLETED or FAILED), settled (done, or waiting for you), or a state name.",
         autocompletion=complete_until,
+        callback=checked_until,
     ),
 ]
 TimeoutOption = Annotated[
     str | None,
-    typer.Option("--timeout", help="Give up after this long: seconds, or 90s, 15m, 2h (exit 10)."),
+    typer.Option(
+        "--timeout",
+        help="Give up after this long: seconds, or 90s, 15m, 2h (exit 10).",
+        callback=checked_timeout,
+    ),
 ]
 IntervalOption = Annotated[
     float | None,
-    typer.Option("--interval", help="Poll every SEC seconds (default: adaptive, 1-10 s)."),
+    typer.Option(
+        "--interval",
+        help="Poll every SEC seconds (default: adaptive, 1-10 s).",
+        callback=checked_interval,
+    ),
 ]
