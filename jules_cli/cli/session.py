@@ -14,6 +14,7 @@ from jules_cli.cli.options import (
     LimitOption,
     QuietOption,
     SessionArg,
+    SessionIdsArg,
     TimeoutOption,
     UntilOption,
     YesOption,
@@ -21,7 +22,6 @@ from jules_cli.cli.options import (
 from jules_cli.cli.watch import WatchOptions, finish, wait_for_reply, watch
 from jules_cli.completion import (
     complete_branches,
-    complete_session_ids,
     complete_source_names,
     complete_sources,
     complete_states,
@@ -33,14 +33,8 @@ from jules_cli.errors import JulesError, UsageError
 
 app = typer.Typer(help="Start, follow and act on Jules coding sessions.", no_args_is_help=True)
 
-SessionIds = Annotated[
-    list[str],
-    typer.Argument(
-        metavar="ID...",
-        help="Session ids, bare or sessions/ID.",
-        autocompletion=complete_session_ids,
-    ),
-]
+# Checked as a whole while parsing: one malformed id stops the batch before any request.
+SessionIds = SessionIdsArg
 
 
 def _resolve_new(
@@ -450,7 +444,12 @@ def apply(
     """Apply the session's patch to the git checkout here, safely: checked first, never
     half-applied, optionally on a new branch and committed."""
     from jules_cli.artifacts import select_patch
-    from jules_cli.gitapply import apply_patch, commit_message_for, default_branch_name
+    from jules_cli.gitapply import (
+        apply_patch,
+        commit_message_for,
+        default_branch_name,
+        worktree_root,
+    )
     from jules_cli.render.artifacts import print_applied
 
     appctx = app_context(ctx)
@@ -459,6 +458,7 @@ def apply(
         raise UsageError("give either --branch NAME or --auto-branch, not both")
     if message and not commit:
         raise UsageError("--message needs --commit")
+    worktree_root(Path.cwd())  # no git, or not a checkout: say so before any request
     session, activities = _session_and_activities(appctx, session_id)
     patch = select_patch(session, activities, activity)
     result = apply_patch(
