@@ -64,8 +64,9 @@ class FakeClient:
     """Activities in memory, served like the API: oldest first, `since` exclusive, paged.
 
     Each page is one counted request. `timeline[n]` lists activities that appear just
-    before the n-th session GET (1-based); `states` are answered one per GET (the last
-    repeats); `activity_errors[n]` / `session_errors[n]` are raised at the n-th request.
+    before the n-th poll (the n-th `list_activities` call, 1-based); `states` are answered
+    one per session GET (the last repeats); `activity_errors[n]` / `session_errors[n]` are
+    raised at the n-th request of that kind (a page counts as one).
     """
 
     def __init__(
@@ -88,18 +89,20 @@ class FakeClient:
         self.session_fields: dict[str, Any] = {}
         self.activity_requests = 0
         self.session_requests = 0
+        self.polls = 0
         self.sinces: list[str | None] = []
         self.on_page: Callable[[], None] | None = None
 
     def get_session(self, session: str) -> dict:
         self.session_requests += 1
-        self.activities.extend(self.timeline.get(self.session_requests, []))
         if self.session_requests in self.session_errors:
             raise self.session_errors[self.session_requests]
         state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
         return {"name": f"sessions/{session}", "id": session, "state": state, **self.session_fields}
 
     def list_activities(self, session: str, *, since: str | None = None):
+        self.polls += 1
+        self.activities.extend(self.timeline.get(self.polls, []))
         self.sinces.append(since)
         return self._pages(since)
 
@@ -807,11 +810,11 @@ def real_client(stub: ApiStub) -> JulesClient:
 
 def test_real_client_sends_the_time_filter_and_follows_pages() -> None:
     stub = ApiStub()
-    poller = ActivityPoller(real_client(stub), "sessions/s1")
+    poller = ActivityPoller(real_client(stub), "sessions/1")
     assert ids(poller.poll()) == ["a1", "a2", "a3"]
     assert poller.poll() == []
     first, second, idle = stub.activity_requests
-    assert {r.url.path for r in (first, second, idle)} == {"/v1alpha/sessions/s1/activities"}
+    assert {r.url.path for r in (first, second, idle)} == {"/v1alpha/sessions/1/activities"}
     assert "filter" not in first.url.params
     assert second.url.params["pageToken"] == "2"
     assert idle.url.params["filter"] == 'create_time>"2026-01-17T00:03:55.123455Z"'
@@ -830,7 +833,7 @@ def test_real_client_follow_until_completed() -> None:
 
     result = follow(
         real_client(stub),
-        "s1",
+        "1",
         on_activity=reported.append,
         clock=fake_time.clock,
         sleep=complete_later,
