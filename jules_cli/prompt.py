@@ -31,12 +31,9 @@ def read_text(
     if argument is not None and file is not None:
         raise UsageError(f"give the {what} either as an argument or with --{what}-file, not both")
     if file is not None:
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read {file}: {exc.strerror}") from exc
+        text = _read_file(file, what)
     elif argument == "-" or (argument is None and not stdin_is_terminal):
-        text = sys.stdin.read()
+        text = _read_stdin(what)
         if not text.strip():
             raise UsageError(
                 f"no {what} given: standard input is empty",
@@ -55,6 +52,43 @@ def read_text(
     if not text:
         raise UsageError(f"the {what} is empty")
     return text
+
+
+def decode_text(data: bytes, source: str, what: str) -> str:
+    """UTF-8 text (a leading byte order mark dropped), or a UsageError naming `source`.
+
+    The API takes the text as JSON, so bytes that are not UTF-8 (a Latin-1 file, an image
+    piped by mistake) cannot be sent faithfully and are refused rather than mangled.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"the {what} from {source} is not UTF-8 text (byte {exc.start} is invalid)",
+            "convert it first, e.g. with `iconv -t UTF-8`",
+        ) from None
+    if "\x00" in text:
+        raise UsageError(
+            f"the {what} from {source} is binary data (it contains NUL bytes)",
+            f"give the {what} as text",
+        )
+    return text
+
+
+def _read_file(file: Path, what: str) -> str:
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"cannot read {file}: {reason}", f"check the --{what}-file path") from exc
+    return decode_text(data, str(file), what)
+
+
+def _read_stdin(what: str) -> str:
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # replaced by a text stream (tests, embedding): already decoded
+        return sys.stdin.read()
+    return decode_text(buffer.read(), "standard input", what)
 
 
 def editor_command() -> list[str]:
@@ -79,7 +113,7 @@ def compose_in_editor() -> str:
             raise UsageError(f"cannot run the editor {command[0]!r}") from exc
         if result.returncode != 0:
             raise UsageError(f"the editor exited with code {result.returncode}; nothing was sent")
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = decode_text(path.read_bytes(), "the editor", "prompt").splitlines()
     finally:
         path.unlink(missing_ok=True)
     return "\n".join(line for line in lines if not line.startswith("#")).strip()
