@@ -8,13 +8,14 @@ profile is a table `[profiles.NAME]`. Writes are atomic (temp file + rename) wit
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jules_cli.errors import ConfigError, MissingKeyError, UsageError
+from jules_cli.errors import ConfigError, MissingKeyError, UsageError, register_secret
 from jules_cli.files import write_atomically
 
 if sys.version_info >= (3, 11):
@@ -137,6 +138,40 @@ def save(data: dict[str, Any], path: Path | None = None) -> Path:
     return path
 
 
+def _holds_a_key(data: dict[str, Any]) -> bool:
+    return any(KEY_FIELD in profile for profile in data.get("profiles", {}).values())
+
+
+# Paths already warned about in this process: one warning per command, not per read.
+_exposure_warned: set[Path] = set()
+
+
+def warn_if_exposed(path: Path, data: dict[str, Any]) -> None:
+    """One stderr line when a config file holding a key can be read by other users.
+
+    Like ssh with a private key, but a warning rather than a refusal: the command still
+    works, and the next `jules auth login` rewrites the file with mode 0600. A file
+    without a key holds nothing secret, so it is left alone.
+    """
+    if os.name != "posix" or path in _exposure_warned or not _holds_a_key(data):
+        return
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if not mode & 0o077:
+        return
+    _exposure_warned.add(path)
+    try:
+        sys.stderr.write(
+            f"Warning: {path} holds an API key and other users can read it "
+            f"(mode {mode:04o}); run: chmod 600 {path}\n"
+        )
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 class Profile:
     """One profile of the config file, read once, written back whole."""
 
@@ -146,6 +181,7 @@ class Profile:
         self.name = name
         self.path = path or config_path()
         self._data = load(self.path)
+        warn_if_exposed(self.path, self._data)
 
     @property
     def values(self) -> dict[str, Any]:
@@ -172,10 +208,28 @@ class Profile:
 
 
 def mask_key(key: str) -> str:
-    """Enough of a key to recognise it, never enough to use it."""
-    if len(key) <= 8:
-        return "*" * len(key)
-    return f"{key[:4]}...{key[-4:]}"
+    """Enough of a key to recognise it, never enough to use or guess it: at most 4
+    characters from each end and never more than a quarter of the key in all."""
+    shown = min(4, len(key) // 8)
+    if shown == 0:
+        return "****"
+    return f"{key[:shown]}...{key[-shown:]}"
+
+
+def check_key_text(key: str, origin: str) -> str:
+    """A key must be sendable as an HTTP header value: printable ASCII, no spaces.
+
+    Anything else would fail deep inside httpx with an exception that says nothing
+    useful, so it is refused here, without echoing the key.
+    """
+    for position, char in enumerate(key, start=1):
+        if not ("!" <= char <= "~"):
+            what = "a space" if char.isspace() else f"the character U+{ord(char):04X}"
+            raise UsageError(
+                f"the API key from {origin} contains {what} at position {position}",
+                "API keys are printable ASCII without spaces; copy the key again",
+            )
+    return key
 
 
 @dataclass(frozen=True)
@@ -186,14 +240,20 @@ class KeySource:
 
 
 def resolve_key(profile: Profile | None) -> KeySource | None:
-    """JULES_API_KEY first, then the active profile's stored key."""
+    """JULES_API_KEY first, then the active profile's stored key.
+
+    The key found is registered as a secret, so no error message can repeat it."""
     env_key = os.environ.get("JULES_API_KEY", "").strip()
     if env_key:
-        return KeySource(env_key, "env", "environment variable JULES_API_KEY")
+        register_secret(env_key)
+        description = "environment variable JULES_API_KEY"
+        return KeySource(check_key_text(env_key, description), "env", description)
     if profile is not None:
         stored = profile.get(KEY_FIELD)
         if isinstance(stored, str) and stored:
-            return KeySource(stored, "profile", f"profile {profile.name!r} in {profile.path}")
+            register_secret(stored)
+            description = f"profile {profile.name!r} in {profile.path}"
+            return KeySource(check_key_text(stored, description), "profile", description)
     return None
 
 

@@ -24,18 +24,62 @@ class ExitCode:
     INTERRUPTED = 130
 
 
+# Secrets (the API key in force) that no error message may repeat, and the shortest
+# piece of one that still counts: a server may echo a key back cut in the middle.
+_secrets: list[str] = []
+MIN_SECRET_FRAGMENT = 8
+REDACTED = "***"
+
+
+def register_secret(value: str) -> None:
+    """From now on, `redact` (and so every JulesError's text) hides `value`. Values
+    shorter than MIN_SECRET_FRAGMENT are not real keys and would redact ordinary words."""
+    if len(value) >= MIN_SECRET_FRAGMENT and value not in _secrets:
+        _secrets.append(value)
+
+
+def _windows(secret: str, length: int) -> list[str]:
+    return [secret[start : start + length] for start in range(len(secret) - length + 1)]
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret, and every piece of one of at least
+    MIN_SECRET_FRAGMENT characters, replaced by ***."""
+    for secret in _secrets:
+        if not any(piece in text for piece in _windows(secret, MIN_SECRET_FRAGMENT)):
+            continue
+        # Longest pieces first, so a whole key becomes one *** rather than several.
+        for length in range(len(secret), MIN_SECRET_FRAGMENT - 1, -1):
+            for piece in _windows(secret, length):
+                if piece in text:
+                    text = text.replace(piece, REDACTED)
+    return text
+
+
 class JulesError(Exception):
-    """Base of every error the CLI reports as one line plus an exit code."""
+    """Base of every error the CLI reports as one line plus an exit code.
+
+    Its text never contains a registered secret, even when it quotes a server's answer
+    that echoed the key back."""
 
     exit_code = ExitCode.UNEXPECTED
 
     def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.message = message
         self.hint = hint
 
+    @property
+    def message(self) -> str:
+        return redact(self._message)
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self._message = value
+
     def __str__(self) -> str:
-        return f"{self.message} - {self.hint}" if self.hint else self.message
+        text = f"{self._message} - {self.hint}" if self.hint else self._message
+        return redact(text)
 
 
 class UsageError(JulesError):

@@ -96,5 +96,105 @@ def test_settings_reject_bad_values(name, text):
 
 
 def test_mask_key_never_shows_the_whole_key():
-    assert config.mask_key("AIzaSyD-abcdefghijklmnop") == "AIza...mnop"
-    assert config.mask_key("short") == "*****"
+    assert config.mask_key("AIzaSyD-abcdefghijklmnop-0123456789abc") == "AIza...9abc"
+    assert config.mask_key("AIzaSyD-abcdefghijklmnop") == "AIz...nop"
+    assert config.mask_key("sixteen-chars-ok") == "si...ok"
+    assert config.mask_key("short") == "****"
+    assert config.mask_key("") == "****"
+
+
+@pytest.mark.parametrize("length", range(0, 80))
+def test_mask_key_shows_at_most_a_quarter_and_eight_characters(length):
+    key = "".join(chr(ord("A") + i % 26) for i in range(length))
+    shown = config.mask_key(key).replace("...", "").replace("*", "")
+    assert len(shown) <= min(8, length // 4)
+
+
+@pytest.mark.parametrize(
+    ("key", "what"),
+    [
+        ("sk-TEST\x01-SECRET-0000", "U+0001"),
+        ("sk-TEST secret-0000", "a space"),
+        ("sk-TEST-s\u00e9cret-0000", "U+00E9"),
+    ],
+)
+def test_a_key_that_cannot_be_a_header_value_is_refused_without_echoing_it(key, what):
+    with pytest.raises(UsageError) as info:
+        config.check_key_text(key, "standard input")
+    assert what in str(info.value) and "standard input" in str(info.value)
+    assert "SECRET" not in str(info.value) and "secret" not in str(info.value)
+
+
+def test_a_bad_env_key_is_a_usage_error_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("JULES_API_KEY", "sk-TEST-\u00e9-SECRET")
+    with pytest.raises(UsageError) as info:
+        config.resolve_key(None)
+    assert "JULES_API_KEY" in str(info.value)
+
+
+def test_errors_never_repeat_a_resolved_key_or_a_long_piece_of_it(monkeypatch):
+    key = "sk-TEST-5e4d3c2b1a09-REDACTME"
+    monkeypatch.setenv("JULES_API_KEY", key)
+    config.resolve_key(None)
+    error = ConfigError(f"proxy said: header x-goog-api-key: {key}; then {key[:12]}")
+    assert key[:8] not in str(error) and key[-8:] not in str(error)
+    assert "***" in str(error) and "***" in error.message
+    error.message = f"sessions: {error.message} {key[5:20]}"
+    assert key[5:13] not in str(error) and "sessions: proxy said" in str(error)
+    # Short pieces are ordinary text: a word shared with the key is not mangled.
+    assert str(ConfigError("sk-TEST ok")) == "sk-TEST ok"
+
+
+def test_a_config_file_readable_by_others_gets_one_warning_and_still_works(isolated_config, capsys):
+    config.Profile().set(config.KEY_FIELD, "sk-TEST-0123456789-SECRET")
+    path = config.config_path()
+    os.chmod(path, 0o644)
+    config._exposure_warned.clear()
+    profile = config.Profile()
+    config.Profile()  # read again in the same command: no second warning
+    assert profile.get(config.KEY_FIELD) == "sk-TEST-0123456789-SECRET"
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert str(path) in lines[0] and f"chmod 600 {path}" in lines[0] and "0644" in lines[0]
+    # Writing the file again (e.g. `jules auth login`) makes it private once more.
+    profile.set("branch", "dev")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_a_readable_config_file_without_a_key_is_no_concern(isolated_config, capsys):
+    config.Profile().set("repo", "octo/hello")
+    os.chmod(config.config_path(), 0o644)
+    config._exposure_warned.clear()
+    config.Profile()
+    assert capsys.readouterr().err == ""
+
+
+def test_the_key_is_never_in_a_readable_temporary_file(isolated_config, monkeypatch):
+    """The temporary file is created 0600 (not chmod-ed after the key is written)."""
+    from jules_cli import files
+
+    created_modes = []
+    real_open, real_replace = os.open, os.replace
+
+    def recording_open(path, flags, mode=0o777, *args, **kwargs):
+        created_modes.append(mode)
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    def checking_replace(source, target):
+        assert stat.S_IMODE(os.stat(source).st_mode) == 0o600
+        return real_replace(source, target)
+
+    monkeypatch.setattr(files.os, "open", recording_open)
+    monkeypatch.setattr(files.os, "replace", checking_replace)
+    config.Profile().set(config.KEY_FIELD, "sk-TEST-0123456789-SECRET")
+    assert created_modes == [0o600]
+
+
+def test_only_the_folder_jules_creates_is_made_private(tmp_path, monkeypatch):
+    existing = tmp_path / "shared"
+    existing.mkdir(mode=0o755)
+    os.chmod(existing, 0o755)
+    monkeypatch.setenv("JULES_CONFIG_DIR", str(existing / "jules"))
+    config.Profile().set("repo", "octo/hello")
+    assert stat.S_IMODE(os.stat(existing / "jules").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(existing).st_mode) == 0o755

@@ -15,13 +15,17 @@ app = typer.Typer(help="Store, check and remove the Jules API key.", no_args_is_
 
 
 def _read_key(appctx: AppContext, with_key: bool) -> str:
+    from jules_cli.config import check_key_text
+    from jules_cli.errors import register_secret
+
     if with_key:
         key = sys.stdin.readline().strip()
         if not key:
             raise UsageError(
                 "no key on standard input", "pipe it in: `jules auth login --with-key < key.txt`"
             )
-        return key
+        register_secret(key)
+        return check_key_text(key, "standard input")
     if not appctx.interactive:
         raise UsageError(
             "no terminal to ask for the key",
@@ -32,7 +36,8 @@ def _read_key(appctx: AppContext, with_key: bool) -> str:
     key = getpass.getpass("Paste your Jules API key (input hidden): ", stream=sys.stderr).strip()
     if not key:
         raise UsageError("no key entered")
-    return key
+    register_secret(key)
+    return check_key_text(key, "the prompt")
 
 
 def _check_key(appctx: AppContext, key: str) -> None:
