@@ -2,29 +2,63 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+# Strict RFC 3339: a date, a time and a zone. `datetime.fromisoformat` alone would also
+# take `2026-01-17` or a time without zone (read as local time), which the API's filter
+# does not understand.
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))",
+    re.ASCII,
+)
 
 
-def parse_time(value: str | None) -> float | None:
-    """RFC 3339 (0-9 fractional digits, Z or offset) -> POSIX seconds."""
-    if not value:
+def parse_time(value: Any) -> float | None:
+    """RFC 3339 (0-9 fractional digits, Z or offset) -> POSIX seconds; None for anything
+    that is not such a time (also a non-string, or a date out of range)."""
+    if not isinstance(value, str):
         return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = ""
-        while rest and rest[0].isdigit():
-            digits, rest = digits + rest[0], rest[1:]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{rest}"
+    match = _RFC3339.fullmatch(value.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
     try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
+        offset = timedelta(0)
+        if not zulu:
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            if offset >= timedelta(hours=24):
+                return None
+            offset = -offset if sign == "-" else offset
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            min(int(second), 59),  # a leap second reads as the second before it
+            int((fraction or "0")[:6].ljust(6, "0")),
+            tzinfo=timezone(offset),
+        )
+        return moment.timestamp()
+    except (ValueError, OverflowError):
         return None
+
+
+_EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
 
 
 def format_time(stamp: float) -> str:
-    """POSIX seconds -> RFC 3339 UTC with microseconds, as the API writes them."""
-    moment = datetime.fromtimestamp(stamp, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """POSIX seconds -> RFC 3339 UTC with microseconds, as the API writes them.
+
+    A time beyond what a datetime holds is clamped to the first or last representable
+    one: `--since 99999999h` means "since the beginning", not a crash.
+    """
+    try:
+        moment = datetime.fromtimestamp(stamp, tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        moment = _LATEST if stamp > 0 else _EARLIEST
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.%fZ")
