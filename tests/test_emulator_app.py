@@ -506,6 +506,84 @@ def test_drop_fault_in_process_raises(http, emu):
     assert emu.app.requests()[-1]["dropped"] is True
 
 
+def test_body_alone_replaces_the_real_answer_after_processing(http, emu):
+    http.post(
+        f"{CONTROL}/faults",
+        json={"body": "not json {", "contentType": "application/json", "path": "sessions"},
+    )
+    mangled = http.post("sessions", json={"prompt": "x"})
+    assert mangled.status_code == 200 and mangled.text == "not json {"
+    assert mangled.headers["Content-Type"] == "application/json"
+    assert len(emu.emulator.list_sessions()["sessions"]) == 1  # the create happened
+    http.post(f"{CONTROL}/faults", json={"body": "<html>Sign in</html>"})
+    page = http.get("sources")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+
+
+def test_status_body_with_a_content_type(http):
+    http.post(
+        f"{CONTROL}/faults",
+        json={"status": 500, "body": "upstream connect error", "contentType": "text/plain"},
+    )
+    answer = http.get("sources")
+    assert answer.status_code == 500 and answer.text == "upstream connect error"
+    assert answer.headers["Content-Type"] == "text/plain"
+
+
+def test_reset_fault_in_process_raises_with_reset_set(http, emu):
+    from jules_cli.emulator import DropConnection
+
+    http.post(f"{CONTROL}/faults", json={"reset": True, "after": True, "path": "sessions"})
+    with pytest.raises(DropConnection) as dropped:
+        http.post("sessions", json={"prompt": "x"})
+    assert dropped.value.reset is True
+    assert len(emu.emulator.list_sessions()["sessions"]) == 1
+    http.post(f"{CONTROL}/faults", json={"drop": True})
+    with pytest.raises(DropConnection) as clean:
+        http.get("sources")
+    assert clean.value.reset is False
+    log = emu.app.requests()
+    assert log[-2]["dropped"] is True and log[-2]["status"] == 200
+    assert log[-1]["dropped"] is True and log[-1]["status"] is None
+
+
+def test_truncate_fault_in_process_raises_after_the_headers(emu):
+    from jules_cli.emulator import DropConnection
+
+    emu.app.add_faults({"truncate": 5, "path": "sources"})
+    with pytest.raises(DropConnection):
+        emu.http.get("sources")
+    assert emu.app.requests()[-1] == {**emu.app.requests()[-1], "status": 200, "truncated": True}
+
+
+def test_truncated_answer_promises_more_than_it_sends(emu):
+    from jules_cli.emulator.app import _respond_truncated
+
+    started: list = []
+    chunks = _respond_truncated(
+        lambda status, headers: started.append((status, headers)),
+        200,
+        [],
+        b"0123456789",
+        100,
+    )
+    assert started == [("200 OK", [("Content-Length", "10")])]
+    assert next(chunks) == b"012345678"  # never the whole body, however large N is
+
+
+def test_new_fault_keys_round_trip_in_the_fault_list(http):
+    specs = [
+        {"reset": True, "after": True, "path": "sessions"},
+        {"truncate": 0, "method": "GET"},
+        {"body": "x", "contentType": "text/plain"},
+    ]
+    assert http.post(f"{CONTROL}/faults", json=specs).json() == {"queued": 3}
+    listed = http.get(f"{CONTROL}/faults").json()
+    assert listed[0]["reset"] is True and listed[0]["after"] is True
+    assert listed[1]["truncate"] == 0 and listed[1]["method"] == "GET"
+    assert listed[2]["contentType"] == "text/plain"
+
+
 @pytest.mark.parametrize(
     "spec",
     [
@@ -517,6 +595,18 @@ def test_drop_fault_in_process_raises(http, emu):
         {"status": 503, "colour": "red"},
         {"delay": -1},
         "503",
+        {"reset": True, "status": 503},
+        {"drop": True, "body": "x"},
+        {"reset": True, "truncate": 3},
+        {"after": True, "body": "x"},
+        {"contentType": "text/plain", "status": 500},
+        {"truncate": -1},
+        {"truncate": True},
+        {"truncate": "10"},
+        {"body": 5},
+        {"reset": "yes"},
+        {"status": True},
+        {"probability": "0.5", "status": 503},
     ],
 )
 def test_bad_fault_specs_are_400(http, spec):

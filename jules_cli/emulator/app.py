@@ -13,7 +13,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -45,11 +45,16 @@ BAD_KEY_MESSAGE = "API key not valid. Please pass a valid API key."
 
 
 class DropConnection(Exception):
-    """Raised by the app to make the server close the connection without an answer.
+    """Raised by the app to make the server close the connection without an answer
+    (or in the middle of one, for a truncated body).
 
-    Only the emulator's own server (server.py) turns this into a dropped connection;
-    in-process transports see the exception itself.
+    Only the emulator's own server (server.py) turns this into a dropped connection,
+    with a TCP reset when `reset` is true; in-process transports see the exception itself.
     """
+
+    def __init__(self, message: str, *, reset: bool = False) -> None:
+        super().__init__(message)
+        self.reset = reset
 
 
 @dataclass
@@ -63,10 +68,13 @@ class Fault:
     path: str | None = None
     delay: float = 0.0
     drop: bool = False
+    reset: bool = False
     after: bool = False
     message: str | None = None
     status_name: str | None = None
     body: str | None = None
+    content_type: str | None = None
+    truncate: int | None = None
     probability: float = 1.0
 
     _KEYS = {
@@ -77,10 +85,13 @@ class Fault:
         "path": "path",
         "delay": "delay",
         "drop": "drop",
+        "reset": "reset",
         "after": "after",
         "message": "message",
         "statusName": "status_name",
         "body": "body",
+        "contentType": "content_type",
+        "truncate": "truncate",
         "probability": "probability",
     }
 
@@ -96,26 +107,49 @@ class Fault:
         return fault
 
     def _check(self) -> None:
-        if self.status is not None and (
-            not isinstance(self.status, int) or not 400 <= self.status <= 599
-        ):
+        if self.status is not None and (not _is_int(self.status) or not 400 <= self.status <= 599):
             raise ValueError("fault status must be an HTTP error code (400-599)")
-        if self.times is not None and (not isinstance(self.times, int) or self.times < 1):
+        if self.times is not None and (not _is_int(self.times) or self.times < 1):
             raise ValueError("fault times must be a positive integer, or null for always")
-        if not isinstance(self.delay, (int, float)) or self.delay < 0:
+        if not _is_number(self.delay) or self.delay < 0:
             raise ValueError("fault delay must be a number of seconds >= 0")
-        if not 0 < self.probability <= 1:
+        if not _is_number(self.probability) or not 0 < self.probability <= 1:
             raise ValueError("fault probability must be above 0 and at most 1")
-        if self.drop and self.status is not None:
-            raise ValueError("a fault either drops the connection or answers a status")
-        if self.after and not self.drop:
-            raise ValueError('"after" goes with "drop": process the request, then drop')
-        if self.status is None and not self.drop and not self.delay:
-            raise ValueError("a fault needs a status, drop or delay")
+        for key in ("drop", "reset", "after"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"fault {key} must be true or false")
+        for key, value in (("body", self.body), ("contentType", self.content_type)):
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"fault {key} must be a string")
+        if self.content_type is not None and self.body is None:
+            raise ValueError('"contentType" goes with "body"')
+        if self.truncate is not None and (not _is_int(self.truncate) or self.truncate < 0):
+            raise ValueError("fault truncate must be a number of bytes >= 0")
+        if self.drops and (
+            self.status is not None or self.body is not None or self.truncate is not None
+        ):
+            raise ValueError(
+                "a fault either drops the connection or answers (status, body, truncate)"
+            )
+        if self.after and not self.drops:
+            raise ValueError('"after" goes with "drop" or "reset": process, then drop')
+        if (
+            self.status is None
+            and self.body is None
+            and self.truncate is None
+            and not self.drops
+            and not self.delay
+        ):
+            raise ValueError("a fault needs a status, body, truncate, drop, reset or delay")
         if self.method is not None:
             self.method = str(self.method).upper()
         if self.path is not None:
             self.path = _relative_path(str(self.path))
+
+    @property
+    def drops(self) -> bool:
+        """Closes the connection without answering (cleanly, or with a reset)."""
+        return self.drop or self.reset
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method != method:
@@ -126,7 +160,9 @@ class Fault:
         return {
             key: getattr(self, attr)
             for key, attr in self._KEYS.items()
-            if getattr(self, attr) not in (None, False) and not (key == "delay" and not self.delay)
+            if getattr(self, attr) is not None
+            and getattr(self, attr) is not False
+            and not (key == "delay" and not self.delay)
         }
 
     def response(self) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -138,13 +174,32 @@ class Fault:
                 value = f"{value:g}"
             headers.append(("Retry-After", str(value)))
         if self.body is not None:
-            headers.append(("Content-Type", "text/html; charset=UTF-8"))
-            return self.status, headers, self.body.encode()
+            return self.status, [*headers, self.body_content_type()], self.body.encode()
         fault = ApiFault(self.status, self.message, status=self.status_name)
         return self.status, [*headers, _JSON_TYPE], _dump(fault.envelope())
 
+    def body_content_type(self) -> tuple[str, str]:
+        return ("Content-Type", self.content_type or "text/html; charset=UTF-8")
+
+    def replace_body(
+        self, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[list[tuple[str, str]], bytes]:
+        """The real answer's headers and body with this fault's `body` in its place."""
+        if self.body is None:
+            return headers, body
+        kept = [header for header in headers if header[0].lower() != "content-type"]
+        return [*kept, self.body_content_type()], self.body.encode()
+
 
 _JSON_TYPE = ("Content-Type", "application/json; charset=UTF-8")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _relative_path(path: str) -> str:
@@ -284,16 +339,26 @@ class EmulatorApp:
         fault = self._take_fault(method, _relative_path(path))
         if fault is not None and fault.delay:
             self._sleep(float(fault.delay))
-        if fault is not None and fault.drop and not fault.after:
+        if fault is not None and fault.drops and not fault.after:
             self._log({**entry, "status": None, "dropped": True})
-            raise DropConnection(f"fault: dropped {method} {path} before processing")
+            raise DropConnection(
+                f"fault: dropped {method} {path} before processing", reset=fault.reset
+            )
         if fault is not None and fault.status is not None:
             status, headers, body = fault.response()
         else:
             status, headers, body = self._api(method, path, query, raw_body, key)
-        if fault is not None and fault.drop:
+            if fault is not None:
+                # A proxy that mangles the real answer: the request was processed.
+                headers, body = fault.replace_body(headers, body)
+        if fault is not None and fault.drops:
             self._log({**entry, "status": status, "dropped": True})
-            raise DropConnection(f"fault: dropped {method} {path} after processing")
+            raise DropConnection(
+                f"fault: dropped {method} {path} after processing", reset=fault.reset
+            )
+        if fault is not None and fault.truncate is not None:
+            self._log({**entry, "status": status, "truncated": True})
+            return _respond_truncated(start_response, status, headers, body, fault.truncate)
         self._log({**entry, "status": status})
         return _respond(start_response, status, headers, body)
 
@@ -474,12 +539,35 @@ def _loggable_body(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
-def _respond(
-    start_response: Callable, status: int, headers: list[tuple[str, str]], body: bytes
-) -> list[bytes]:
+def _status_line(status: int) -> str:
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = DEFAULT_MESSAGES.get(status, "Error")
-    start_response(f"{status} {phrase}", [*headers, ("Content-Length", str(len(body)))])
+    return f"{status} {phrase}"
+
+
+def _respond(
+    start_response: Callable, status: int, headers: list[tuple[str, str]], body: bytes
+) -> list[bytes]:
+    start_response(_status_line(status), [*headers, ("Content-Length", str(len(body)))])
     return [body]
+
+
+def _respond_truncated(
+    start_response: Callable,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    keep: int,
+) -> Iterator[bytes]:
+    """Promise the whole body in Content-Length, send at most `keep` bytes of it (always
+    fewer than promised), then drop the connection."""
+    start_response(_status_line(status), [*headers, ("Content-Length", str(len(body)))])
+    sent = body[: max(min(keep, len(body) - 1), 0)]
+
+    def chunks() -> Iterator[bytes]:
+        yield sent
+        raise DropConnection(f"fault: answer cut after {len(sent)} of {len(body)} bytes")
+
+    return chunks()

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import urllib.request
@@ -25,12 +27,17 @@ DEMO_API_KEY = "jules-emulator-key"
 
 
 class _Handler(ServerHandler):
+    request_handler: _RequestHandler
+
     def handle_error(self) -> None:
         exc = sys.exc_info()[1]
         if isinstance(exc, DropConnection):
-            # Answer nothing: the server then closes the socket, and the client sees a
-            # connection dropped mid-request. (The base close() skips the access log,
-            # which cannot cope with a request that has no status.)
+            # Answer nothing more: the server then closes the socket, and the client sees
+            # a connection dropped mid-request (or mid-body, for a truncated answer). The
+            # base close() skips the access log, which cannot cope with a request that
+            # has no status.
+            if exc.reset:
+                self.request_handler.server.abort_on_close(self.request_handler.connection)
             SimpleHandler.close(self)
             return
         super().handle_error()
@@ -61,6 +68,29 @@ class _RequestHandler(WSGIRequestHandler):
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._abort_lock = threading.Lock()
+        self._to_abort: set[socket.socket] = set()
+
+    def abort_on_close(self, connection: socket.socket) -> None:
+        """Close this connection with a TCP reset (RST) instead of a clean FIN."""
+        with self._abort_lock:
+            self._to_abort.add(connection)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._abort_lock:
+            abort = request in self._to_abort
+            self._to_abort.discard(request)
+        if not abort:
+            super().shutdown_request(request)
+            return
+        # SO_LINGER on with a zero timeout makes close() send RST and drop unsent data,
+        # and no shutdown() first: that would send the clean FIN this fault avoids.
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_request(request)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind() resolves the host name (getfqdn), which can take
