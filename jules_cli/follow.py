@@ -10,6 +10,8 @@ Three pieces, each usable alone:
 * `Backoff` spaces the polls: quick right after something happened, slower when idle.
 * `follow()` runs the loop: poll, judge the session's *effective* state (the API state
   corrected by what the activities say, see `effective_state`), report, decide, sleep.
+  An idle poll is one request: the session is read only when new activities arrived (or
+  at a slow safety refresh).
 
 The clock and sleep are injected so tests never really wait. The client is anything with
 `get_session(id)` and `list_activities(id, since=...)` (normally `JulesClient`).
@@ -430,9 +432,11 @@ class Backoff:
 
     Adaptive (no `interval`): `minimum` after a poll that brought something new, then
     multiplied by `factor` at each idle poll up to `maximum`. With the defaults an idle
-    session is polled after 1, 1.5, 2.25, 3.375, 5.06, 7.59, then every 10 seconds. A poll
-    is one session GET plus one activities list, so at most 60 list calls a minute, well
-    under the API's 120.
+    session is polled after 1, 1.5, 2.25, 3.375, 5.06, 7.59, then every 10 seconds. An idle
+    poll is one activities list (`follow()` reads the session only when something new
+    arrived, and at a slow safety refresh), so even a session that keeps the pace at
+    `minimum` costs at most 60 list calls a minute, well under the API's 120; an idle one
+    settles at 6.
 
     A fixed `interval` replaces that schedule. After a failed poll the pause is
     `error_minimum`, doubling per consecutive failure up to `error_maximum` (never less
@@ -502,6 +506,9 @@ RECENT_ACTIVITIES = 50
 NOT_FOUND_GRACE_SECONDS = 30.0
 # Consecutive seconds of transient failures after which the last error is raised.
 GIVE_UP_AFTER_SECONDS = 300.0
+# An idle poll only lists activities; the session itself is read again at least this
+# often, for the state changes that come with no activity (QUEUED -> PLANNING, PAUSED).
+SESSION_REFRESH_SECONDS = 60.0
 
 _REARMING_KINDS = (PLAN_GENERATED, AGENT_MESSAGED)
 
@@ -522,14 +529,25 @@ def follow(
     backoff: Backoff | None = None,
     not_found_grace: float = NOT_FOUND_GRACE_SECONDS,
     give_up_after: float = GIVE_UP_AFTER_SECONDS,
+    session_refresh: float = SESSION_REFRESH_SECONDS,
 ) -> FollowResult:
     """Follow a session until `condition` decides, or `timeout` seconds pass.
 
-    Each cycle GETs the session, then polls its new activities (so the activities are at
-    least as recent as the state they are judged with), reports them to `on_activity` in
+    Each cycle polls the session's new activities and reports them to `on_activity` in
     order (with `replay=False`, those that existed before the start are not reported),
     computes the effective state, calls `on_state_change(old, new, session)` when it
     differs (old is None the first time), and decides.
+
+    An idle cycle is one request (the activities list). The session is read (GET) only
+    when its state may have moved: before the list on the first cycle, after a failed
+    cycle or an answer to the user, at the deadline (so a timeout reports the session as
+    it is) and when `session_refresh` seconds passed since the last read (a safety refresh
+    for state changes that come without an activity, like PAUSED); and after a list that
+    brought new activities, unless the session read just before it already ends the wait
+    (activities at least as recent as the state it was judged with). When the session was
+    read *after* the list and its state would end the wait, the activities are listed once
+    more first, so those that led there (e.g. sessionCompleted) are reported before the
+    end and judged with that state.
 
     A session waiting for the user ends the wait with exit 9 unless that state was asked
     for, except that `on_waiting_for_user(session, recent_activities)` may answer the plan
@@ -554,38 +572,77 @@ def follow(
     started = clock()
     deadline = None if timeout is None else started + timeout
     session: dict[str, Any] = {}
+    session_read_at: float | None = None
+    refresh_next = True  # read the session before the next list
     state: str | None = None
     failing_since: float | None = None
     hook_armed = True
 
+    def absorb(activities: list[dict[str, Any]]) -> bool:
+        """Record and report new activities; True when one re-arms the user hook."""
+        report = replay or poller.polls > 1
+        rearm = False
+        for activity in activities:
+            evidence.add(activity)
+            recent.append(activity)
+            if report and on_activity is not None:
+                on_activity(activity)
+            if activity_kind(activity) in _REARMING_KINDS:
+                rearm = True
+        return rearm
+
+    def read_session() -> dict[str, Any]:
+        nonlocal session_read_at
+        found = client.get_session(session_id)
+        session_read_at = clock()
+        return found
+
     while True:
-        session_fetched = False
+        step = "session"
         try:
-            session = client.get_session(session_id)
-            session_fetched = True
+            now = clock()
+            read_first = (
+                refresh_next
+                or session_read_at is None
+                or now - session_read_at >= session_refresh
+                or (deadline is not None and now >= deadline)
+            )
+            if read_first:
+                session = read_session()
+            refresh_next = False
+            step = "activities"
             new_activities = poller.poll()
+            hook_armed = absorb(new_activities) or hook_armed
+            new_state = effective_state(session, evidence.activities)
+            if new_activities and (not read_first or condition.decide(new_state) is None):
+                # Something happened, maybe since the session was read: read it again.
+                step = "session"
+                session = read_session()
+                new_state = effective_state(session, evidence.activities)
+                if condition.decide(new_state) is not None:
+                    # The state is newer than the list: catch up before judging it final.
+                    step = "activities"
+                    caught_up = poller.poll()
+                    new_activities += caught_up
+                    hook_armed = absorb(caught_up) or hook_armed
+                    new_state = effective_state(session, evidence.activities)
         except (Unavailable, RateLimited, NotFound) as error:
             now = clock()
             if isinstance(error, NotFound) and not (
                 # The session exists but its activities are not served yet (fresh session).
-                session_fetched and poller.polls == 0 and now - started < not_found_grace
+                step == "activities"
+                and session_read_at is not None
+                and poller.polls == 0
+                and now - started < not_found_grace
             ):
                 raise
             failing_since = now if failing_since is None else failing_since
             if now - failing_since >= give_up_after:
                 raise
+            refresh_next = True
             delay = pacing.error_delay(getattr(error, "retry_after", None))
         else:
             failing_since = None
-            report = replay or poller.polls > 1
-            for activity in new_activities:
-                evidence.add(activity)
-                recent.append(activity)
-                if report and on_activity is not None:
-                    on_activity(activity)
-                if activity_kind(activity) in _REARMING_KINDS:
-                    hook_armed = True
-            new_state = effective_state(session, evidence.activities)
             changed = new_state != state
             if changed:
                 if on_state_change is not None:
@@ -600,6 +657,7 @@ def follow(
                 elif on_waiting_for_user is not None and on_waiting_for_user(session, list(recent)):
                     hook_armed = False
                     answered = True
+                    refresh_next = True  # the answer moves the session on
                     outcome = None
             if outcome is not None:
                 return FollowResult(session, outcome, OUTCOME_EXIT_CODES[outcome], state)

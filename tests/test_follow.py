@@ -90,11 +90,16 @@ class FakeClient:
         self.activity_requests = 0
         self.session_requests = 0
         self.polls = 0
+        self.calls: list[str] = []  # "session" / "list" per request, in order
         self.sinces: list[str | None] = []
         self.on_page: Callable[[], None] | None = None
+        self.on_session: Callable[[], None] | None = None
 
     def get_session(self, session: str) -> dict:
         self.session_requests += 1
+        self.calls.append("session")
+        if self.on_session is not None:
+            self.on_session()
         if self.session_requests in self.session_errors:
             raise self.session_errors[self.session_requests]
         state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
@@ -117,6 +122,7 @@ class FakeClient:
         offset = 0
         while True:
             self.activity_requests += 1
+            self.calls.append("list")
             if self.on_page is not None:
                 self.on_page()
             if self.activity_requests in self.activity_errors:
@@ -530,7 +536,7 @@ def test_backoff_rejects_negative_interval() -> None:
 
 
 def test_follow_until_completed_reports_every_activity_once_in_order() -> None:
-    client = FakeClient([activity(1, BASE_NS)], [IN_PROGRESS, IN_PROGRESS, COMPLETED])
+    client = FakeClient([activity(1, BASE_NS)], [IN_PROGRESS] * 3 + [COMPLETED])
     client.timeline[2] = [activity(2, BASE_NS + SECOND), activity(3, BASE_NS + 2 * SECOND)]
     client.timeline[3] = [activity(4, BASE_NS + 3 * SECOND, "sessionCompleted")]
     changes: list[tuple] = []
@@ -561,6 +567,7 @@ def test_follow_until_completed_reports_every_activity_once_in_order() -> None:
     ],
 )
 def test_follow_exit_codes(until: str, final: str, outcome: str, code: int) -> None:
+    # No activities at all: every state change is seen at a safety refresh.
     client = FakeClient([], ["QUEUED", "QUEUED", final])
     result, _, _ = run(client, condition=until)
     assert (result.outcome, result.exit_code, result.state) == (outcome, code, final)
@@ -573,8 +580,10 @@ def test_follow_times_out_with_10_and_never_sleeps_past_the_deadline() -> None:
     assert (result.outcome, result.exit_code, result.state) == ("timeout", 10, IN_PROGRESS)
     assert fake_time.sleeps == [1.0, 1.5, 2.25, 3.375, 5.0625, 6.8125]
     assert sum(fake_time.sleeps) == 20
-    # One last look at the deadline, then the verdict.
-    assert client.session_requests == len(fake_time.sleeps) + 1
+    # Idle polls only list; the session is read at the start and, for the verdict, once
+    # more at the deadline.
+    assert client.activity_requests == len(fake_time.sleeps) + 1
+    assert client.session_requests == 2
 
 
 def test_follow_timeout_zero_checks_once() -> None:
@@ -594,20 +603,130 @@ def test_follow_rejects_negative_timeout_and_bad_condition() -> None:
 
 
 def test_follow_idle_polls_back_off_and_cost_one_list_request_each() -> None:
-    client = FakeClient([activity(1, BASE_NS)], [IN_PROGRESS] * 9 + [COMPLETED], page_size=50)
-    result, _, fake_time = run(client)
+    client = FakeClient([activity(1, BASE_NS)], [IN_PROGRESS, IN_PROGRESS, COMPLETED], page_size=50)
+    client.timeline[10] = [activity(2, BASE_NS + SECOND, "sessionCompleted")]
+    result, reported, fake_time = run(client)
     assert result.exit_code == 0
     # First poll found a1 (active), then eight idle polls.
     assert fake_time.sleeps == [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0, 10.0, 10.0]
-    assert client.activity_requests == client.session_requests == 10
+    # The session is read around the first poll (which found a1), then only after the poll
+    # that brought sessionCompleted, and one last list catches up with anything that came
+    # in between.
+    assert client.calls == ["session", "list", "session"] + ["list"] * 9 + ["session", "list"]
+    assert ids(reported) == ["a1", "a2"]
 
 
 def test_follow_fixed_interval() -> None:
-    client = FakeClient([], [IN_PROGRESS] * 4 + [COMPLETED])
+    client = FakeClient([], [IN_PROGRESS, IN_PROGRESS, COMPLETED])
     client.timeline[2] = [activity(1, BASE_NS)]
+    client.timeline[5] = [activity(2, BASE_NS + SECOND, "sessionCompleted")]
     result, _, fake_time = run(client, interval=3)
     assert result.exit_code == 0
     assert fake_time.sleeps == [3, 3, 3, 3]
+
+
+def test_follow_idle_polls_are_one_request_each() -> None:
+    client = FakeClient([], [IN_PROGRESS])
+    result, _, fake_time = run(client, timeout=55)
+    assert result.exit_code == ExitCode.WAIT_TIMEOUT
+    # Read the session, list; then each poll is a single list until the deadline, where
+    # the session is read once more for the verdict.
+    polls = len(fake_time.sleeps) + 1
+    assert client.calls == ["session"] + ["list"] * (polls - 1) + ["session", "list"]
+
+
+def test_follow_new_activities_trigger_a_session_read() -> None:
+    client = FakeClient([], [IN_PROGRESS, "AWAITING_USER_FEEDBACK"])
+    client.timeline[3] = [activity(1, BASE_NS, "agentMessaged", agentMessage="which db?")]
+    result, reported, _ = run(client)
+    assert (result.outcome, result.state) == ("needs_user", "AWAITING_USER_FEEDBACK")
+    # Polls 1 and 2 are idle; poll 3 brings the question, so the session is read after it
+    # (and, since that state ends the wait, the activities once more before the verdict).
+    assert client.calls == ["session", "list", "list", "list", "session", "list"]
+    assert ids(reported) == ["a1"]
+
+
+def test_follow_catches_up_on_activities_that_came_with_the_final_state() -> None:
+    client = FakeClient([], [IN_PROGRESS, COMPLETED])
+    client.timeline[2] = [activity(1, BASE_NS)]
+
+    def completes_meanwhile() -> None:
+        if client.session_requests == 2:  # between the poll that saw a1 and this read
+            client.activities.append(activity(2, BASE_NS + SECOND, "sessionCompleted"))
+
+    client.on_session = completes_meanwhile
+    result, reported, _ = run(client)
+    assert (result.outcome, result.exit_code) == ("completed", 0)
+    assert ids(reported) == ["a1", "a2"]  # the last activity is not lost at the end
+
+
+def test_follow_catch_up_can_show_the_session_is_not_done_after_all() -> None:
+    # The API still says COMPLETED while a message just reopened the session.
+    history = [activity(1, BASE_NS, "sessionCompleted")]
+    client = FakeClient(history, [IN_PROGRESS, IN_PROGRESS, COMPLETED, COMPLETED])
+    client.timeline[2] = [activity(2, BASE_NS + SECOND, "sessionCompleted")]
+
+    def message_meanwhile() -> None:
+        if client.session_requests == 3:
+            client.activities.append(
+                activity(3, BASE_NS + 2 * SECOND, "userMessaged", userMessage="one more thing")
+            )
+            client.timeline[5] = [activity(4, BASE_NS + 3 * SECOND, "sessionCompleted")]
+
+    client.on_session = message_meanwhile
+    states: list[str] = []
+    result, reported, _ = run(client, on_state_change=lambda old, new, s: states.append(new))
+    assert result.exit_code == 0
+    assert ids(reported) == ["a1", "a2", "a3", "a4"]
+    # Never a premature COMPLETED in between: the catch-up showed the reopening first.
+    assert states == [IN_PROGRESS, COMPLETED]
+
+
+def test_follow_safety_refresh_sees_a_state_change_without_activity() -> None:
+    # PAUSED comes with no activity: only the periodic read of the session can see it.
+    client = FakeClient([], [IN_PROGRESS, "PAUSED"])
+    fake_time = FakeTime()
+    read_at: list[float] = []
+    client.on_session = lambda: read_at.append(fake_time.now)
+    result = follow(client, "s1", clock=fake_time.clock, sleep=fake_time.sleep)
+    assert (result.outcome, result.exit_code, result.state) == ("needs_user", 9, "PAUSED")
+    assert len(read_at) == 2
+    assert read_at[1] - read_at[0] >= 60.0  # SESSION_REFRESH_SECONDS
+    assert read_at[1] - read_at[0] < 70.0  # at the first poll once the refresh is due
+    assert client.calls.count("session") == 2
+    quick = FakeClient([], [IN_PROGRESS, "PAUSED"])
+    result, _, fake_time = run(quick, session_refresh=5)
+    assert result.state == "PAUSED" and sum(fake_time.sleeps) < 10
+
+
+def test_follow_reads_the_session_after_an_answer_to_the_user() -> None:
+    question = activity(1, BASE_NS, "agentMessaged", agentMessage="which db?")
+    client = FakeClient([question], ["AWAITING_USER_FEEDBACK", IN_PROGRESS, COMPLETED])
+    client.timeline[3] = [activity(2, BASE_NS + SECOND, "sessionCompleted")]
+    result, _, _ = run(client, on_waiting_for_user=lambda session, recent: True)
+    assert result.exit_code == 0
+    assert client.calls[:4] == ["session", "list", "session", "list"]
+
+
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "busy"])
+def test_follow_default_schedule_lists_at_most_60_times_a_minute(busy: bool) -> None:
+    client = FakeClient([], [IN_PROGRESS], page_size=100)
+    if busy:  # something new at every poll keeps the quickest pace
+        for poll in range(1, 2000):
+            client.timeline[poll] = [activity(poll, BASE_NS + poll * SECOND)]
+    fake_time = FakeTime()
+    list_times: list[float] = []
+    client.on_page = lambda: list_times.append(fake_time.now)
+    follow(client, "s1", clock=fake_time.clock, sleep=fake_time.sleep, timeout=600)
+    start = list_times[0]
+    for minute in range(10):
+        in_minute = [t for t in list_times if start + 60 * minute <= t < start + 60 * (minute + 1)]
+        assert len(in_minute) <= 60
+    if not busy:
+        late = [t for t in list_times if t >= start + 300]
+        assert len(late) <= 31  # idle: one poll every 10 s
+        # Idle cycles are one request; the session is read every minute or so.
+        assert client.calls.count("session") <= 12
 
 
 def test_follow_without_replay_reports_only_new_activities() -> None:
@@ -624,14 +743,15 @@ def test_follow_recovers_from_transient_errors_without_losing_or_repeating() -> 
     history = [activity(n, BASE_NS + n * SECOND) for n in range(8)]
     client = FakeClient(history, [IN_PROGRESS] * 5 + [COMPLETED], page_size=3)
     client.activity_errors[2] = error(Unavailable)  # mid-drain of the first poll
-    client.session_errors[3] = error(RateLimited)
-    client.timeline[4] = [activity(8, BASE_NS + 8 * SECOND)]
+    client.timeline[3] = [activity(8, BASE_NS + 8 * SECOND)]
+    client.session_errors[4] = error(RateLimited)  # the read after the poll that found a8
     client.activity_errors[6] = error(Unavailable)
-    client.timeline[6] = [activity(9, BASE_NS + 9 * SECOND, "sessionCompleted")]
+    client.timeline[5] = [activity(9, BASE_NS + 9 * SECOND, "sessionCompleted")]
     result, reported, fake_time = run(client)
     assert result.exit_code == 0
     assert ids(reported) == [f"a{n}" for n in range(10)]
-    assert fake_time.sleeps[:2] == [2.0, 1.0]  # error pause, then quick after the catch-up
+    # Error pause, quick after the catch-up, then a new streak of errors.
+    assert fake_time.sleeps == [2.0, 1.0, 2.0, 4.0]
 
 
 def test_follow_honours_retry_after_on_rate_limit() -> None:
@@ -840,4 +960,5 @@ def test_real_client_follow_until_completed() -> None:
     )
     assert (result.outcome, result.exit_code) == ("completed", 0)
     assert ids(reported) == ["a1", "a2", "a3", "a4"]
-    assert len(stub.activity_requests) == 3
+    # Two pages, then the poll that brought a4, then the catch-up after reading COMPLETED.
+    assert len(stub.activity_requests) == 4
