@@ -155,11 +155,14 @@ def forget_sessions(session_ids: Iterable[str]) -> None:
         _save(path, data)
 
 
-def _remembering(items: Iterable[dict[str, Any]], remember) -> Iterator[dict[str, Any]]:
+def _remembering(items: Iterable[dict[str, Any]], remember, keep: int) -> Iterator[dict[str, Any]]:
+    # Only the first `keep` items: the cache holds no more, and a list of 10,000 sessions
+    # must stream in constant memory.
     seen: list[dict[str, Any]] = []
     try:
         for item in items:
-            seen.append(item)
+            if len(seen) < keep:
+                seen.append(item)
             yield item
     finally:
         # Also after a partial read (--limit, `| head`, an error on page 3): what was
@@ -168,15 +171,16 @@ def _remembering(items: Iterable[dict[str, Any]], remember) -> Iterator[dict[str
 
 
 def remember_sessions_while(sessions: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Pass `sessions` through unchanged, lazily, and record them once iteration ends.
+    """Pass `sessions` through unchanged, lazily, and record the first MAX_SESSIONS (the
+    newest) once iteration ends.
 
     For list commands that stream pages: `sessions = remember_sessions_while(pages)`."""
-    return _remembering(sessions, remember_sessions)
+    return _remembering(sessions, remember_sessions, MAX_SESSIONS)
 
 
 def remember_sources_while(sources: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Like `remember_sessions_while`, for sources."""
-    return _remembering(sources, remember_sources)
+    return _remembering(sources, remember_sources, MAX_SOURCES)
 
 
 # -- completion callbacks (Typer's `autocompletion=`) -----------------------------------------
