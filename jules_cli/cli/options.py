@@ -54,6 +54,14 @@ def checked_interval(value: float | None) -> float | None:
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON objects unchanged.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only ids, one per line.")]
+JsonLinesOption = Annotated[
+    bool,
+    typer.Option(
+        "--jsonl",
+        help="JSON Lines: each API object compact on its own line, written page by page as "
+        "the pages arrive (a failure part-way exits non-zero after the lines written).",
+    ),
+]
 LimitOption = Annotated[
     int | None,
     typer.Option("--limit", "-L", min=1, help="Stop after N items (default: all pages)."),
