@@ -1,11 +1,15 @@
-"""Entry point: run the app and turn every failure into one stderr line and an exit code."""
+"""Entry point: run the app and turn every failure into one stderr line and an exit code.
+
+Start-up time matters (every TAB press runs this), so the cheap answers come first and
+import nothing heavy: a TAB press (`cli._tab`), `--help` and `--version` (`cli._help`)
+are answered from the generated command tree. Only a command that really runs imports
+Typer and builds the app.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-
-from jules_cli.errors import ExitCode, JulesError
 
 
 def _debug_requested(argv: list[str]) -> bool:
@@ -63,13 +67,16 @@ class _GuardedStdout:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if os.environ.get("_JULES_COMPLETE"):
-        # A TAB press: answered without building the app's heavy parts.
-        from jules_cli.cli.completion import respond
+        from jules_cli.cli._tab import respond
 
         return respond(argv)
+    answered = _quick_answer(argv)
+    if answered is not None:
+        return answered
     import typer
 
     from jules_cli.cli.app import app
+    from jules_cli.errors import ExitCode, JulesError
 
     if not isinstance(sys.stdout, _GuardedStdout):
         sys.stdout = _GuardedStdout(sys.stdout)
@@ -86,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         _error("interrupted")
         return ExitCode.INTERRUPTED
     except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # A group run without a command: its help is the message (normally answered
+            # by _quick_answer already).
+            sys.stderr.write(exc.format_message() + "\n")  # type: ignore[attr-defined]
+            return ExitCode.USAGE
         # Typer's usage errors (bad option, missing argument) carry an exit_code and a
         # format_message(); everything else is a bug.
         if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
@@ -103,6 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         _flush_quietly()
     return result if isinstance(result, int) else ExitCode.OK
+
+
+def _quick_answer(argv: list[str]) -> int | None:
+    """`--help` or `--version` (anywhere Click would honour them), else None."""
+    from jules_cli.cli._help import quick_answer
+
+    try:
+        answered = quick_answer(argv)
+        if answered is not None:
+            sys.stdout.flush()
+        return answered
+    except BrokenPipeError:
+        # `jules --help | head`: the reader has seen enough.
+        _silence_stdout()
+        return 0
 
 
 def _flush_quietly() -> None:

@@ -1,7 +1,9 @@
 """Shell completion: the offline cache, the engine over the command tree, and real shells.
 
-The shell tests load the committed scripts from completions/ into real bash, zsh and fish
-and complete through the installed `jules`, exactly as a TAB press does.
+The engine answers from the command tree as plain data (`_describe.describe`, committed as
+jules_cli/cli/_command_tree.py). The shell tests load the committed scripts from
+completions/ into real bash, zsh and fish and complete through the installed `jules`,
+exactly as a TAB press does.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ import typer
 from typer.testing import CliRunner
 
 from jules_cli import completion as cache
-from jules_cli.cli import completion as engine
-from jules_cli.cli.completion import Shell, complete, format_completions, respond, script
+from jules_cli.cli import _tab as engine
+from jules_cli.cli import completion as completion_command
+from jules_cli.cli._describe import describe
+from jules_cli.cli._tab import complete, format_completions, respond
+from jules_cli.cli.completion import Shell, script
 from tests.conftest import jules_command
 
 REPO = Path(__file__).resolve().parent.parent
@@ -198,7 +203,7 @@ def small_app() -> typer.Typer:
 
 @pytest.fixture
 def root():
-    return typer.main.get_command(small_app())
+    return describe(typer.main.get_command(small_app()))
 
 
 def test_subcommands_complete_with_their_help_and_hidden_ones_stay_hidden(root):
@@ -248,11 +253,10 @@ def test_arguments_complete_from_callbacks_that_see_the_options_on_the_line(root
     assert complete(root, ["thing", "copy", "a", "b"], "").files
 
 
-def test_eager_options_on_the_line_print_nothing(root, capsys):
-    from jules_cli.cli.app import app
-
-    real = typer.main.get_command(app)
+def test_eager_options_on_the_line_print_nothing(capsys):
+    real = engine.load_tree()
     assert values(complete(real, ["--version"], "ses")) == ["session"]
+    assert values(complete(real, ["--help", "session"], "sh")) == ["show"]
     assert capsys.readouterr().out == ""
 
 
@@ -296,7 +300,7 @@ def test_the_completion_command_prints_each_script():
     def main() -> None:
         pass
 
-    engine.register(app)
+    completion_command.register(app)
     runner = CliRunner()
     for shell in Shell:
         result = runner.invoke(app, ["completion", shell.value])

@@ -1,5 +1,6 @@
-"""The man pages and completion scripts in the repository are exactly what the generator
-makes from the current command tree, and the pages render cleanly with man's own tools."""
+"""The man pages, completion scripts and command-tree module in the repository are exactly
+what the generator makes from the current command tree; the pages render cleanly with man's
+own tools; and the help pages printed from the tree say what Typer's own would."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 GENERATOR = REPO / "scripts" / "generate_docs.py"
+COMMAND_TREE = "jules_cli/cli/_command_tree.py"
 PAGES = sorted((REPO / "man").glob("*.1"))
 
 
@@ -42,8 +44,11 @@ def test_committed_completions_and_man_pages_match_a_fresh_generation(tmp_path):
         for folder in ("completions", "man")
         for p in (REPO / folder).glob("*")
         if p.is_file()
-    }
-    stale = "stale: run `python scripts/generate_docs.py` and commit completions/ and man/"
+    } | {COMMAND_TREE}
+    stale = (
+        "stale: run `python scripts/generate_docs.py` and commit completions/, man/ and "
+        + COMMAND_TREE
+    )
     assert fresh == committed, stale
     for relative in sorted(fresh):
         assert (tmp_path / relative).read_bytes() == (REPO / relative).read_bytes(), (

@@ -21,6 +21,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help, never Rich's: its tables and Markdown cost more than the rest of a run.
+    # (`--help` is normally answered from the generated tree by cli._help; this is for the
+    # cases left to Typer, and for every Typer command under this app.)
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
