@@ -9,6 +9,7 @@ import typer
 from jules_cli.cli.context import app_context
 from jules_cli.cli.options import (
     IntervalOption,
+    JsonLinesOption,
     JsonOption,
     LimitOption,
     QuietOption,
@@ -52,15 +53,21 @@ def list_activities(
     ] = None,
     limit: LimitOption = None,
     json_output: JsonOption = False,
+    jsonl: JsonLinesOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """A session's activities, oldest first."""
-    from jules_cli.render.activities import print_activities
+    """A session's activities, oldest first.
 
+    --json prints one JSON array, --jsonl one object per line; both stream page by page.
+    """
+    from jules_cli.render.activities import print_activities
+    from jules_cli.render.output import check_list_modes
+
+    check_list_modes(json_mode=json_output, json_lines=jsonl, quiet=quiet)
     appctx = app_context(ctx)
-    out = appctx.output(json_mode=json_output, quiet=quiet)
+    out = appctx.output(json_mode=json_output or jsonl, quiet=quiet)
     activities = appctx.client().list_activities(session_id, since=since_time(since), limit=limit)
-    out.items(activities, print_activities)
+    out.items(out.paged(activities), print_activities, json_lines=jsonl)
 
 
 @app.command("show")

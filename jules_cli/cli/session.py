@@ -10,6 +10,7 @@ import typer
 from jules_cli.cli.context import AppContext, app_context
 from jules_cli.cli.options import (
     IntervalOption,
+    JsonLinesOption,
     JsonOption,
     LimitOption,
     QuietOption,
@@ -238,14 +239,20 @@ def list_sessions(
     ] = False,
     limit: LimitOption = None,
     json_output: JsonOption = False,
+    jsonl: JsonLinesOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Sessions, newest first (all pages unless limited)."""
+    """Sessions, newest first (all pages unless limited).
+
+    --json prints one JSON array, --jsonl one object per line; both stream page by page.
+    """
+    from jules_cli.render.output import check_list_modes
     from jules_cli.render.sessions import print_sessions
     from jules_cli.sessions import filter_sessions, parse_states
 
+    check_list_modes(json_mode=json_output, json_lines=jsonl, quiet=quiet)
     appctx = app_context(ctx)
-    out = appctx.output(json_mode=json_output, quiet=quiet)
+    out = appctx.output(json_mode=json_output or jsonl, quiet=quiet)
     states = parse_states(state or [])
     if archived and all_sessions:
         raise UsageError("give either --archived or --all, not both")
@@ -253,11 +260,11 @@ def list_sessions(
         from jules_cli.gitremote import current_repo
 
         repo = current_repo()
-    pages = remember_sessions_while(
-        appctx.client().list_sessions(archived=None if all_sessions else archived)
+    pages = out.paged(appctx.client().list_sessions(archived=None if all_sessions else archived))
+    sessions = filter_sessions(
+        remember_sessions_while(pages), states=states, repo=repo, limit=limit
     )
-    sessions = filter_sessions(pages, states=states, repo=repo, limit=limit)
-    out.items(sessions, print_sessions)
+    out.items(sessions, print_sessions, json_lines=jsonl)
 
 
 @app.command("show")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
-from jules_cli.cli.options import JsonOption, LimitOption, QuietOption
+from jules_cli.cli.options import JsonLinesOption, JsonOption, LimitOption, QuietOption
 from jules_cli.completion import complete_sources, remember_sources, remember_sources_while
 
 app = typer.Typer(help="Repositories connected to Jules.", no_args_is_help=True)
@@ -25,15 +25,21 @@ def list_sources(
     ] = None,
     limit: LimitOption = None,
     json_output: JsonOption = False,
+    jsonl: JsonLinesOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Connected repositories, all pages unless limited."""
+    """Connected repositories, all pages unless limited.
+
+    --json prints one JSON array, --jsonl one object per line; both stream page by page.
+    """
+    from jules_cli.render.output import check_list_modes
     from jules_cli.render.sources import print_sources
 
+    check_list_modes(json_mode=json_output, json_lines=jsonl, quiet=quiet)
     appctx = app_context(ctx)
-    out = appctx.output(json_mode=json_output, quiet=quiet)
-    sources = remember_sources_while(appctx.client().list_sources(filter=filter, limit=limit))
-    out.items(sources, print_sources, id_key="name")
+    out = appctx.output(json_mode=json_output or jsonl, quiet=quiet)
+    pages = out.paged(appctx.client().list_sources(filter=filter, limit=limit))
+    out.items(remember_sources_while(pages), print_sources, id_key="name", json_lines=jsonl)
 
 
 @app.command("show")

@@ -1,8 +1,12 @@
 """Where output goes and in which form, decided once per invocation.
 
-Modes: `--json` (the API's objects, never touched by Rich), `--quiet` (ids), a terminal
-(Rich tables and colour), or a pipe (plain, untruncated, tab-separated lines). Data goes to
-stdout; diagnostics, progress and prompts go to stderr.
+Modes: `--json` (the API's objects, never touched by Rich), `--jsonl` (one object per line),
+`--quiet` (ids), a terminal (Rich tables and colour), or a pipe (plain, untruncated,
+tab-separated lines). Data goes to stdout; diagnostics, progress and prompts go to stderr.
+
+Lists stream: every mode but the terminal table writes each item as it arrives from the
+client's lazy paging, so memory does not grow with the number of items, and stdout is
+flushed whenever the next page is about to be fetched (`Output.paged`).
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 # Wide enough that a pipe never wraps or ellipsises a line; Rich's default is 80.
 PIPE_WIDTH = 10_000
+# Items per page the list commands ask for (the API's maximum, as JulesClient does).
+LIST_PAGE_SIZE = 100
 
 # Control characters other than newline and tab: ESC starts escape sequences (colours,
 # cursor moves, screen clears, window titles), BEL rings, CR overwrites the line, and
@@ -82,6 +88,15 @@ def make_console(stream: IO[str], *, terminal: bool, no_color: bool):
     )
 
 
+def check_list_modes(*, json_mode: bool, json_lines: bool, quiet: bool) -> None:
+    """--jsonl is its own output form: refuse it beside --json or --quiet."""
+    if json_lines and (json_mode or quiet):
+        from jules_cli.errors import UsageError
+
+        other = "--json" if json_mode else "--quiet"
+        raise UsageError(f"--jsonl cannot be combined with {other}", "choose one output form")
+
+
 @dataclass
 class Column:
     header: str
@@ -145,16 +160,92 @@ class Output:
         for value in ids:
             self.line(value)
 
+    def paged(
+        self, items: Iterable[dict[str, Any]], page_size: int = LIST_PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """`items` unchanged, flushing stdout before each further page is fetched.
+
+        Wrap the client's lazy paging (before any client-side filter): what a page brought
+        reaches the reader before the command waits on the network again, with one write
+        per page rather than one per item."""
+        for count, item in enumerate(items, 1):
+            yield item
+            if count % page_size == 0:
+                self.stdout.flush()
+
     def items(
-        self, items: Iterable[dict[str, Any]], show: Callable[..., Any], id_key: str = "id"
+        self,
+        items: Iterable[dict[str, Any]],
+        show: Callable[..., Any],
+        id_key: str = "id",
+        *,
+        json_lines: bool = False,
     ) -> None:
-        """A list command's output: a JSON array, ids (-q), or `show(out, items)`."""
-        if self.json_mode:
-            self.json(list(items))
+        """A list command's output: a JSON array (or JSON Lines), ids (-q), or
+        `show(out, items)`. Streams: `items` is read once, lazily, item by item."""
+        if json_lines:
+            self.json_lines(items)
+        elif self.json_mode:
+            self.json_array(items)
         elif self.quiet:
-            self.ids(item.get(id_key, "") for item in items)
+            write = self.stdout.write
+            try:
+                for item in items:
+                    write(f"{item.get(id_key, '')}\n")
+            except BaseException:
+                self._flush_quietly()  # the ids already read are true; then the error
+                raise
+            self.stdout.flush()
         else:
-            show(self, items)
+            try:
+                show(self, items)
+            except BaseException:
+                self._flush_quietly()
+                raise
+            self.stdout.flush()
+
+    def json_array(self, items: Iterable[Any]) -> None:
+        """A JSON array written item by item, the same bytes as `json(list(items))`.
+
+        Nothing is written before the first item arrives, and `]` only after the last: when
+        the items fail part-way (an API error on page 3), stdout holds an unclosed array
+        that no JSON parser accepts, ended by a newline, never a complete-looking one; the
+        error itself goes to stderr and the exit code (main()) tells what happened."""
+        write = self.stdout.write
+        opened = False
+        try:
+            for item in items:
+                text = json.dumps(item, indent=2, ensure_ascii=False)
+                # Nested lines get the array's own indent; JSON strings hold no raw newline.
+                write(("[\n  " if not opened else ",\n  ") + text.replace("\n", "\n  "))
+                opened = True
+        except BaseException:
+            if opened:
+                self._flush_quietly("\n")  # the error line on a terminal starts on its own line
+            raise
+        write("\n]\n" if opened else "[]\n")
+        self.stdout.flush()
+
+    def json_lines(self, items: Iterable[Any]) -> None:
+        """JSON Lines: one compact object per line (flushed by `paged` and at the end)."""
+        write = self.stdout.write
+        try:
+            for item in items:
+                write(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n")
+        except BaseException:
+            self._flush_quietly()
+            raise
+        self.stdout.flush()
+
+    def _flush_quietly(self, text: str = "") -> None:
+        """On the way out of a list that failed part-way: write what is pending, without
+        letting a stdout that is itself broken (closed pipe) replace the first error."""
+        try:
+            if text:
+                self.stdout.write(text)
+            self.stdout.flush()
+        except Exception:
+            pass
 
     def item(self, item: dict[str, Any], show: Callable[..., Any]) -> None:
         """A command about one thing: the object as JSON, or `show(out, item)`."""
@@ -183,11 +274,15 @@ class Output:
         """
         count = 0
         if not self.is_terminal:
+            # Streamed row by row; flushed by `paged` and at the end, not per row.
+            write = self.stdout.write
             for row in rows:
-                self.line(
+                write(
                     "\t".join(_plain(cell).replace("\t", " ").replace("\n", " ") for cell in row)
+                    + "\n"
                 )
                 count += 1
+            self.stdout.flush()
             if count == 0 and empty:
                 self.info(empty)
             return count
