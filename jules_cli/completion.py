@@ -7,16 +7,21 @@ file, and entries older than their time-to-live are ignored, so a TAB never wait
 HTTP and never offers a long-deleted session.
 
 This module is imported on the completion path and by the option definitions, so it uses
-the standard library only (no httpx, no Rich, not even Typer).
+the standard library only (no httpx, no Rich, not even Typer), and the TAB path imports as
+little of that as it can: not typing, not pathlib, not jules_cli.config.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
+    from typing import Any
 
 CACHE_FILE = "completion-cache.json"
 CACHE_VERSION = 1
@@ -28,20 +33,49 @@ MAX_SESSIONS = 200
 MAX_SOURCES = 200
 # Completion menus are read by people: help text beyond this is cut.
 HELP_WIDTH = 60
+# What --state and --until take: copies of sessions.STATES and follow.CONDITION_CHOICES, as
+# importing those modules would triple the time of a TAB press. tests/test_completion.py
+# checks that they are the same.
+STATE_NAMES = (
+    "QUEUED",
+    "PLANNING",
+    "AWAITING_PLAN_APPROVAL",
+    "AWAITING_USER_FEEDBACK",
+    "IN_PROGRESS",
+    "PAUSED",
+    "FAILED",
+    "COMPLETED",
+)
+CONDITIONS = ("done", "settled", *STATE_NAMES)
 
 
 # -- the cache file -------------------------------------------------------------------------
 
 
 def cache_path() -> Path:
-    from jules_cli.config import state_dir
+    from pathlib import Path
 
-    return state_dir() / CACHE_FILE
+    return Path(_cache_file())
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _cache_file() -> str:
+    """The cache file in `config.state_dir()`, worked out the same way but without importing
+    jules_cli.config (dataclasses, TOML, ...), which would be most of a TAB press's time.
+    tests/test_completion.py checks that the two agree."""
+    override = os.environ.get("JULES_CONFIG_DIR")
+    if override:
+        folder = os.path.expanduser(override)
+    else:
+        import platformdirs
+
+        folder = platformdirs.user_state_dir("jules", appauthor=False)
+    return os.path.join(folder, CACHE_FILE)
+
+
+def _load(path: Path | str) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            data = json.loads(handle.read())
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
@@ -186,7 +220,9 @@ def remember_sources_while(sources: Iterable[dict[str, Any]]) -> Iterator[dict[s
 # -- completion callbacks (Typer's `autocompletion=`) -----------------------------------------
 #
 # Typer passes arguments by name: `incomplete` is the word being completed and `ctx` the
-# context of the command, whose `params` hold the options already on the line.
+# context of the command, whose `params` hold the options already on the line (on a TAB
+# press, cli._tab.LineContext). Typer evaluates these signatures, so their annotations
+# name only builtins (not `Any`, which is imported for type checkers only).
 
 
 def _matching(values: Iterable[tuple[str, str]], incomplete: str) -> list[tuple[str, str]]:
@@ -195,12 +231,12 @@ def _matching(values: Iterable[tuple[str, str]], incomplete: str) -> list[tuple[
 
 def cached_sessions(now: float | None = None) -> dict[str, dict[str, Any]]:
     now = time.time() if now is None else now
-    return _fresh(_entries(_load(cache_path()), "sessions"), SESSION_TTL, now)
+    return _fresh(_entries(_load(_cache_file()), "sessions"), SESSION_TTL, now)
 
 
 def cached_sources(now: float | None = None) -> dict[str, dict[str, Any]]:
     now = time.time() if now is None else now
-    return _fresh(_entries(_load(cache_path()), "sources"), SOURCE_TTL, now)
+    return _fresh(_entries(_load(_cache_file()), "sources"), SOURCE_TTL, now)
 
 
 def complete_session_ids(incomplete: str) -> list[tuple[str, str]]:
@@ -238,7 +274,7 @@ def _wanted_source(ctx: Any) -> str | None:
     return None
 
 
-def complete_branches(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+def complete_branches(ctx: object, incomplete: str) -> list[tuple[str, str]]:
     """Branches of the --repo/--source given on the line if cached, else of every cached
     source."""
     sources = cached_sources()
@@ -263,17 +299,14 @@ def _names_like(incomplete: str, names: Iterable[str]) -> list[str]:
 
 def complete_states(incomplete: str) -> list[str]:
     """Session state names for --state, which also takes a comma-separated list."""
-    from jules_cli.sessions import STATES
-
     done, _, current = incomplete.rpartition(",")
     head = f"{done}," if done else ""
-    return [head + name for name in _names_like(current, STATES) if name.startswith(current)]
+    names = _names_like(current, STATE_NAMES)
+    return [head + name for name in names if name.startswith(current)]
 
 
 def complete_until(incomplete: str) -> list[str]:
     """What `--until` takes: done, settled or a state name."""
-    from jules_cli.follow import CONDITION_CHOICES
-
-    conditions = [c for c in CONDITION_CHOICES if c.islower()]
-    states = _names_like(incomplete, [c for c in CONDITION_CHOICES if not c.islower()])
+    conditions = [c for c in CONDITIONS if c.islower()]
+    states = _names_like(incomplete, [c for c in CONDITIONS if not c.islower()])
     return [value for value in (*conditions, *states) if value.startswith(incomplete)]

@@ -144,6 +144,21 @@ def test_states_and_until_values_follow_the_case_typed_and_comma_lists():
     assert cache.complete_until("pa") == ["paused"]
 
 
+def test_the_light_copies_on_the_tab_path_agree_with_the_real_ones(tmp_path, monkeypatch):
+    """completion.py keeps the cache location and the state names to itself so that a TAB
+    press need not import jules_cli.config, sessions or follow; they must not drift."""
+    from jules_cli import config, follow, sessions
+
+    assert tuple(sessions.STATES) == cache.STATE_NAMES
+    assert tuple(follow.CONDITION_CHOICES) == cache.CONDITIONS
+    assert cache.cache_path() == config.state_dir() / cache.CACHE_FILE
+    monkeypatch.setenv("JULES_CONFIG_DIR", "~/elsewhere")
+    assert cache.cache_path() == config.state_dir() / cache.CACHE_FILE
+    monkeypatch.delenv("JULES_CONFIG_DIR")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert cache.cache_path() == config.state_dir() / cache.CACHE_FILE
+
+
 def test_a_broken_or_foreign_cache_file_offers_nothing_and_is_replaced(isolated_config):
     path = cache.cache_path()
     path.parent.mkdir(parents=True)
