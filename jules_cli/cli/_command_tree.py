@@ -418,7 +418,7 @@ TREE = {
             ],
             "commands": {
                 "list": {
-                    "help": "Connected repositories, all pages unless limited.",
+                    "help": "Connected repositories, all pages unless limited.\n\n--json prints one JSON array, --jsonl one object per line; both stream page by page.",
                     "short": "Connected repositories, all pages unless limited.",
                     "usage": "[OPTIONS]",
                     "params": [
@@ -441,6 +441,13 @@ TREE = {
                             "flag": True,
                             "help": "Print the API's JSON objects unchanged.",
                             "label": "--json",
+                        },
+                        {
+                            "name": "jsonl",
+                            "opts": ["--jsonl"],
+                            "flag": True,
+                            "help": "JSON Lines: each API object compact on its own line, written page by page as the pages arrive (a failure part-way exits non-zero after the lines written).",
+                            "label": "--jsonl",
                         },
                         {
                             "name": "quiet",
@@ -681,7 +688,7 @@ TREE = {
                     ],
                 },
                 "list": {
-                    "help": "Sessions, newest first (all pages unless limited).",
+                    "help": "Sessions, newest first (all pages unless limited).\n\n--json prints one JSON array, --jsonl one object per line; both stream page by page.",
                     "short": "Sessions, newest first (all pages unless limited).",
                     "usage": "[OPTIONS]",
                     "params": [
@@ -737,6 +744,13 @@ TREE = {
                             "flag": True,
                             "help": "Print the API's JSON objects unchanged.",
                             "label": "--json",
+                        },
+                        {
+                            "name": "jsonl",
+                            "opts": ["--jsonl"],
+                            "flag": True,
+                            "help": "JSON Lines: each API object compact on its own line, written page by page as the pages arrive (a failure part-way exits non-zero after the lines written).",
+                            "label": "--jsonl",
                         },
                         {
                             "name": "quiet",
@@ -1330,7 +1344,7 @@ TREE = {
             ],
             "commands": {
                 "list": {
-                    "help": "A session's activities, oldest first.",
+                    "help": "A session's activities, oldest first.\n\n--json prints one JSON array, --jsonl one object per line; both stream page by page.",
                     "short": "A session's activities, oldest first.",
                     "usage": "[OPTIONS] {ID}",
                     "params": [
@@ -1367,6 +1381,13 @@ TREE = {
                             "flag": True,
                             "help": "Print the API's JSON objects unchanged.",
                             "label": "--json",
+                        },
+                        {
+                            "name": "jsonl",
+                            "opts": ["--jsonl"],
+                            "flag": True,
+                            "help": "JSON Lines: each API object compact on its own line, written page by page as the pages arrive (a failure part-way exits non-zero after the lines written).",
+                            "label": "--jsonl",
                         },
                         {
                             "name": "quiet",
