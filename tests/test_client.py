@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import httpx
@@ -437,3 +438,173 @@ def test_an_http_error_names_the_resource():
         client.get_session("sessions/424242")
     assert str(info.value).startswith("sessions/424242: NOT_FOUND (404)")
     assert "jules session list" in str(info.value)
+
+
+# -- fault handling: messages, hints, time-outs (the e2e matrix is test_fault_matrix.py) --
+
+
+def test_retry_delay_scale_and_http_timeout_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("JULES_RETRY_DELAY_SCALE", "0.01")
+    monkeypatch.setenv("JULES_HTTP_TIMEOUT", "2.5")
+    client = JulesClient("k", BASE)
+    assert client.retry.scale == 0.01
+    assert client.retry.delay(1, retry_after=30) == pytest.approx(0.3)
+    assert client._timeout.read == 2.5 and client._timeout.connect == 2.5
+    monkeypatch.setenv("JULES_HTTP_TIMEOUT", "60")
+    assert JulesClient("k", BASE)._timeout.connect == 10.0  # connecting stays bounded
+    monkeypatch.delenv("JULES_HTTP_TIMEOUT")
+    monkeypatch.delenv("JULES_RETRY_DELAY_SCALE")
+    defaults = JulesClient("k", BASE)
+    assert defaults.retry == RetryPolicy() and defaults._timeout.read == 30.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("JULES_HTTP_TIMEOUT", "0"),
+        ("JULES_HTTP_TIMEOUT", "soon"),
+        ("JULES_HTTP_TIMEOUT", "nan"),
+        ("JULES_RETRY_DELAY_SCALE", "-1"),
+        ("JULES_RETRY_DELAY_SCALE", "inf"),
+    ],
+)
+def test_bad_timing_variables_are_usage_errors(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UsageError, match=name) as info:
+        JulesClient("k", BASE)
+    assert info.value.exit_code == ExitCode.USAGE
+
+
+def test_html_error_page_is_summarised_by_its_title():
+    page = (
+        "<html><head><title>502 Bad Gateway</title><style>p{}</style></head><body>"
+        + "<p>nginx</p>" * 500
+        + "</body></html>"
+    )
+    client, _, _ = make_client(
+        lambda r: httpx.Response(502, text=page, headers={"Content-Type": "text/html"})
+    )
+    with pytest.raises(Unavailable) as info:
+        client.get_session("1")
+    text = str(info.value)
+    assert 'HTTP 502 Bad Gateway: an HTML page "502 Bad Gateway"' in text
+    assert "<" not in text and "nginx" not in text and len(text) < 300
+
+
+def test_html_page_without_a_title_shows_its_first_words_shortened():
+    response = httpx.Response(
+        503,
+        text="<html><script>var x = 1;</script><body>" + "Down for maintenance " * 20,
+        request=httpx.Request("GET", BASE),
+    )
+    text = str(error_from_response(response))
+    assert 'an HTML page "Down for maintenance' in text and "..." in text
+    assert "var x" not in text and len(text) < 300
+
+
+def test_plain_text_error_body_is_quoted_shortly():
+    client, _, _ = make_client(lambda r: httpx.Response(500, text="upstream connect error " * 30))
+    with pytest.raises(Unavailable) as info:
+        client.get_session("1")
+    assert 'HTTP 500 Internal Server Error: "upstream connect error' in str(info.value)
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"sessions": [', "is not JSON"),
+        ("[1, 2]", "is JSON but not an object"),
+        ("null", "is JSON but not an object"),
+        ("<html><title>Sign in</title></html>", 'not JSON: an HTML page "Sign in"'),
+    ],
+)
+def test_a_success_that_is_not_a_json_object_is_a_failing_service(body, expected):
+    client, recorder, _ = make_client(
+        scripted(httpx.Response(200, text=body), httpx.Response(200, json={"id": "1"}))
+    )
+    assert client.get_session("1") == {"id": "1"}  # a read tries again
+    client, recorder, _ = make_client(scripted(httpx.Response(200, text=body)))
+    with pytest.raises(Unavailable, match=expected) as info:
+        client.get_session("1")
+    assert info.value.exit_code == ExitCode.UNAVAILABLE
+    assert len(recorder.requests) == client.retry.attempts
+    assert f"(tried {client.retry.attempts} times)" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (httpx.ConnectError("[Errno 111] Connection refused"), "cannot connect to "),
+        (httpx.ReadError("[Errno 104] Connection reset by peer"), "was reset"),
+        (
+            httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body"
+            ),
+            "was cut short",
+        ),
+        (
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            "closed the connection without answering",
+        ),
+        (httpx.ReadTimeout("timed out"), "no answer from jules.example.test within 30 s"),
+        (httpx.ConnectTimeout("timed out"), "timed out connecting to jules.example.test"),
+        (httpx.WriteError("broken pipe"), "failed (WriteError)"),
+    ],
+)
+def test_transport_failures_say_what_happened(failure, expected):
+    client, _, _ = make_client(scripted(failure))
+    with pytest.raises(Unavailable, match=re.escape(expected)) as info:
+        client.get_session("1")
+    assert "\n" not in str(info.value)
+    assert "(connection refused)" in str(info.value) or "refused" not in str(failure)
+
+
+@pytest.mark.parametrize(
+    ("call", "check"),
+    [
+        (lambda c: c.create_session({"prompt": "x"}), "`jules session list`"),
+        (lambda c: c.send_message("77", "hi"), "`jules activities list 77`"),
+        (lambda c: c.approve_plan("sessions/77"), "`jules session show 77`"),
+    ],
+)
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ReadTimeout("slow"),
+        httpx.ReadError("[Errno 104] Connection reset by peer"),
+        httpx.Response(503, json=envelope(503, "UNAVAILABLE")),
+        httpx.Response(200, text="<html>"),
+    ],
+    ids=["timeout", "reset", "503", "not-json"],
+)
+def test_an_unsafe_call_that_may_have_happened_says_how_to_check(call, check, failure):
+    client, recorder, _ = make_client(scripted(failure, httpx.Response(200, json={"id": "9"})))
+    with pytest.raises(Unavailable) as info:
+        call(client)
+    assert len(recorder.requests) == 1
+    assert check in str(info.value) and "(tried" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(429, json=envelope(429, "RESOURCE_EXHAUSTED")),
+        httpx.Response(400, json=envelope(400, "INVALID_ARGUMENT")),
+        httpx.ConnectError("[Errno 111] Connection refused"),
+    ],
+    ids=["429", "400", "refused"],
+)
+def test_an_unsafe_call_that_surely_did_not_happen_has_the_usual_hint(failure):
+    client, _, _ = make_client(scripted(failure))
+    with pytest.raises(ApiError) as info:
+        client.create_session({"prompt": "x"})
+    assert "jules session list` to see before" not in str(info.value)
+
+
+def test_an_echoed_key_is_redacted_from_the_error():
+    page = "<html><title>Denied for secret-key-123456</title></html>"
+    client, _, _ = make_client(lambda r: httpx.Response(502, text=page))
+    with pytest.raises(Unavailable) as info:
+        client.get_session("1")
+    assert "secret-key-123456" not in str(info.value) and "***" in str(info.value)

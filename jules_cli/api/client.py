@@ -8,10 +8,14 @@ never see an httpx exception.
 from __future__ import annotations
 
 import email.utils
+import html
 import ipaddress
 import json
+import math
+import os
 import platform
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,6 +44,14 @@ MAX_PAGE_SIZE = 100
 # Per-request limits. Reads of big sessions (patches, base64 media) can be slow to
 # arrive, so the read timeout is generous; connecting is not.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+# JULES_HTTP_TIMEOUT: seconds one HTTP request may take (connecting at most 10 of them),
+# e.g. to fail fast in CI. JULES_RETRY_DELAY_SCALE: multiplies every pause between
+# retries, the server's Retry-After included; meant for tests (0.01 keeps the retry
+# budget but not the waiting).
+TIMEOUT_ENV = "JULES_HTTP_TIMEOUT"
+RETRY_SCALE_ENV = "JULES_RETRY_DELAY_SCALE"
 
 # How long after its creation a session's activities may still answer 404 (the API is
 # eventually consistent there), and how long we keep retrying that 404.
@@ -54,19 +66,55 @@ class RetryPolicy:
     max_delay: float = 8.0
     max_retry_after: float = 60.0
     jitter: float = 0.25  # fraction of the delay added at random
+    scale: float = 1.0  # multiplies every pause (tests make it tiny)
+
+    @classmethod
+    def from_env(cls) -> RetryPolicy:
+        """The default policy, with JULES_RETRY_DELAY_SCALE applied when set."""
+        scale = _env_seconds(RETRY_SCALE_ENV, allow_zero=True)
+        return cls() if scale is None else cls(scale=scale)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before try number `attempt + 1` (attempt counts from 1)."""
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_retry_after)
+            return min(max(retry_after, 0.0), self.max_retry_after) * self.scale
         delay = min(self.base_delay * (2 ** (attempt - 1)), self.max_delay)
-        return delay + random.uniform(0, delay * self.jitter)
+        return (delay + random.uniform(0, delay * self.jitter)) * self.scale
+
+
+def timeout_from_env() -> httpx.Timeout:
+    """DEFAULT_TIMEOUT, or JULES_HTTP_TIMEOUT seconds per request when that is set."""
+    seconds = _env_seconds(TIMEOUT_ENV, allow_zero=False)
+    if seconds is None:
+        return DEFAULT_TIMEOUT
+    return httpx.Timeout(seconds, connect=min(seconds, DEFAULT_CONNECT_TIMEOUT))
+
+
+def _env_seconds(name: str, *, allow_zero: bool) -> float | None:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        least = "0 or more" if allow_zero else "above 0"
+        raise UsageError(f"invalid {name}: {text!r}", f"use a number {least}, e.g. 30")
+    return value
 
 
 # Which failures a request may be retried on. A retry must never duplicate work: a
 # create or a message that may have reached the server is not sent again.
 IDEMPOTENT = "idempotent"  # GET, DELETE, archive: retry 429, 5xx, any transport error
 UNSAFE = "unsafe"  # create, sendMessage, approvePlan: retry 429 and connect errors only
+
+# The hint of an unsafe call that failed after it may have reached the server, when the
+# caller has no more specific one.
+MAYBE_DONE_HINT = (
+    "the request may have reached the service before it failed: check its effect "
+    "before repeating it"
+)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -142,10 +190,10 @@ def error_from_response(response: httpx.Response) -> ApiError:
         status_name = envelope.get("status") or None
         details = envelope.get("details") or []
     if message is None:
-        snippet = " ".join(response.text.split())[:200] if response.content else ""
         message = f"HTTP {status_code} {response.reason_phrase}".strip()
-        if snippet:
-            message += f": {snippet}"
+        summary = describe_body(response)
+        if summary:
+            message += f": {summary}"
     cls = _STATUS_CLASSES.get(status_code)
     if cls is None:
         cls = Unavailable if status_code >= 500 else BadRequest
@@ -162,12 +210,40 @@ def error_from_response(response: httpx.Response) -> ApiError:
     )
 
 
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>|<h1[^>]*>(.*?)</h1\s*>", re.I | re.S)
+_INVISIBLE = re.compile(r"<(script|style|head)[^>]*>.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+MAX_SNIPPET = 100
+
+
+def describe_body(response: httpx.Response) -> str:
+    """A few words on a body that is not the API's JSON, never the whole of it: an HTML
+    page (from a proxy, a captive portal, a wrong --api-url) by its title."""
+    if not response.content:
+        return ""
+    text = response.text
+    content_type = response.headers.get("Content-Type", "").lower()
+    if "html" in content_type or text.lstrip()[:1] == "<":
+        match = _TITLE.search(text)
+        words = match[1] or match[2] if match else _INVISIBLE.sub(" ", text)
+        title = _shorten(" ".join(html.unescape(_TAG.sub(" ", words)).split()))
+        page = f'an HTML page "{title}"' if title else "an HTML page"
+        return f"{page} (from a proxy or gateway in between?)"
+    snippet = _shorten(" ".join(text.split()))
+    return f'"{snippet}"' if snippet else ""
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= MAX_SNIPPET else text[: MAX_SNIPPET - 3].rstrip() + "..."
+
+
 class JulesClient:
     """A thin client for the Jules REST API.
 
     `transport` is the test seam (httpx.MockTransport, httpx.WSGITransport); `sleep` and
     `clock` let retry timing be tested without waiting; `trace` receives one line per
-    HTTP call for --debug, with the key already redacted.
+    HTTP call for --debug, with the key already redacted. Without `timeout` and `retry`
+    the defaults apply, adjusted by JULES_HTTP_TIMEOUT and JULES_RETRY_DELAY_SCALE.
     """
 
     def __init__(
@@ -176,7 +252,7 @@ class JulesClient:
         base_url: str = DEFAULT_API_URL,
         *,
         transport: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | float | None = None,
         retry: RetryPolicy | None = None,
         trace: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -186,7 +262,10 @@ class JulesClient:
             raise UsageError("empty API key")
         self.base_url = check_api_url(base_url)
         self._key = api_key
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy.from_env()
+        if timeout is None:
+            timeout = timeout_from_env()
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._trace = trace
         self._sleep = sleep
         self._clock = clock
@@ -229,8 +308,13 @@ class JulesClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
         safety: str | None = None,
+        maybe_done_hint: str | None = None,
     ) -> Any:
-        """Send one API call with retries; return the decoded JSON body ({} when empty)."""
+        """Send one API call with retries; return the decoded JSON body ({} when empty).
+
+        An UNSAFE call that fails once it may have reached the server is not retried; its
+        error then carries `maybe_done_hint` (how to check whether it took effect).
+        """
         method = method.upper()
         if safety is None:
             safety = IDEMPOTENT if method in ("GET", "HEAD", "DELETE") else UNSAFE
@@ -244,14 +328,29 @@ class JulesClient:
                 return answer
             retriable, wait_hint = retry_after_for(error, safety)
             if not retriable or attempt >= self.retry.attempts:
-                if error.http_status is not None:
-                    # Name the resource: "Requested entity was not found." alone does not
-                    # say which of the ids on the command line it was.
-                    error.message = f"{path.split('?')[0]}: {error.message}"
-                raise error
+                raise self._final_error(error, path, attempt, safety, maybe_done_hint)
             delay = self.retry.delay(attempt, wait_hint)
             self._log(f"retrying in {delay:.1f}s after: {error}")
             self._sleep(delay)
+
+    def _final_error(
+        self, error: ApiError, path: str, tries: int, safety: str, maybe_done_hint: str | None
+    ) -> ApiError:
+        if error.http_status is not None:
+            # Name the resource: "Requested entity was not found." alone does not say
+            # which of the ids on the command line it was.
+            error.message = f"{path.split('?')[0]}: {error.message}"
+        if tries > 1:
+            error.message += f" (tried {tries} times)"
+        if (
+            safety == UNSAFE
+            and isinstance(error, Unavailable)
+            and not getattr(error, "never_sent", False)
+        ):
+            error.hint = maybe_done_hint or MAYBE_DONE_HINT
+        # Error text can quote what a server or proxy sent back, which may echo the key.
+        error.message = self._redact(error.message)
+        return error
 
     def _attempt(
         self, method: str, url: str, params: dict[str, Any], body: Any, safety: str
@@ -270,22 +369,29 @@ class JulesClient:
         except httpx.TransportError as exc:
             elapsed = (time.monotonic() - started) * 1000
             self._log(f"{method} {url} -> {type(exc).__name__} ({elapsed:.0f} ms)")
-            return transport_error(exc, method, url), None
+            return transport_error(exc, method, url, self._timeout), None
         elapsed = (time.monotonic() - started) * 1000
         self._log(f"{method} {response.request.url} -> {response.status_code} ({elapsed:.0f} ms)")
         if response.is_success:
             if not response.content:
                 return None, {}
             try:
-                return None, response.json()
+                decoded = response.json()
             except ValueError:
-                return Unavailable(
-                    f"the API answered {response.status_code} with a body that is not JSON",
-                    http_status=response.status_code,
-                    method=method,
-                    url=url,
-                    hint=_HINTS[Unavailable],
-                ), None
+                what = f"not JSON: {describe_body(response)}"
+            else:
+                if isinstance(decoded, dict):
+                    return None, decoded
+                what = "JSON but not an object"
+            # Every answer of the API is a JSON object; anything else came from something
+            # in between (or was cut short) and is treated like a failing service.
+            return Unavailable(
+                f"the answer ({response.status_code}) is {what}",
+                http_status=response.status_code,
+                method=method,
+                url=url,
+                hint=_HINTS[Unavailable],
+            ), None
         error = error_from_response(response)
         error.retry_after = parse_retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
         return error, None
@@ -344,7 +450,14 @@ class JulesClient:
     def create_session(self, session: dict[str, Any]) -> dict[str, Any]:
         """POST sessions. Never retried once the request may have reached the server:
         the API has no idempotency key, so a retry could start a second task."""
-        created = self.request("POST", "sessions", body=session, safety=UNSAFE)
+        created = self.request(
+            "POST",
+            "sessions",
+            body=session,
+            safety=UNSAFE,
+            maybe_done_hint="the session may have been created anyway: run `jules session "
+            "list` to see before starting it again",
+        )
         # Some API versions answer create without `state`; the GET has the full object.
         if created.get("id") and "state" not in created:
             try:
@@ -379,16 +492,25 @@ class JulesClient:
         return self.request("DELETE", f"sessions/{names.session_id(session)}")
 
     def send_message(self, session: str, prompt: str) -> dict[str, Any]:
+        sid = names.session_id(session)
         return self.request(
             "POST",
-            f"sessions/{names.session_id(session)}:sendMessage",
+            f"sessions/{sid}:sendMessage",
             body={"prompt": prompt},
             safety=UNSAFE,
+            maybe_done_hint="the message may have arrived anyway: run `jules activities "
+            f"list {sid}` to see before sending it again",
         )
 
     def approve_plan(self, session: str) -> dict[str, Any]:
+        sid = names.session_id(session)
         return self.request(
-            "POST", f"sessions/{names.session_id(session)}:approvePlan", body={}, safety=UNSAFE
+            "POST",
+            f"sessions/{sid}:approvePlan",
+            body={},
+            safety=UNSAFE,
+            maybe_done_hint=f"the plan may have been approved anyway: run `jules session show "
+            f"{sid}` to see",
         )
 
     def archive_session(self, session: str) -> dict[str, Any]:
@@ -486,14 +608,31 @@ def retry_after_for(error: ApiError, safety: str) -> tuple[bool, float | None]:
     return False, None
 
 
-def transport_error(exc: httpx.TransportError, method: str, url: str) -> Unavailable:
+def transport_error(
+    exc: httpx.TransportError,
+    method: str,
+    url: str,
+    timeout: httpx.Timeout | None = None,
+) -> Unavailable:
     host = urlsplit(url).netloc
-    if isinstance(exc, httpx.TimeoutException):
-        what = f"timed out talking to {host}"
+    detail = str(exc).lower()
+    if isinstance(exc, httpx.ConnectTimeout):
+        what = f"timed out connecting to {host}"
+    elif isinstance(exc, httpx.TimeoutException):
+        limit = timeout.read if timeout is not None else None
+        within = f" within {limit:g} s" if isinstance(exc, httpx.ReadTimeout) and limit else ""
+        what = f"no answer from {host}{within} (timed out)"
     elif isinstance(exc, httpx.ConnectError):
-        what = f"cannot connect to {host}"
+        why = " (connection refused)" if "refused" in detail else ""
+        what = f"cannot connect to {host}{why}"
+    elif "reset" in detail:
+        what = f"the connection to {host} was reset"
+    elif isinstance(exc, httpx.RemoteProtocolError) and "complete message body" in detail:
+        what = f"the answer from {host} was cut short (the connection closed mid-answer)"
+    elif isinstance(exc, httpx.RemoteProtocolError) and "without sending" in detail:
+        what = f"{host} closed the connection without answering"
     else:
-        what = f"connection to {host} failed ({type(exc).__name__})"
+        what = f"the connection to {host} failed ({type(exc).__name__})"
     error = Unavailable(what, method=method, url=url, hint=_HINTS[Unavailable])
     # A connect error (not a connect time-out, which may hide a half-open connection)
     # proves the request never left, so even a create may be retried.
