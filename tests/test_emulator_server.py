@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 
+import httpx
 import pytest
 
 from jules_cli.api.client import JulesClient, RetryPolicy
@@ -114,6 +115,69 @@ def test_drop_before_processing(emulator_server):
     assert all_sessions(emulator_server) == []
     emulator_server.fault(drop=True, method="GET", path="sessions")
     assert list(client.list_sessions()) == []  # a read is retried after the drop
+
+
+def raw_get(handle, path: str = "sources"):
+    return httpx.get(f"{handle.url}/{path}", headers={"X-Goog-Api-Key": "k"}, timeout=10)
+
+
+def test_reset_is_a_tcp_reset_and_drop_a_clean_close(emulator_server):
+    emulator_server.fault(reset=True)
+    with pytest.raises(httpx.ReadError, match="reset by peer"):
+        raw_get(emulator_server)
+    emulator_server.fault(drop=True)
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+        raw_get(emulator_server)
+    assert raw_get(emulator_server).status_code == 200  # the server itself lives on
+
+
+def test_reset_after_processing_a_create(emulator_server):
+    client = make_client(emulator_server)
+    emulator_server.fault(reset=True, after=True, method="POST", path="sessions")
+    with pytest.raises(Unavailable):
+        client.create_session({"prompt": "only once"})
+    assert [s["prompt"] for s in all_sessions(emulator_server)] == ["only once"]
+
+
+def test_truncated_body_closes_before_the_promised_length(emulator_server):
+    emulator_server.fault(truncate=12, path="sources")
+    with pytest.raises(httpx.RemoteProtocolError, match="received 12 bytes"):
+        raw_get(emulator_server)
+    logged = emulator_server.requests()[-1]
+    assert logged["status"] == 200 and logged["truncated"] is True
+
+
+def test_truncated_error_envelope(emulator_server):
+    emulator_server.fault(status=503, truncate=3)
+    with pytest.raises(httpx.RemoteProtocolError, match="received 3 bytes"):
+        raw_get(emulator_server)
+
+
+def test_non_json_bodies_over_http(emulator_server):
+    emulator_server.fault(body="<html><title>Sign in</title></html>", path="sources")
+    page = raw_get(emulator_server)
+    assert page.status_code == 200 and page.text.startswith("<html>")
+    emulator_server.fault(status=502, body="<html><title>502 Bad Gateway</title></html>")
+    gateway = raw_get(emulator_server)
+    assert gateway.status_code == 502 and "Bad Gateway" in gateway.text
+
+
+def test_delay_longer_than_the_client_time_out(emulator_server):
+    client = JulesClient(
+        emulator_server.api_key,
+        emulator_server.url,
+        timeout=0.2,
+        retry=RetryPolicy(attempts=1),
+    )
+    emulator_server.fault(delay=0.6, method="POST", path="sessions")
+    with pytest.raises(Unavailable, match="no answer"):
+        client.create_session({"prompt": "slow"})
+    # The client gave up; the server still holds the request, then does the work.
+    assert control(emulator_server.root_url, "GET", "")["requestsInFlight"] == 1
+    assert emulator_server.wait_idle()
+    assert control(emulator_server.root_url, "GET", "")["requestsInFlight"] == 0
+    assert [s["prompt"] for s in all_sessions(emulator_server)] == ["slow"]
+    assert emulator_server.requests()[-1]["status"] == 200
 
 
 def test_control_plane_over_http(emulator_server):

@@ -279,6 +279,7 @@ class EmulatorApp:
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
         self._faults: list[Fault] = []
+        self._in_flight = 0
 
     # -- the parts tests drive directly -------------------------------------------------
 
@@ -290,6 +291,12 @@ class EmulatorApp:
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+
+    def in_flight(self) -> int:
+        """API requests being handled right now (e.g. held by a delay fault): they are
+        logged, and their work done, only when they finish."""
+        with self._lock:
+            return self._in_flight
 
     def add_faults(self, specs: Iterable[dict[str, Any]] | dict[str, Any]) -> int:
         """Queue faults (ValueError if a spec is wrong); returns how many are queued."""
@@ -317,13 +324,24 @@ class EmulatorApp:
 
     # -- WSGI -------------------------------------------------------------------------
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         path = environ.get("PATH_INFO") or "/"
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
             status, headers, body = self._control(method, path, environ)
             return _respond(start_response, status, headers, body)
 
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return self._serve_api(method, path, environ, start_response)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _serve_api(
+        self, method: str, path: str, environ: dict[str, Any], start_response: Callable
+    ) -> Iterable[bytes]:
         raw_body = _read_body(environ)
         query = parse_qs(environ.get("QUERY_STRING") or "", keep_blank_values=True)
         key = environ.get("HTTP_X_GOOG_API_KEY")
@@ -435,6 +453,7 @@ class EmulatorApp:
                 "apiKey": "(any non-empty key)" if emulator.api_key is None else "(fixed)",
                 "faultsQueued": len(self.faults()),
                 "requestsLogged": len(self.requests()),
+                "requestsInFlight": self.in_flight(),
             }
         if (method, action) == ("GET", "requests"):
             return self.requests()

@@ -11,6 +11,7 @@ import socketserver
 import struct
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import IO, Any
@@ -151,6 +152,16 @@ class ServerHandle:
 
     def clear_requests(self) -> None:
         self.app.clear_requests()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no API request is being handled (a delayed one has finished and
+        done its work); False if that takes longer than `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.app.in_flight():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def fault(self, **spec: Any) -> None:
         """Queue one fault, e.g. fault(status=429, retryAfter=0, times=2, path="sessions")."""
