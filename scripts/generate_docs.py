@@ -152,12 +152,10 @@ def option_metavar(param: Any) -> str:
 
 
 def argument_metavar(param: Any) -> str:
-    name = param.metavar or param.name.upper()
-    if param.nargs == -1 and not name.endswith("..."):
-        name += "..."
-    if not param.required and not name.startswith("["):
-        name = f"[{name}]"
-    return name
+    """`ID`, `[ID]`, `ID...`: spelled exactly as on the --help pages."""
+    from jules_cli.cli._describe import argument_metavar as spelled
+
+    return spelled(param)
 
 
 def default_text(param: Any) -> str | None:

@@ -79,14 +79,14 @@ TREE = {
         "api": {
             "help": "Call any API endpoint with the configured key and print the JSON answer.",
             "short": "Call any API endpoint with the configured key and print the JSON answer.",
-            "usage": "[OPTIONS] {path}",
+            "usage": "[OPTIONS] PATH",
             "params": [
                 {
                     "name": "path",
                     "argument": True,
                     "required": True,
                     "help": "Endpoint path, e.g. sessions or sources/github/o/r",
-                    "label": "path",
+                    "label": "PATH",
                     "extra": "[required]",
                 },
                 {
@@ -136,7 +136,7 @@ TREE = {
         "completion": {
             "help": "Print the completion script for SHELL (bash, zsh, fish or powershell).\n\nCommands, options and state names complete offline. Session ids, repositories and branches complete from what `jules session list` and `jules sources list` showed recently (a small local cache), so a TAB press never waits on the network.\n\n\x08\nbash, for this shell only:\n  source <(jules completion bash)\nbash, for every new shell (with the bash-completion package):\n  jules completion bash > ~/.local/share/bash-completion/completions/jules\nzsh (with ~/.zfunc in fpath before compinit runs in ~/.zshrc):\n  jules completion zsh > ~/.zfunc/_jules\nfish:\n  jules completion fish > ~/.config/fish/completions/jules.fish\nPowerShell (add this line to $PROFILE):\n  jules completion powershell | Out-String | Invoke-Expression\n\nThen open a new shell.",
             "short": "Print the completion script for SHELL (bash, zsh, fish or powershell).",
-            "usage": "[OPTIONS] {SHELL}",
+            "usage": "[OPTIONS] SHELL",
             "params": [
                 {
                     "name": "shell",
@@ -299,7 +299,7 @@ TREE = {
                 "get": {
                     "help": "Print one setting; exit code 3 when it is not set.",
                     "short": "Print one setting; exit code 3 when it is not set.",
-                    "usage": "[OPTIONS] {KEY}",
+                    "usage": "[OPTIONS] KEY",
                     "params": [
                         {
                             "name": "key",
@@ -330,7 +330,7 @@ TREE = {
                 "set": {
                     "help": "Change one setting of the active profile.",
                     "short": "Change one setting of the active profile.",
-                    "usage": "[OPTIONS] {KEY} {VALUE}",
+                    "usage": "[OPTIONS] KEY VALUE",
                     "params": [
                         {
                             "name": "key",
@@ -361,7 +361,7 @@ TREE = {
                 "unset": {
                     "help": "Remove one setting from the active profile.",
                     "short": "Remove one setting from the active profile.",
-                    "usage": "[OPTIONS] {KEY}",
+                    "usage": "[OPTIONS] KEY",
                     "params": [
                         {
                             "name": "key",
@@ -470,7 +470,7 @@ TREE = {
                 "show": {
                     "help": "One source with its branches.",
                     "short": "One source with its branches.",
-                    "usage": "[OPTIONS] {SOURCE}",
+                    "usage": "[OPTIONS] SOURCE",
                     "params": [
                         {
                             "name": "source",
@@ -773,7 +773,7 @@ TREE = {
                 "show": {
                     "help": "One session: state, title, source, branch, times, web URL, outputs (PR URL).",
                     "short": "One session: state, title, source, branch, times, web URL, outputs (PR URL).",
-                    "usage": "[OPTIONS] {ID}",
+                    "usage": "[OPTIONS] ID",
                     "params": [
                         {
                             "name": "session_id",
@@ -817,7 +817,7 @@ TREE = {
                 "approve": {
                     "help": "Approve the session's pending plan.",
                     "short": "Approve the session's pending plan.",
-                    "usage": "[OPTIONS] {ID}",
+                    "usage": "[OPTIONS] ID",
                     "params": [
                         {
                             "name": "session_id",
@@ -854,7 +854,7 @@ TREE = {
                 "send": {
                     "help": "Send a message to the session (an answer, a follow-up task).",
                     "short": "Send a message to the session (an answer, a follow-up task).",
-                    "usage": "[OPTIONS] {ID} [MESSAGE | -]",
+                    "usage": "[OPTIONS] ID [MESSAGE | -]",
                     "params": [
                         {
                             "name": "session_id",
@@ -925,7 +925,7 @@ TREE = {
                 "wait": {
                     "help": "Block until the session is done (or --until); the exit code tells the outcome.\n\n0 COMPLETED or the state asked for, 8 FAILED, 9 waiting for you (plan approval,\nfeedback) or PAUSED, 10 --timeout passed first. State changes go to stderr; --json\nprints the session as it was when the wait ended.",
                     "short": "Block until the session is done (or --until); the exit code tells the outcome.",
-                    "usage": "[OPTIONS] {ID}",
+                    "usage": "[OPTIONS] ID",
                     "params": [
                         {
                             "name": "session_id",
@@ -987,7 +987,7 @@ TREE = {
                 "diff": {
                     "help": "The session's patch as a unified diff (its output's change set, else the newest\nnon-empty one among its activities).",
                     "short": "The session's patch as a unified diff (its output's change set, else the newest non-empty one among its activities).",
-                    "usage": "[OPTIONS] {ID}",
+                    "usage": "[OPTIONS] ID",
                     "params": [
                         {
                             "name": "session_id",
@@ -1046,7 +1046,7 @@ TREE = {
                 "apply": {
                     "help": "Apply the session's patch to the git checkout here, safely: checked first, never\nhalf-applied, optionally on a new branch and committed.",
                     "short": "Apply the session's patch to the git checkout here, safely: checked first, never half-applied, optionally on a new branch and committed.",
-                    "usage": "[OPTIONS] {ID}",
+                    "usage": "[OPTIONS] ID",
                     "params": [
                         {
                             "name": "session_id",
@@ -1129,7 +1129,7 @@ TREE = {
                 "artifacts": {
                     "help": "Every artifact of the session (patches, command outputs, media): listed, or saved.",
                     "short": "Every artifact of the session (patches, command outputs, media): listed, or saved.",
-                    "usage": "[OPTIONS] {ID}",
+                    "usage": "[OPTIONS] ID",
                     "params": [
                         {
                             "name": "session_id",
@@ -1182,7 +1182,7 @@ TREE = {
                 "open": {
                     "help": "Open the session's page in a browser (prints the URL when there is none).",
                     "short": "Open the session's page in a browser (prints the URL when there is none).",
-                    "usage": "[OPTIONS] {ID}",
+                    "usage": "[OPTIONS] ID",
                     "params": [
                         {
                             "name": "session_id",
@@ -1212,7 +1212,7 @@ TREE = {
                 "archive": {
                     "help": "Archive sessions (hidden from `session list`, still readable by id).",
                     "short": "Archive sessions (hidden from `session list`, still readable by id).",
-                    "usage": "[OPTIONS] {ID...}",
+                    "usage": "[OPTIONS] ID...",
                     "params": [
                         {
                             "name": "session_ids",
@@ -1250,7 +1250,7 @@ TREE = {
                 "unarchive": {
                     "help": "Bring archived sessions back to `session list`.",
                     "short": "Bring archived sessions back to `session list`.",
-                    "usage": "[OPTIONS] {ID...}",
+                    "usage": "[OPTIONS] ID...",
                     "params": [
                         {
                             "name": "session_ids",
@@ -1288,7 +1288,7 @@ TREE = {
                 "delete": {
                     "help": "Delete sessions permanently (asks first in a terminal; --yes otherwise).",
                     "short": "Delete sessions permanently (asks first in a terminal; --yes otherwise).",
-                    "usage": "[OPTIONS] {ID...}",
+                    "usage": "[OPTIONS] ID...",
                     "params": [
                         {
                             "name": "session_ids",
@@ -1346,7 +1346,7 @@ TREE = {
                 "list": {
                     "help": "A session's activities, oldest first.\n\n--json prints one JSON array, --jsonl one object per line; both stream page by page.",
                     "short": "A session's activities, oldest first.",
-                    "usage": "[OPTIONS] {ID}",
+                    "usage": "[OPTIONS] ID",
                     "params": [
                         {
                             "name": "session_id",
@@ -1410,7 +1410,7 @@ TREE = {
                 "show": {
                     "help": "One activity with its artifacts.",
                     "short": "One activity with its artifacts.",
-                    "usage": "[OPTIONS] {ID} {ACTIVITY}",
+                    "usage": "[OPTIONS] ID ACTIVITY",
                     "params": [
                         {
                             "name": "session_id",
@@ -1455,7 +1455,7 @@ TREE = {
                 "tail": {
                     "help": "The activities so far, then new ones live until the session is done.\n\nIn a terminal: a live view with the state, elapsed time and the plan as a checklist,\nand when the session waits for you, the plan to approve or the question to answer.\nElsewhere: one line per activity (or JSON Lines). The exit code is that of\n`session wait`.",
                     "short": "The activities so far, then new ones live until the session is done.",
-                    "usage": "[OPTIONS] {ID}",
+                    "usage": "[OPTIONS] ID",
                     "params": [
                         {
                             "name": "session_id",

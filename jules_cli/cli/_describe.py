@@ -84,7 +84,7 @@ def _command(command: Any, name: str, parent_ctx: Any) -> dict[str, Any]:
     short = command.get_short_help_str(limit=10**6)
     if short:
         node["short"] = short
-    node["usage"] = " ".join(command.collect_usage_pieces(ctx))
+    node["usage"] = _usage(command, ctx)
     if command.epilog:
         node["epilog"] = inspect.cleandoc(command.epilog)
     if command.hidden:
@@ -100,6 +100,28 @@ def _command(command: Any, name: str, parent_ctx: Any) -> dict[str, Any]:
     if _is_group(command):
         node["commands"] = _subcommands(command, ctx)
     return node
+
+
+def _usage(command: Any, ctx: Any) -> str:
+    """What follows the command path on the usage line, in Click's notation: `ID` for a
+    required argument, `[ID]` for an optional one, `ID...` for many (Typer's own line says
+    `{ID}`; the man pages and these help pages say it the one way)."""
+    pieces = [command.options_metavar] if command.options_metavar else []
+    pieces += [
+        argument_metavar(p) for p in command.get_params(ctx) if p.param_type_name == "argument"
+    ]
+    if _is_group(command):
+        pieces.append(command.subcommand_metavar)
+    return " ".join(pieces)
+
+
+def argument_metavar(param: Any) -> str:
+    name = param.metavar or param.name.upper()
+    if param.nargs != 1 and not name.endswith("..."):
+        name += "..."
+    if not param.required and not name.startswith("["):
+        name = f"[{name}]"
+    return name
 
 
 def _subcommands(group: Any, ctx: Any) -> dict[str, Any]:
@@ -153,7 +175,7 @@ def _param(param: Any, ctx: Any, is_help_option: bool) -> dict[str, Any]:
     record = param.get_help_record(ctx)
     if record is not None:
         label, full_help = record
-        described["label"] = label
+        described["label"] = label if is_option else argument_metavar(param)
         extra = full_help[len(help_text) :].strip() if full_help.startswith(help_text) else ""
         if extra:
             described["extra"] = extra
