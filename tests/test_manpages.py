@@ -138,3 +138,166 @@ def test_man_renders_the_overview_page():
     assert "JULES_API_KEY" in text and "JULES_CONFIG_DIR" in text
     assert "--until settled" in text
     assert "130" in text
+
+
+# -- help pages printed from the command tree (jules_cli/cli/_help.py) -------------------------
+
+
+def all_command_paths(node, path=()):
+    yield path, node
+    for name, sub in (node.get("commands") or {}).items():
+        if isinstance(sub, dict):
+            yield from all_command_paths(sub, (*path, name))
+
+
+def typer_help(words) -> str:
+    """The plain help Typer itself prints for `jules WORDS --help` (CliRunner: 80 wide)."""
+    from typer.testing import CliRunner
+
+    from jules_cli.cli.app import app
+
+    result = CliRunner().invoke(app, [*words, "--help"], prog_name="jules")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def section(page: str, heading: str) -> str:
+    """The lines of one section (`Options:` ...) of a help page, up to the next blank line."""
+    lines = page.split("\n")
+    if heading not in lines:
+        return ""
+    start = lines.index(heading)
+    end = lines.index("", start) if "" in lines[start:] else len(lines)
+    return "\n".join(lines[start:end])
+
+
+def test_every_help_page_says_what_typers_own_help_says():
+    """Same description, same options with the same notes, wrapped the same way, same
+    commands. (The commands' help is wrapped rather than cut, and arguments are spelled
+    ID/[ID] rather than Typer's {ID}: those two are compared by content.)"""
+    from jules_cli.cli._command_tree import TREE
+    from jules_cli.cli._help import render
+
+    for path, node in all_command_paths(TREE):
+        ours, theirs = render(node, ["jules", *path], width=80), typer_help(path)
+        where = " ".join(["jules", *path])
+        assert ours.split("\n")[0].startswith(f"Usage: {where} "), where
+        description = theirs.split("\n\n")[1]
+        assert ours.split("\n\n")[1] == description, where
+        assert section(ours, "Options:") == section(theirs.rstrip("\n"), "Options:"), where
+        commands = [line.split()[0] for line in section(theirs, "Commands:").split("\n")[1:]]
+        ours_commands = [
+            line.split()[0]
+            for line in section(ours, "Commands:").split("\n")[1:]
+            if line[2:3] != " "
+        ]
+        assert ours_commands == commands, where
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--help"],
+        ["-h"],
+        ["--version"],
+        ["--profile", "work", "--version", "no-such-command"],
+        ["--profile=work", "--debug", "session", "--help"],
+        ["--version", "--help"],
+        ["--help", "--version"],
+        ["session", "new", "--help"],
+        ["session", "new", "a prompt", "--repo", "o/r", "-h"],
+        ["session", "show", "--help"],
+        ["session", "list", "-qh"],
+        ["sessions", "list", "--help"],
+        ["-h", "no-such-command"],
+        ["session", "--", "new", "--help"],
+        [],
+        ["session"],
+        ["config"],
+    ],
+    ids=lambda words: " ".join(words) or "(nothing)",
+)
+def test_help_and_version_are_answered_where_click_answers_them(words, capsys):
+    """The fast path reads the line as Click does: same exit code, same page or version."""
+    from typer.testing import CliRunner
+
+    from jules_cli.cli._help import quick_answer
+    from jules_cli.cli.app import app
+
+    code = quick_answer(words)
+    ours = capsys.readouterr()
+    theirs = CliRunner().invoke(app, words, prog_name="jules", env={"COLUMNS": "80"})
+    assert code == theirs.exit_code
+    usage = (ours.out or ours.err).split("\n")[0]
+    assert usage.split(" [")[0] in theirs.output.split("\n")[0] or usage in theirs.output
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--no-such-option", "--help"],
+        ["session", "new", "--repo"],
+        ["session", "new", "--json=yes", "--help"],
+        ["session", "list", "-Z", "--help"],
+        ["no-such-command", "--help"],
+        ["--debug"],
+        ["session", "new", "--", "--help"],
+        ["session", "new", "--title", "--help"],
+    ],
+    ids=" ".join,
+)
+def test_anything_else_is_left_to_typer(words, capsys):
+    """Usage errors and real commands (`--title --help` is a title) go to Typer."""
+    from jules_cli.cli._help import quick_answer
+
+    assert quick_answer(words) is None
+    assert capsys.readouterr() == ("", "")
+
+
+def test_help_layout_wraps_keeps_no_rewrap_blocks_and_puts_long_labels_above():
+    from jules_cli.cli._help import render
+
+    node = {
+        "help": "First paragraph that is long enough to need wrapping at this width.\n\n"
+        "\b\nkept   as\n  typed\n\nEnd.",
+        "usage": "[OPTIONS] ID",
+        "params": [
+            {"name": "id", "argument": True, "label": "ID", "help": "The id."},
+            {
+                "name": "x",
+                "opts": ["--x"],
+                "label": "--x <int>",
+                "help": "Short.",
+                "extra": "[default: 1]",
+            },
+            {
+                "name": "long",
+                "opts": ["--a-very-long-option-name"],
+                "flag": True,
+                "label": "--a-very-long-option-name / --no-a-very-long-option-name",
+                "help": "Flag.",
+            },
+            {"name": "secret", "opts": ["--secret"], "hidden": True, "label": "--secret"},
+        ],
+    }
+    page = render(node, ["jules", "thing"], width=50)
+    assert page == (
+        "Usage: jules thing [OPTIONS] ID\n"
+        "\n"
+        "  First paragraph that is long enough to need\n"
+        "  wrapping at this width.\n"
+        "\n"
+        "  kept   as\n"
+        "    typed\n"
+        "\n"
+        "  End.\n"
+        "\n"
+        "Arguments:\n"
+        "  ID  The id.\n"
+        "\n"
+        "Options:\n"
+        "  --x <int>                       Short.\n"
+        "                                  [default: 1]\n"
+        "  --a-very-long-option-name / --no-a-very-long-option-name\n"
+        "                                  Flag."
+    )
