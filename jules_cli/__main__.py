@@ -130,6 +130,11 @@ def _quick_answer(argv: list[str]) -> int | None:
         # `jules --help | head`: the reader has seen enough.
         _silence_stdout()
         return 0
+    except OSError as exc:
+        # `jules --help > /dev/full`: one line, as for any other failure.
+        _silence_stdout()
+        sys.stderr.write(f"Error: cannot write the output: {exc.strerror or exc}\n")
+        return 1
 
 
 def _flush_quietly() -> None:

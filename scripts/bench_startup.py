@@ -6,7 +6,18 @@
 Every TAB press runs the program, so completion speed is startup speed. This prints the
 median wall time of each case over N runs and its ratio to `python -c pass` on the same
 machine, which is what stays comparable between a laptop and a busy CI runner. It is a
-measuring tool, not a test: nothing here passes or fails.
+measuring tool, not a test: nothing here passes or fails (tests/test_import_budget.py
+guards what these paths import).
+
+It measures the `jules` next to the interpreter that runs it, so run it with the Python of
+the environment to measure, e.g. a fresh non-editable one:
+
+    python3 -m venv /tmp/v && /tmp/v/bin/pip install -q .
+    /tmp/v/bin/python scripts/bench_startup.py
+
+An editable install adds its import hook to every start, and PYTHONDONTWRITEBYTECODE=1
+makes every run compile the package's sources again: both make the figures worse than
+what users of an installed package see.
 """
 
 from __future__ import annotations
@@ -39,12 +50,31 @@ def cases() -> list[tuple[str, list[str], dict[str, str]]]:
             {**tab, "_JULES_COMPLETE_LINE": "jules session show "},
         ),
         (
+            "TAB: jules session list --state <s>",
+            jules(),
+            {**tab, "_JULES_COMPLETE_LINE": "jules session list --state "},
+        ),
+        (
             "TAB (zsh): jules session list --",
             [*jules(), "session", "list"],
             {"_JULES_COMPLETE": "complete_zsh", "_JULES_COMPLETE_CURRENT": "--"},
         ),
+        ("jules --help", [*jules(), "--help"], {}),
         ("jules session --help", [*jules(), "session", "--help"], {}),
+        ("jules session new --help", [*jules(), "session", "new", "--help"], {}),
+        # A real command, for scale: builds the Typer app and reads the config.
+        ("jules config path", [*jules(), "config", "path"], {}),
     ]
+
+
+def fill_completion_cache() -> None:
+    """A cache like a day's work leaves, so that completing ids reads a real file."""
+    from jules_cli.completion import remember_sessions, remember_sources
+
+    remember_sessions(
+        {"id": f"{n:019d}", "title": f"Task number {n}", "state": "COMPLETED"} for n in range(50)
+    )
+    remember_sources({"name": f"sources/github/octo/repo{n}"} for n in range(20))
 
 
 def median_seconds(command: list[str], env: dict[str, str], runs: int) -> float:
@@ -64,6 +94,8 @@ def main() -> int:
         # A private, empty config folder: no key, no cache, nothing from the user's setup.
         base = {**os.environ, "JULES_CONFIG_DIR": config}
         base.pop("_JULES_COMPLETE", None)
+        os.environ["JULES_CONFIG_DIR"] = config
+        fill_completion_cache()
         results = []
         for label, command, extra in cases():
             median_seconds(command, {**base, **extra}, 2)  # warm the file cache
