@@ -77,13 +77,10 @@ def fill_completion_cache() -> None:
     remember_sources({"name": f"sources/github/octo/repo{n}"} for n in range(20))
 
 
-def median_seconds(command: list[str], env: dict[str, str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def seconds(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -91,19 +88,25 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="runs per case (default 20)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as config:
-        # A private, empty config folder: no key, no cache, nothing from the user's setup.
+        # A private config folder: no key, nothing from the user's setup, a filled cache.
         base = {**os.environ, "JULES_CONFIG_DIR": config}
         base.pop("_JULES_COMPLETE", None)
         os.environ["JULES_CONFIG_DIR"] = config
         fill_completion_cache()
-        results = []
-        for label, command, extra in cases():
-            median_seconds(command, {**base, **extra}, 2)  # warm the file cache
-            results.append((label, median_seconds(command, {**base, **extra}, options.runs)))
-    baseline = results[0][1]
+        runs = [(label, command, {**base, **extra}) for label, command, extra in cases()]
+        for _, command, env in runs:
+            seconds(command, env)  # warm the file cache
+        # Round after round of every case, not case after case: a neighbour's load on a
+        # shared machine then slows all cases alike and the ratios stay fair.
+        times: dict[str, list[float]] = {label: [] for label, _, _ in runs}
+        for _ in range(options.runs):
+            for label, command, env in runs:
+                times[label].append(seconds(command, env))
+    medians = [(label, statistics.median(found)) for label, found in times.items()]
+    baseline = medians[0][1]
     print(f"median of {options.runs} runs, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    for label, seconds in results:
-        print(f"{label:<36} {seconds * 1000:7.1f} ms  {seconds / baseline:5.2f}x")
+    for label, median in medians:
+        print(f"{label:<36} {median * 1000:7.1f} ms  {median / baseline:5.2f}x")
     return 0
 
 
