@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.UNEXPECTED
     finally:
         _flush_quietly()
+    if result == ExitCode.INTERRUPTED:
+        # Typer turns Ctrl-C into a silent Exit(130); say so, like any other way out.
+        _error("interrupted")
     return result if isinstance(result, int) else ExitCode.OK
 
 
