@@ -17,11 +17,13 @@ def _debug_requested(argv: list[str]) -> bool:
 
 
 def _error(message: str) -> None:
+    from jules_cli.errors import redact
     from jules_cli.render.output import safe_text
 
     try:
-        # API text can carry terminal escapes; the error line must not run them.
-        sys.stderr.write(f"Error: {safe_text(message)}\n")
+        # API text can carry terminal escapes; the error line must not run them. Nor
+        # may it repeat the API key, whatever exception text it quotes.
+        sys.stderr.write(f"Error: {safe_text(redact(message))}\n")
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
@@ -109,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         if _debug_requested(argv):
             import traceback
 
-            traceback.print_exc()
+            from jules_cli.errors import redact
+
+            sys.stderr.write(redact(traceback.format_exc()))
         _error(f"unexpected {type(exc).__name__}: {exc} - rerun with --debug and report it")
         return ExitCode.UNEXPECTED
     finally:
