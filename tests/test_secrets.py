@@ -16,6 +16,7 @@ import os
 import socket
 import stat
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -528,3 +529,42 @@ def test_no_request_carried_the_key_in_its_url(server, tmp_path):
         for secret in (KEY, WRONG_KEY):
             assert not leaks(entry["path"] + json.dumps(entry["query"]), secret), entry
         assert entry["apiKey"] in (KEY, WRONG_KEY), entry  # from the header
+
+
+def test_an_unexpected_crash_quoting_the_key_shows_neither_line_nor_traceback_with_it(
+    monkeypatch, capsys
+):
+    """Defence in depth for bugs to come: whatever an unexpected exception says, the
+    entry point's error line and its --debug traceback hide the key."""
+    from jules_cli import __main__ as entry
+    from jules_cli.cli import app as app_module
+
+    monkeypatch.setenv("JULES_API_KEY", KEY)
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # main wraps it; undone after the test
+
+    def crashing_app(*args, **kwargs):
+        config.resolve_key(None)  # as every command that talks to the API does first
+        raise RuntimeError(f"request headers {{'x-goog-api-key': '{KEY}'}}")
+
+    monkeypatch.setattr(app_module, "app", crashing_app)
+    for argv, traceback_shown in (
+        (["session", "list"], False),
+        (["--debug", "sources", "list"], True),
+    ):
+        assert entry.main(argv) == 1
+        stderr = capsys.readouterr().err
+        assert "unexpected RuntimeError: request headers" in stderr
+        assert ("Traceback" in stderr) is traceback_shown
+        assert not leaks(stderr), stderr
+
+
+def test_the_in_process_emulator_keeps_no_key_in_its_state(tmp_path):
+    env = {"JULES_API_KEY": KEY, "JULES_EMULATOR": "1"}
+    created, listed = run_together(
+        Run(["session", "new", "--no-repo", "Add a greeting"], env),
+        Run(["--debug", "sources", "list"], env),
+    )
+    assert created.returncode == 0 and listed.returncode == 0, created.stderr + listed.stderr
+    assert any((tmp_path / "jules-config").iterdir())  # the state file is there
+    for result in (created, listed):
+        assert_kept_secret(result, tmp_path)
