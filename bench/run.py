@@ -1,0 +1,560 @@
+#!/usr/bin/env python3
+"""The `jules` benchmark: the performance budgets of issue 8, measured in one run.
+
+    python bench/run.py [--runs N] [--json-out FILE] [--idle-window SECONDS]
+
+It starts the emulator in its own process (`jules emulator serve --port 0`, seeded with
+10,000 sessions), runs the installed `jules` console script next to sys.executable against
+it over loopback, and compares each figure with a baseline measured in the same run on the
+same machine (`python -c pass`, or a minimal httpx script making the same requests and
+printing the same bytes), so the ratios stay comparable between a laptop and a busy CI
+runner. Times are medians of N runs, the two sides interleaved. It prints a table and
+writes the figures as JSON (with the git commit, Python version and CPU count) to compare
+commits. It is a measuring tool: it never fails on a figure over its budget (exit 0), only
+on a broken setup. See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SEEDED_SESSIONS = 10_000
+SMALL_LIST = 1_000
+PAGE_SIZE = 100  # what `jules` asks for, and so what the baselines ask for
+TAIL_INTERVAL = 1.0  # the fixed --interval of the latency figure
+
+# The minimal scripts `jules` is compared with: the same URL, header, page size and output
+# bytes (`json.dumps(..., indent=2)` of the API objects), and nothing else.
+HTTPX_ONE_PAGE = """
+import json, sys, httpx
+url, key = sys.argv[1], sys.argv[2]
+with httpx.Client(headers={"X-Goog-Api-Key": key}) as client:
+    page = client.get(url + "/sources", params={"pageSize": PAGE_SIZE}).raise_for_status().json()
+sys.stdout.write(json.dumps(page.get("sources", []), indent=2, ensure_ascii=False) + "\\n")
+""".replace("PAGE_SIZE", str(PAGE_SIZE))
+
+HTTPX_PAGING = """
+import json, sys, httpx
+url, key, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+items, token = [], None
+with httpx.Client(headers={"X-Goog-Api-Key": key}) as client:
+    while len(items) < limit:
+        params = {"pageSize": PAGE_SIZE}
+        if token:
+            params["pageToken"] = token
+        page = client.get(url + "/sessions", params=params).raise_for_status().json()
+        items += page.get("sessions", [])
+        token = page.get("nextPageToken")
+        if not token:
+            break
+sys.stdout.write(json.dumps(items[:limit], indent=2, ensure_ascii=False) + "\\n")
+""".replace("PAGE_SIZE", str(PAGE_SIZE))
+
+
+@dataclass
+class Figure:
+    name: str
+    measured: str  # for people: what was measured, with units
+    value: float  # what is compared with the budget (a ratio, calls a minute, seconds)
+    budget: float
+    unit: str  # "x", "/min", "s"
+    details: dict[str, Any] = field(default_factory=dict)
+    extra_ok: bool = True  # a second condition of the same budget (e.g. one request a poll)
+    budget_text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.value <= self.budget and self.extra_ok
+
+
+# -- running things -----------------------------------------------------------------------
+
+
+def jules_command() -> list[str]:
+    script = Path(sys.executable).parent / ("jules.exe" if os.name == "nt" else "jules")
+    if not script.exists():
+        sys.exit(f"bench: no `jules` console script next to {sys.executable}; pip install -e .")
+    return [str(script)]
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss_kib: int
+    returncode: int
+    stdout: bytes
+
+
+def run_once(command: list[str], env: dict[str, str], *, keep_stdout: bool = False) -> Run:
+    """One fresh child: wall time, and its own peak memory from wait4's rusage."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if keep_stdout else subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    output = process.stdout.read() if process.stdout is not None else b""
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.stdout is not None:
+        process.stdout.close()
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    rss = usage.ru_maxrss // (1024 if sys.platform == "darwin" else 1)
+    return Run(elapsed, rss, process.returncode, output)
+
+
+def paired_medians(
+    left: tuple[list[str], dict[str, str]],
+    right: tuple[list[str], dict[str, str]],
+    runs: int,
+) -> tuple[list[Run], list[Run]]:
+    """Run two commands alternately (after one warm-up each), so drift on a shared machine
+    hits both sides alike."""
+    for command, env in (left, right):
+        run_once(command, env)
+    lefts, rights = [], []
+    for _ in range(runs):
+        lefts.append(run_once(*left))
+        rights.append(run_once(*right))
+    return lefts, rights
+
+
+def median_seconds(results: list[Run]) -> float:
+    return statistics.median(r.seconds for r in results)
+
+
+def check(results: list[Run], what: str) -> None:
+    failed = [r.returncode for r in results if r.returncode != 0]
+    if failed:
+        sys.exit(f"bench: {what} exited with {failed[0]}")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+# -- the emulator, in its own process ---------------------------------------------------------
+
+
+class EmulatorProcess:
+    def __init__(self, seed_file: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [*jules_command(), "emulator", "serve", "--port", "0", "--speed", "1"]
+            + ["--seed", str(seed_file)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.url = ""
+        self.key = ""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:  # the two `export` lines come first
+            if line.startswith("export JULES_API_URL="):
+                self.url = line.split("=", 1)[1].strip()
+            elif line.startswith("export JULES_API_KEY="):
+                self.key = line.split("=", 1)[1].strip()
+            if self.url and self.key:
+                break
+        if not self.url:
+            self.stop()
+            sys.exit(f"bench: the emulator did not start: {self.process.stderr.read()}")
+        self.control = self.url.rsplit("/v1alpha", 1)[0] + "/_emulator"
+        self.http = httpx.Client(headers={"X-Goog-Api-Key": self.key}, timeout=30)
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        response = self.http.request(method, f"{self.url}/{path}", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def control_plane(self, method: str, path: str = "") -> Any:
+        response = self.http.request(method, f"{self.control}/{path}".rstrip("/"))
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def write_seed(path: Path) -> None:
+    """SEEDED_SESSIONS ended sessions: static, so every listing sees the same objects."""
+    sessions = [
+        {
+            "prompt": f"Seeded task number {number}: refactor module {number % 97}",
+            "title": f"Seeded task {number}",
+            "state": "COMPLETED" if number % 5 else "FAILED",
+            "createTime": f"2026-01-{1 + number // 1000:02d}T{number // 60 % 24:02d}:"
+            f"{number % 60:02d}:{number % 7:02d}.{number:06d}Z",
+            "sourceContext": {"source": "sources/github/jules-demo/hello-world"},
+        }
+        for number in range(SEEDED_SESSIONS)
+    ]
+    path.write_text(json.dumps({"sessions": sessions}), encoding="utf-8")
+
+
+# -- the figures ----------------------------------------------------------------------------
+
+
+def startup_figures(env: dict[str, str], runs: int) -> list[Figure]:
+    jules = jules_command()
+    baseline = ([sys.executable, "-c", "pass"], env)
+    # What bash's completion function runs for `jules ses<TAB>` (completions/jules.bash).
+    tab_env = {**env, "_JULES_COMPLETE": "complete_bash", "_JULES_COMPLETE_LINE": "jules ses"}
+    answer = run_once(jules, tab_env, keep_stdout=True)
+    if b"session" not in answer.stdout:
+        print(f"bench: warning: TAB completion answered {answer.stdout[:200]!r}", file=sys.stderr)
+    cases = [
+        ("jules --version vs python -c pass", [*jules, "--version"], env, 3.0),
+        ("jules --help vs python -c pass", [*jules, "--help"], env, 8.0),
+        ("bash TAB `jules ses` vs python -c pass", jules, tab_env, 5.0),
+    ]
+    figures = []
+    for name, command, case_env, budget in cases:
+        measured, base = paired_medians((command, case_env), baseline, runs)
+        check(measured, name)
+        ratio = median_seconds(measured) / median_seconds(base)
+        figures.append(
+            Figure(
+                name,
+                f"{ms(median_seconds(measured))} vs {ms(median_seconds(base))}",
+                ratio,
+                budget,
+                "x",
+                {"seconds": median_seconds(measured), "baseline_seconds": median_seconds(base)},
+            )
+        )
+    return figures
+
+
+def list_figures(emulator: EmulatorProcess, env: dict[str, str], runs: int) -> list[Figure]:
+    jules = jules_command()
+    figures = []
+
+    sources_cmd = [*jules, "sources", "list", "--json"]
+    baseline = [sys.executable, "-c", HTTPX_ONE_PAGE, emulator.url, emulator.key]
+    same_output(sources_cmd, baseline, env, "sources list --json")
+    measured, base = paired_medians((sources_cmd, env), (baseline, env), runs)
+    check(measured + base, "sources list")
+    figures.append(
+        Figure(
+            "`sources list --json` (one page) vs minimal httpx",
+            f"{ms(median_seconds(measured))} vs {ms(median_seconds(base))}",
+            median_seconds(measured) / median_seconds(base),
+            1.3,
+            "x",
+            {"seconds": median_seconds(measured), "baseline_seconds": median_seconds(base)},
+        )
+    )
+
+    limit = str(SEEDED_SESSIONS)
+    sessions_cmd = [*jules, "session", "list", "--json", "--limit", limit]
+    baseline = [sys.executable, "-c", HTTPX_PAGING, emulator.url, emulator.key, limit]
+    same_output(sessions_cmd, baseline, env, "session list --json --limit 10000")
+    big_runs = max(3, (runs + 1) // 2)
+    measured, base = paired_medians((sessions_cmd, env), (baseline, env), big_runs)
+    check(measured + base, "session list")
+    figures.append(
+        Figure(
+            f"`session list --json --limit {limit}` vs httpx paging loop",
+            f"{median_seconds(measured):.2f} s vs {median_seconds(base):.2f} s",
+            median_seconds(measured) / median_seconds(base),
+            1.5,
+            "x",
+            {
+                "seconds": median_seconds(measured),
+                "baseline_seconds": median_seconds(base),
+                "runs": big_runs,
+                "max_rss_kib": statistics.median(r.max_rss_kib for r in measured),
+                "baseline_max_rss_kib": statistics.median(r.max_rss_kib for r in base),
+            },
+        )
+    )
+
+    # Peak memory, 10,000 sessions against 1,000, in both streaming modes. Each is the
+    # median ru_maxrss of fresh children.
+    memory: dict[str, dict[str, float]] = {}
+    for mode in ("--json", "--jsonl"):
+        memory[mode] = {}
+        for count in (SMALL_LIST, SEEDED_SESSIONS):
+            command = [*jules, "session", "list", mode, "--limit", str(count)]
+            results = [run_once(command, env) for _ in range(3)]
+            check(results, f"session list {mode}")
+            memory[mode][str(count)] = statistics.median(r.max_rss_kib for r in results)
+    ratios = {
+        mode: memory[mode][str(SEEDED_SESSIONS)] / memory[mode][str(SMALL_LIST)] for mode in memory
+    }
+    worst = max(ratios, key=ratios.get)  # type: ignore[arg-type]
+    figures.append(
+        Figure(
+            "peak memory listing 10,000 vs 1,000 sessions",
+            ", ".join(
+                f"{mode[2:]} {memory[mode][str(SEEDED_SESSIONS)] / 1024:.0f}"
+                f"/{memory[mode][str(SMALL_LIST)] / 1024:.0f} MiB"
+                for mode in memory
+            ),
+            ratios[worst],
+            1.3,
+            "x",
+            {"max_rss_kib": memory, "ratios": ratios},
+        )
+    )
+    return figures
+
+
+def same_output(command: list[str], baseline: list[str], env: dict[str, str], what: str) -> None:
+    ours = run_once(command, env, keep_stdout=True)
+    theirs = run_once(baseline, env, keep_stdout=True)
+    if ours.returncode or theirs.returncode or ours.stdout != theirs.stdout:
+        sys.exit(f"bench: `jules {what}` and its baseline do not print the same bytes")
+
+
+class LineReader:
+    """Lines from a child's stdout pipe, without blocking past a deadline."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self.buffer = b""
+
+    def next_line(self, timeout: float) -> bytes | None:
+        deadline = time.perf_counter() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self.process.stdout], [], [], left)
+            if ready:
+                chunk = os.read(self.process.stdout.fileno(), 65536)
+                if not chunk:
+                    return None
+                self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line
+
+    def drain(self, quiet_for: float) -> int:
+        count = 0
+        while self.next_line(quiet_for) is not None:
+            count += 1
+        return count
+
+
+def stalled_session(emulator: EmulatorProcess, label: str) -> str:
+    # [stall]: it stops IN_PROGRESS until a message comes; [slow] keeps it slow afterwards.
+    created = emulator.api("POST", "sessions", {"prompt": f"{label} [stall] [slow:10]"})
+    return created["id"]
+
+
+def tail_figures(
+    emulator: EmulatorProcess, env: dict[str, str], runs: int, window: float
+) -> list[Figure]:
+    jules = jules_command()
+    idle_id = stalled_session(emulator, "Idle for the poll count")
+    latency_id = stalled_session(emulator, "Idle for the latency")
+    emulator.control_plane("POST", "settle")  # both reach their stall at once
+    emulator.control_plane("DELETE", "requests")
+
+    def start_tail(session_id: str, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [*jules, "activities", "tail", session_id, "--json", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def requests_for(session_id: str) -> tuple[int, int]:
+        lists = gets = 0
+        for request in emulator.control_plane("GET", "requests"):
+            path = request["path"]
+            if path == f"/v1alpha/sessions/{session_id}/activities":
+                lists += 1
+            elif path == f"/v1alpha/sessions/{session_id}" and request["method"] == "GET":
+                gets += 1
+        return lists, gets
+
+    idle_tail = start_tail(idle_id)  # the default, adaptive schedule
+    latency_tail = start_tail(latency_id, "--interval", str(TAIL_INTERVAL))
+    try:
+        reader = LineReader(latency_tail)
+        if reader.next_line(30) is None:
+            sys.exit("bench: `activities tail` printed nothing")
+        reader.drain(quiet_for=1.5)  # the activities so far; now it only polls
+        while requests_for(idle_id)[0] == 0:
+            time.sleep(0.1)
+        time.sleep(0.5)  # past the first cycle's reads
+        window_start = time.perf_counter()
+        lists_before, gets_before = requests_for(idle_id)
+
+        # Meanwhile: post a message at a random moment of the poll cycle, and time until
+        # the tail prints it.
+        latencies = []
+        for number in range(runs):
+            time.sleep(random.uniform(0.8, 0.8 + TAIL_INTERVAL))
+            marker = f"bench ping {number} {random.random()}"
+            posted = time.perf_counter()
+            emulator.api("POST", f"sessions/{latency_id}:sendMessage", {"prompt": marker})
+            while True:
+                line = reader.next_line(10 + TAIL_INTERVAL)
+                if line is None:
+                    sys.exit("bench: the tail never printed the posted message")
+                if marker.encode() in line:
+                    latencies.append(time.perf_counter() - posted)
+                    break
+
+        time.sleep(max(0.0, window - (time.perf_counter() - window_start)))
+        elapsed = time.perf_counter() - window_start
+        lists_after, gets_after = requests_for(idle_id)
+    finally:
+        for process in (idle_tail, latency_tail):
+            process.terminate()
+            process.wait()
+    lists = lists_after - lists_before
+    gets = gets_after - gets_before
+    per_minute = lists * 60 / elapsed
+    per_poll = (lists + gets) / lists if lists else float("inf")
+    return [
+        Figure(
+            "idle `activities tail`: list-activities calls",
+            f"{lists} lists + {gets} session reads in {elapsed:.0f} s",
+            per_minute,
+            60,
+            "/min",
+            {
+                "lists": lists,
+                "session_gets": gets,
+                "window_seconds": elapsed,
+                "requests_per_poll": per_poll,
+                "schedule": "default (adaptive)",
+            },
+            extra_ok=per_poll <= 1.0,
+            budget_text="<= 60/min, 1 request/poll",
+        ),
+        Figure(
+            f"new activity shown (tail --interval {TAIL_INTERVAL:g})",
+            f"median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s",
+            max(latencies),
+            TAIL_INTERVAL + 0.2,
+            "s",
+            {"latencies": latencies, "interval": TAIL_INTERVAL},
+        ),
+    ]
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def value_text(figure: Figure) -> str:
+    if figure.unit == "x":
+        return f"{figure.value:.2f}x"
+    if figure.unit == "/min":
+        return f"{figure.value:.0f}/min, {figure.details['requests_per_poll']:.2f}/poll"
+    return f"{figure.value:.2f} s"
+
+
+def budget_text(figure: Figure) -> str:
+    if figure.budget_text:
+        return figure.budget_text
+    return f"<= {figure.budget:g}{'x' if figure.unit == 'x' else ' ' + figure.unit}"
+
+
+def print_table(figures: list[Figure], header: str) -> None:
+    rows = [("figure", "measured", "ratio/value", "budget", "")]
+    rows += [
+        (f.name, f.measured, value_text(f), budget_text(f), "ok" if f.ok else "OVER")
+        for f in figures
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    print(header)
+    for number, row in enumerate(rows):
+        print("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
+        if number == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+def git_commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="runs per figure (default 7)")
+    parser.add_argument(
+        "--json-out", type=Path, default=HERE / "results.json", help="default bench/results.json"
+    )
+    parser.add_argument(
+        "--idle-window", type=float, default=20.0, help="seconds of idle tail counted (20)"
+    )
+    options = parser.parse_args()
+    runs = max(1, options.runs)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="jules-bench-") as scratch:
+        folder = Path(scratch)
+        seed = folder / "seed.json"
+        write_seed(seed)
+        # A private, empty config folder: nothing from the user's setup, no completion cache.
+        env = {**os.environ, "JULES_CONFIG_DIR": str(folder / "config")}
+        for name in ("_JULES_COMPLETE", "JULES_DEBUG", "JULES_EMULATOR", "JULES_PROFILE", "CI"):
+            env.pop(name, None)
+        figures = startup_figures(env, max(runs, 10))
+        emulator = EmulatorProcess(seed, env)
+        try:
+            env.update({"JULES_API_URL": emulator.url, "JULES_API_KEY": emulator.key})
+            figures += list_figures(emulator, env, runs)
+            figures += tail_figures(emulator, env, runs, options.idle_window)
+        finally:
+            emulator.stop()
+    header = (
+        f"jules benchmark: commit {git_commit()[:12]}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {runs} runs, {time.perf_counter() - started:.0f} s"
+    )
+    print_table(figures, header)
+    result = {
+        "commit": git_commit(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "runs": runs,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "figures": [{**asdict(f), "ok": f.ok, "budget_text": budget_text(f)} for f in figures],
+    }
+    options.json_out.parent.mkdir(parents=True, exist_ok=True)
+    options.json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"figures written to {options.json_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
