@@ -44,29 +44,60 @@ KIND_STYLE = {
 }
 
 
+# The API's objects are read defensively: a field may be missing, null, or of another type
+# than documented (a newer API version, a proxy, a bug), and showing the rest beats a crash.
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_text(value: Any) -> str:
+    """A field as text: strings unchanged, None empty, anything else as compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def activity_kind(activity: dict[str, Any]) -> str:
     for kind in KINDS:
         if kind in activity:
             return kind
     extra = [key for key in activity if key not in COMMON_FIELDS]
-    return extra[0] if extra else "activity"
+    return as_text(extra[0]) if extra else "activity"
 
 
-def _one_line(text: str | None, limit: int | None = None) -> str:
-    flat = " ".join((text or "").split())
+def _one_line(text: Any, limit: int | None = None) -> str:
+    flat = " ".join(as_text(text).split())
     if limit and len(flat) > limit:
         return flat[: limit - 1] + "…"
     return flat
 
 
+def _step_index(step: dict[str, Any]) -> float:
+    index = step.get("index")
+    if isinstance(index, bool) or not isinstance(index, (int, float)):
+        return 0.0
+    return float(index) if index == index else 0.0  # NaN sorts as 0
+
+
 def plan_steps(activity: dict[str, Any]) -> list[dict[str, Any]]:
-    plan = (activity.get("planGenerated") or {}).get("plan") or {}
-    steps = [s for s in plan.get("steps") or [] if isinstance(s, dict)]
-    return sorted(steps, key=lambda s: s.get("index", 0))
+    plan = as_dict(as_dict(activity.get("planGenerated")).get("plan"))
+    steps = [s for s in as_list(plan.get("steps")) if isinstance(s, dict)]
+    return sorted(steps, key=_step_index)
 
 
-def media_size(media: dict[str, Any]) -> int | None:
-    data = media.get("data")
+def media_size(media: Any) -> int | None:
+    data = as_dict(media).get("data")
     if not isinstance(data, str):
         return None
     try:
@@ -88,20 +119,22 @@ def human_size(size: int | None) -> str:
 
 def artifact_summary(artifact: dict[str, Any]) -> str:
     if "changeSet" in artifact:
-        patch = ((artifact.get("changeSet") or {}).get("gitPatch") or {}).get("unidiffPatch")
+        patch = as_dict(as_dict(artifact.get("changeSet")).get("gitPatch")).get("unidiffPatch")
         return f"change set: {patch_summary(patch)}"
     if "bashOutput" in artifact:
-        bash = artifact.get("bashOutput") or {}
-        return f"$ {_one_line(bash.get('command'), 60)} (exit {bash.get('exitCode', 0)})"
+        bash = as_dict(artifact.get("bashOutput"))
+        code = _one_line(bash.get("exitCode", 0), 20)
+        return f"$ {_one_line(bash.get('command'), 60)} (exit {code})"
     if "media" in artifact:
-        media = artifact.get("media") or {}
-        return f"media: {media.get('mimeType', 'unknown type')}, {human_size(media_size(media))}"
-    kind = next(iter(artifact), "artifact")
+        media = as_dict(artifact.get("media"))
+        mime = _one_line(media.get("mimeType"), 60) or "unknown type"
+        return f"media: {mime}, {human_size(media_size(media))}"
+    kind = _one_line(next(iter(artifact), "artifact"), 60)
     return f"{kind} artifact"
 
 
-def patch_summary(patch: str | None) -> str:
-    if not patch:
+def patch_summary(patch: Any) -> str:
+    if not patch or not isinstance(patch, str):
         return "no changes"
     from jules_cli.diffstat import diffstat
 
@@ -115,7 +148,7 @@ def patch_summary(patch: str | None) -> str:
 def activity_summary(activity: dict[str, Any]) -> str:
     """One line saying what happened, for tables and streams."""
     kind = activity_kind(activity)
-    body = activity.get(kind) if isinstance(activity.get(kind), dict) else {}
+    body = as_dict(activity.get(kind))
     if kind == "planGenerated":
         steps = plan_steps(activity)
         titles = "; ".join(_one_line(s.get("title")) for s in steps[:3])
@@ -136,7 +169,7 @@ def activity_summary(activity: dict[str, Any]) -> str:
         text = f"session failed: {_one_line(body.get('reason') or 'no reason given')}"
     else:
         text = _one_line(activity.get("description")) or _unknown_label(kind)
-    artifacts = [a for a in activity.get("artifacts") or [] if isinstance(a, dict)]
+    artifacts = [a for a in as_list(activity.get("artifacts")) if isinstance(a, dict)]
     if artifacts:
         text += " [" + ", ".join(artifact_summary(a) for a in artifacts) + "]"
     return text
@@ -160,28 +193,36 @@ def print_activities(out: Output, activities: Iterable[dict[str, Any]]) -> int:
     relative = out.is_terminal
     rows = (
         [
-            show_time(a.get("createTime"), relative_to_now=relative),
+            show_time(_time_field(a), relative_to_now=relative),
             kind_text(activity_kind(a)) if out.is_terminal else activity_kind(a),
             activity_summary(a),
-            a.get("id", ""),
+            as_text(a.get("id")),
         ]
         for a in activities
     )
     return out.table(ACTIVITY_COLUMNS, rows, empty="No activities yet.")
 
 
+def _time_field(activity: dict[str, Any]) -> str:
+    return _one_line(activity.get("createTime"))
+
+
 def stream_line(activity: dict[str, Any], *, terminal: bool):
-    """One line per activity for `activities tail` outside a live view, and its feed."""
+    """One line per activity for `activities tail` outside a live view, and its feed.
+
+    Control characters from the API are shown escaped (safe_text), never obeyed: the
+    line may be drawn straight into a live view."""
     from rich.text import Text
 
     kind = activity_kind(activity)
-    stamp = activity.get("createTime", "")
+    stamp = _time_field(activity)
     if terminal:
-        line = Text(f"{stamp[11:19]} ", style="dim")
-        line.append(f"{KIND_LABEL.get(kind, kind):<9} ", style=KIND_STYLE.get(kind, "dim"))
-        line.append(activity_summary(activity))
+        line = Text(f"{safe_text(stamp[11:19])} ", style="dim")
+        label = safe_text(KIND_LABEL.get(kind, kind))
+        line.append(f"{label:<9} ", style=KIND_STYLE.get(kind, "dim"))
+        line.append(safe_text(activity_summary(activity)))
         return line
-    return f"{stamp}\t{kind}\t{activity_summary(activity)}"
+    return safe_text(f"{stamp}\t{kind}\t{activity_summary(activity)}")
 
 
 def activity_details(activity: dict[str, Any], *, terminal: bool) -> list[Any]:
@@ -189,33 +230,47 @@ def activity_details(activity: dict[str, Any], *, terminal: bool) -> list[Any]:
     from rich.text import Text
 
     kind = activity_kind(activity)
-    body = activity.get(kind) if isinstance(activity.get(kind), dict) else {}
+    body = as_dict(activity.get(kind))
     parts: list[Any] = []
     if kind == "planGenerated":
         parts.append(Text("Plan:", style="bold"))
         for number, step in enumerate(plan_steps(activity), start=1):
-            parts.append(Text(f"  {number}. {step.get('title', '')}"))
+            parts.append(_text(f"  {number}. {as_text(step.get('title'))}"))
             if step.get("description"):
-                parts.append(Text(f"     {step['description']}", style="dim"))
+                parts.append(_text(f"     {as_text(step['description'])}", style="dim"))
     elif kind in ("userMessaged", "agentMessaged"):
         key = "userMessage" if kind == "userMessaged" else "agentMessage"
-        parts.append(Text(body.get(key, "")))
+        parts.append(_text(as_text(body.get(key))))
     elif kind == "progressUpdated":
         if body.get("title"):
-            parts.append(Text(body["title"], style="bold"))
+            parts.append(_text(as_text(body["title"]), style="bold"))
         if body.get("description"):
-            parts.append(Text(body["description"]))
+            parts.append(_text(as_text(body["description"])))
     elif kind == "sessionFailed":
-        parts.append(Text(f"Reason: {body.get('reason') or 'not given'}", style="red"))
+        parts.append(_text(f"Reason: {as_text(body.get('reason')) or 'not given'}", style="red"))
     elif kind not in KINDS and kind in activity:
-        parts.append(Text(f"{_unknown_label(kind)}:", style="bold"))
-        parts.append(Text(json.dumps(activity.get(kind), indent=2, ensure_ascii=False)))
+        parts.append(_text(f"{_unknown_label(kind)}:", style="bold"))
+        parts.append(_text(_pretty_json(activity.get(kind))))
     if activity.get("description") and kind != "progressUpdated":
-        parts.append(Text(activity["description"], style="dim"))
-    for index, artifact in enumerate(activity.get("artifacts") or [], start=1):
+        parts.append(_text(as_text(activity["description"]), style="dim"))
+    for index, artifact in enumerate(as_list(activity.get("artifacts")), start=1):
         if isinstance(artifact, dict):
             parts.extend(artifact_details(index, artifact))
     return parts
+
+
+def _text(content: str, style: str = ""):
+    """A Text of API content with its control characters shown, never obeyed."""
+    from rich.text import Text
+
+    return Text(safe_text(content), style=style)
+
+
+def _pretty_json(value: Any) -> str:
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return as_text(value)
 
 
 def _unknown_label(kind: str) -> str:
@@ -226,29 +281,29 @@ def _unknown_label(kind: str) -> str:
 
 
 def artifact_details(index: int, artifact: dict[str, Any]) -> list[Any]:
-    from rich.text import Text
 
-    parts: list[Any] = [Text(f"\nArtifact {index}: {artifact_summary(artifact)}", style="bold")]
+    parts: list[Any] = [_text(f"\nArtifact {index}: {artifact_summary(artifact)}", style="bold")]
     if "bashOutput" in artifact:
-        bash = artifact.get("bashOutput") or {}
-        parts.append(Text(f"$ {(bash.get('command') or '').strip()}", style="cyan"))
+        bash = as_dict(artifact.get("bashOutput"))
+        parts.append(_text(f"$ {as_text(bash.get('command')).strip()}", style="cyan"))
         if bash.get("output"):
-            parts.append(Text(bash["output"].rstrip("\n")))
-        parts.append(Text(f"exit code {bash.get('exitCode', 0)}", style="dim"))
+            parts.append(_text(as_text(bash["output"]).rstrip("\n")))
+        parts.append(_text(f"exit code {as_text(bash.get('exitCode', 0))}", style="dim"))
     elif "changeSet" in artifact:
-        change = artifact.get("changeSet") or {}
-        patch = change.get("gitPatch") or {}
-        if patch.get("unidiffPatch"):
+        patch = as_dict(as_dict(artifact.get("changeSet")).get("gitPatch"))
+        unidiff = patch.get("unidiffPatch")
+        if unidiff and isinstance(unidiff, str):
             from jules_cli.diffstat import diffstat, format_stat
 
-            parts.append(Text(format_stat(diffstat(patch["unidiffPatch"]))))
+            parts.append(_text(format_stat(diffstat(unidiff))))
         if patch.get("baseCommitId"):
-            parts.append(Text(f"base commit {patch['baseCommitId']}", style="dim"))
+            parts.append(_text(f"base commit {as_text(patch['baseCommitId'])}", style="dim"))
         if patch.get("suggestedCommitMessage"):
-            parts.append(Text(f"commit message: {patch['suggestedCommitMessage']}", style="dim"))
+            message = as_text(patch["suggestedCommitMessage"])
+            parts.append(_text(f"commit message: {message}", style="dim"))
     elif "media" not in artifact:
         # A kind this version does not know: its content, as the API sent it.
-        parts.append(Text(json.dumps(artifact, indent=2, ensure_ascii=False)))
+        parts.append(_text(_pretty_json(artifact)))
     return parts
 
 
@@ -257,10 +312,10 @@ def print_activity(out: Output, activity: dict[str, Any]) -> None:
     relative = out.is_terminal
     out.fields(
         [
-            ("ID", activity.get("id")),
+            ("ID", as_text(activity.get("id"))),
             ("Kind", kind_text(kind) if out.is_terminal else kind),
-            ("Originator", activity.get("originator")),
-            ("Created", show_time(activity.get("createTime"), relative_to_now=relative)),
+            ("Originator", as_text(activity.get("originator"))),
+            ("Created", show_time(_time_field(activity), relative_to_now=relative)),
         ]
     )
     for part in activity_details(activity, terminal=out.is_terminal):
@@ -277,6 +332,6 @@ def print_reply(out: Output, activity: dict[str, Any] | None) -> None:
         return
     kind = activity_kind(activity)
     if kind == "agentMessaged":
-        out.line(safe_text((activity.get("agentMessaged") or {}).get("agentMessage", "")))
+        out.line(safe_text(as_text(as_dict(activity.get("agentMessaged")).get("agentMessage"))))
     else:
-        out.info(f"No answer: {activity_summary(activity)}")
+        out.info(safe_text(f"No answer: {activity_summary(activity)}"))

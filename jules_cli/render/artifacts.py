@@ -5,25 +5,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from jules_cli.render.output import Column, Output
+from jules_cli.render.output import Column, Output, safe_text
 
 
 def print_diff(out: Output, unidiff: str) -> None:
-    """Coloured in a terminal; byte-for-byte raw in a pipe, so `| git apply` works."""
-    if not out.is_terminal or out.no_color:
+    """Coloured in a terminal; byte-for-byte raw in a pipe, so `| git apply` works.
+
+    In a terminal the patch's control characters are shown escaped: a patch is data from
+    the API and must not drive the screen, with or without colour."""
+    if not out.is_terminal:
         out.stdout.write(unidiff if unidiff.endswith("\n") else unidiff + "\n")
         out.stdout.flush()
         return
+    shown = safe_text(unidiff)
+    if out.no_color:
+        out.line(shown.rstrip("\n"))
+        return
     from rich.syntax import Syntax
 
-    out.print(Syntax(unidiff.rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
+    out.print(Syntax(shown.rstrip("\n"), "diff", theme="ansi_dark", background_color="default"))
 
 
 def print_stat(out: Output, unidiff: str) -> None:
     from jules_cli.diffstat import diffstat, format_stat
 
     width = out.console.width if out.is_terminal else 80
-    out.line(format_stat(diffstat(unidiff), width=width))
+    out.line(safe_text(format_stat(diffstat(unidiff), width=width)))
 
 
 ARTIFACT_COLUMNS = [
@@ -50,7 +57,7 @@ def print_artifacts(out: Output, refs: Iterable[Any]) -> int:
 def print_applied(out: Output, result: Any, origin: str) -> None:
     """The files `session apply` changed (stdout), and what it did (stderr)."""
     for warning in result.warnings:
-        out.warn(warning)
+        out.warn(safe_text(warning))
     out.table(
         [
             Column("STATUS", no_wrap=True),
@@ -65,4 +72,4 @@ def print_applied(out: Output, result: Any, origin: str) -> None:
         what += f" on the new branch {result.branch}"
     if result.commit_sha:
         what += f", committed as {result.commit_sha[:12]}"
-    out.success(what + ".")
+    out.success(safe_text(what + "."))

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from jules_cli.render.activities import activity_kind, plan_steps, stream_line
+from jules_cli.render.activities import activity_kind, as_dict, as_text, plan_steps, stream_line
 from jules_cli.render.output import Output, safe_text
 from jules_cli.render.sessions import STATE_MEANING, pull_requests, state_text
 
@@ -41,10 +41,10 @@ class PlanProgress:
             self.steps = plan_steps(activity)
             self.current, self._updates, self.finished = 0, 0, False
         elif kind == "progressUpdated" and self.steps:
-            body = activity.get("progressUpdated") or {}
-            text = f"{body.get('title', '')} {body.get('description', '')}".lower()
+            body = as_dict(activity.get("progressUpdated"))
+            text = f"{as_text(body.get('title'))} {as_text(body.get('description'))}".lower()
             for index, step in enumerate(self.steps):
-                title = (step.get("title") or "").lower()
+                title = as_text(step.get("title")).lower()
                 if title and title in text:
                     self.current = max(self.current, index)
                     return
@@ -64,7 +64,7 @@ class PlanProgress:
                 mark, style = "[>]", "bold"
             else:
                 mark, style = "[ ]", "dim"
-            title = safe_text(step.get("title") or "")
+            title = safe_text(as_text(step.get("title")))
             lines.append(Text(f"  {mark} {index + 1}. {title}", style=style))
         return lines
 
@@ -109,7 +109,7 @@ class SessionView:
         if self.plan.steps:
             body.append(Text("Plan:", style="bold"))
             body.extend(self.plan.checklist())
-        title = safe_text(self.session.get("title") or f"session {self.session_id}")
+        title = safe_text(as_text(self.session.get("title")) or f"session {self.session_id}")
         return Panel(Group(*body), title=Text(title), title_align="left", expand=True)
 
     def __rich__(self):
@@ -171,16 +171,16 @@ class Watcher:
         self.view.update(session, new)
         if self._live is None:
             change = f"{old} -> {new}" if old else new
-            self.out.info(f"{session.get('id', '')}: {change}")
+            self.out.info(safe_text(f"{as_text(session.get('id'))}: {change}"))
 
 
 def print_outcome(out: Output, session: dict[str, Any], state: str, outcome: str) -> None:
     """The closing lines of a wait or a follow, on stderr."""
-    sid = session.get("id", "")
+    sid = as_text(session.get("id"))
     if outcome == "timeout":
-        out.warn(f"timed out; session {sid} is still {state}")
+        out.warn(safe_text(f"timed out; session {sid} is still {state}"))
         return
-    message = f"Session {sid} is {state}: {STATE_MEANING.get(state, '')}"
+    message = safe_text(f"Session {sid} is {state}: {STATE_MEANING.get(state, '')}")
     if state == "FAILED":
         out.err.print(message, style="bold red")
     elif outcome == "needs_user":
@@ -188,4 +188,4 @@ def print_outcome(out: Output, session: dict[str, Any], state: str, outcome: str
     else:
         out.success(message)
     for pr in pull_requests(session):
-        out.info(f"Pull request: {pr.get('url')}")
+        out.info(safe_text(f"Pull request: {as_text(pr.get('url'))}"))

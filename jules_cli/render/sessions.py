@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from jules_cli.render.output import Column, Output
+from jules_cli.render.activities import as_dict, as_list, as_text
+from jules_cli.render.output import Column, Output, safe_text
 from jules_cli.render.times import show_time
 
 STATE_STYLE = {
@@ -32,16 +33,24 @@ STATE_MEANING = {
 }
 
 
-def state_text(state: str | None):
+def state_of(session: dict[str, Any]) -> str:
+    return as_text(session.get("state")) or "STATE_UNSPECIFIED"
+
+
+def state_text(state: Any):
     from rich.text import Text
 
-    state = state or "STATE_UNSPECIFIED"
-    return Text(state, style=STATE_STYLE.get(state, ""))
+    state = as_text(state) or "STATE_UNSPECIFIED"
+    return Text(safe_text(state), style=STATE_STYLE.get(state, ""))
+
+
+def source_of(session: dict[str, Any]) -> str:
+    return as_text(as_dict(session.get("sourceContext")).get("source"))
 
 
 def repo_of(session: dict[str, Any]) -> str:
     """`owner/repo` of the session's source, or `-` for a repoless session."""
-    source = (session.get("sourceContext") or {}).get("source") or ""
+    source = source_of(session)
     if not source:
         return "-"
     parts = source.split("/")
@@ -51,25 +60,26 @@ def repo_of(session: dict[str, Any]) -> str:
 
 
 def branch_of(session: dict[str, Any]) -> str | None:
-    context = session.get("sourceContext") or {}
-    return (context.get("githubRepoContext") or {}).get("startingBranch")
+    context = as_dict(session.get("sourceContext"))
+    return as_text(as_dict(context.get("githubRepoContext")).get("startingBranch")) or None
 
 
 def pull_requests(session: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         output["pullRequest"]
-        for output in session.get("outputs") or []
+        for output in as_list(session.get("outputs"))
         if isinstance(output, dict) and isinstance(output.get("pullRequest"), dict)
     ]
 
 
 def session_url(session: dict[str, Any]) -> str:
-    return session.get("url") or f"https://jules.google.com/session/{session.get('id', '')}"
+    url = as_text(session.get("url"))
+    return url or f"https://jules.google.com/session/{as_text(session.get('id'))}"
 
 
 def next_action(session: dict[str, Any]) -> str | None:
     """What the user should do now, when the session waits for them."""
-    sid = session.get("id", "ID")
+    sid = as_text(session.get("id")) or "ID"
     state = session.get("state")
     if state == "AWAITING_PLAN_APPROVAL":
         return (
@@ -98,11 +108,11 @@ SESSION_COLUMNS = [
 
 def session_row(session: dict[str, Any], *, relative: bool) -> list[Any]:
     return [
-        session.get("id", ""),
+        as_text(session.get("id")),
         state_text(session.get("state")),
-        session.get("title", ""),
+        as_text(session.get("title")),
         repo_of(session),
-        show_time(session.get("createTime"), relative_to_now=relative),
+        show_time(as_text(session.get("createTime")), relative_to_now=relative),
     ]
 
 
@@ -116,24 +126,25 @@ def print_session(out: Output, session: dict[str, Any]) -> None:
     from rich.text import Text
 
     relative = out.is_terminal
-    state = session.get("state") or "STATE_UNSPECIFIED"
+    state = state_of(session)
     state_line = state_text(state)
     if out.is_terminal:
         state_line.append(f"  ({STATE_MEANING.get(state, 'unknown state')})", style="dim")
+    context = as_dict(session.get("sourceContext"))
     fields: list[tuple[str, Any]] = [
-        ("ID", session.get("id")),
-        ("Title", session.get("title")),
+        ("ID", as_text(session.get("id"))),
+        ("Title", as_text(session.get("title"))),
         ("State", state_line if out.is_terminal else state),
         ("Repo", repo_of(session)),
-        ("Source", (session.get("sourceContext") or {}).get("source")),
+        ("Source", source_of(session)),
         ("Branch", branch_of(session)),
-        ("Working branch", (session.get("sourceContext") or {}).get("workingBranch")),
-        ("Created", show_time(session.get("createTime"), relative_to_now=relative)),
-        ("Updated", show_time(session.get("updateTime"), relative_to_now=relative)),
+        ("Working branch", as_text(context.get("workingBranch"))),
+        ("Created", show_time(as_text(session.get("createTime")), relative_to_now=relative)),
+        ("Updated", show_time(as_text(session.get("updateTime")), relative_to_now=relative)),
         ("URL", session_url(session)),
     ]
     for pr in pull_requests(session):
-        fields.append(("Pull request", pr.get("url")))
+        fields.append(("Pull request", as_text(pr.get("url"))))
     if session.get("archived"):
         fields.append(("Archived", "yes"))
     patch = _output_patch_stat(session)
@@ -143,12 +154,13 @@ def print_session(out: Output, session: dict[str, Any]) -> None:
     out.fields(fields)
     action = next_action(session)
     if action and out.is_terminal:
-        out.print(Text(f"\nNext: {action}", style="bold"))
+        out.print(Text(safe_text(f"\nNext: {action}"), style="bold"))
     elif action:
-        out.info(f"Next: {action}")
+        out.info(safe_text(f"Next: {action}"))
 
 
-def _prompt_text(prompt: str | None, terminal: bool) -> str | None:
+def _prompt_text(value: Any, terminal: bool) -> str | None:
+    prompt = as_text(value)
     if not prompt:
         return None
     # In a pipe every field stays on one line so `cut -f2` works.
@@ -158,10 +170,11 @@ def _prompt_text(prompt: str | None, terminal: bool) -> str | None:
 def _output_patch_stat(session: dict[str, Any]) -> str | None:
     from jules_cli.diffstat import diffstat
 
-    for output in session.get("outputs") or []:
-        patch = ((output or {}).get("changeSet") or {}).get("gitPatch") or {}
-        if patch.get("unidiffPatch"):
-            stats = diffstat(patch["unidiffPatch"])
+    for output in as_list(session.get("outputs")):
+        patch = as_dict(as_dict(as_dict(output).get("changeSet")).get("gitPatch"))
+        unidiff = patch.get("unidiffPatch")
+        if unidiff and isinstance(unidiff, str):
+            stats = diffstat(unidiff)
             added = sum(s.added for s in stats)
             removed = sum(s.removed for s in stats)
             files = "file" if len(stats) == 1 else "files"
@@ -176,21 +189,24 @@ def print_created(out: Output, sessions: list[dict[str, Any]], *, hint: bool = T
             out.line()  # a blank line between records, so `--parallel N` output parses
         out.fields(
             [
-                ("ID", session.get("id")),
-                ("Title", session.get("title")),
-                ("State", session.get("state")),
+                ("ID", as_text(session.get("id"))),
+                ("Title", as_text(session.get("title"))),
+                ("State", as_text(session.get("state"))),
                 ("URL", session_url(session)),
             ]
         )
     if not hint:
         return
-    sid = sessions[0].get("id", "ID") if len(sessions) == 1 else "ID"
-    out.info(f"Next: follow it with `jules activities tail {sid}`, or `jules session wait {sid}`")
+    sid = (as_text(sessions[0].get("id")) or "ID") if len(sessions) == 1 else "ID"
+    next_step = f"Next: follow it with `jules activities tail {sid}`, or `jules session wait {sid}`"
+    out.info(safe_text(next_step))
 
 
 def print_state_change(out: Output, what: str, session: dict[str, Any]) -> None:
-    state = session.get("state") or "STATE_UNSPECIFIED"
-    out.success(f"{what}: session {session.get('id')} is {state} ({STATE_MEANING.get(state, '')})")
+    state = state_of(session)
+    sid = as_text(session.get("id"))
+    meaning = STATE_MEANING.get(state, "")
+    out.success(safe_text(f"{what}: session {sid} is {state} ({meaning})"))
     action = next_action(session)
     if action:
-        out.info(f"Next: {action}")
+        out.info(safe_text(f"Next: {action}"))
