@@ -403,14 +403,36 @@ def patch_bytes(unidiff: str) -> bytes:
     return unidiff.encode("utf-8", "surrogateescape")
 
 
-def save_patch(target: Path, unidiff: str) -> None:
-    """Write a patch to `target` (`session diff -o FILE`) atomically; ArtifactError with
-    the reason when the file cannot be written (no such folder, a folder, no permission)."""
+def check_patch_target(target: Path) -> Path:
+    """UsageError unless `target` can be a patch file: not a folder, in a folder that
+    exists. Called before any request, so a typo in -o costs nothing."""
     target = Path(target)
     if target.is_dir():
         raise UsageError(
             f"{target} is a folder", "give a file name for the patch, e.g. -o out.patch"
         )
+    folder = target.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(
+            f"cannot write {target}: {folder} {what}", "create the folder first, or pick another"
+        )
+    return target
+
+
+def check_artifacts_dir(directory: Path) -> Path:
+    """UsageError when `directory` exists and is not a folder (checked before any request;
+    a missing folder is created when saving)."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"not a folder: {directory}", "give a folder to save the artifacts in")
+    return directory
+
+
+def save_patch(target: Path, unidiff: str) -> None:
+    """Write a patch to `target` (`session diff -o FILE`) atomically; UsageError for a
+    folder or a missing folder, ArtifactError with the reason when writing fails."""
+    target = check_patch_target(target)
     try:
         write_atomically(target, patch_bytes(unidiff))
     except OSError as error:
@@ -458,10 +480,7 @@ def save_artifacts(
     failing the whole save: the other artifacts are still worth having. Nothing is written
     when any target file already exists, unless `overwrite` (UsageError otherwise).
     """
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise UsageError(f"not a folder: {directory}", "give a folder to save the artifacts in")
-
+    directory = check_artifacts_dir(directory)
     result = SavedArtifacts()
     planned: list[tuple[Path, bytes]] = []
     for ref in refs:

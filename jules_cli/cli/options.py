@@ -38,7 +38,10 @@ def checked_timeout(value: str | None) -> str | None:
     if value is not None:
         from jules_cli.follow import parse_duration
 
-        parse_duration(value)
+        if not math.isfinite(parse_duration(value)):
+            from jules_cli.errors import UsageError
+
+            raise UsageError(f"--timeout {value!r} is too long", "give at most a few days")
     return value
 
 
