@@ -5,7 +5,8 @@ or condition is a usage error (exit 2) before the command body runs: before the 
 is looked up, a prompt is read or any request is sent.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer reads the callbacks' signatures at every
+# start, and string annotations would cost a compile() each (see cli/session.py).
 
 import math
 from typing import Annotated
