@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -296,3 +299,19 @@ def test_jsonl_beside_json_is_a_usage_error_before_any_request(emulator_server, 
     assert result.returncode == 2
     assert result.stderr.startswith("Error: --jsonl cannot be combined with --json")
     assert emulator_server.requests() == []
+
+
+def test_list_json_modes_never_import_rich(emulator_server, many_sessions) -> None:
+    # Rich is for people: a script's --json/--jsonl/-q run must not pay for importing it.
+    env = {**os.environ, **emulator_server.env}
+    for mode in ("--json", "--jsonl", "-q"):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "jules_cli", "session", "list", mode],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+        assert not {name for name in imported if name.split(".")[0] == "rich"}, mode
