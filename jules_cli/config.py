@@ -208,9 +208,10 @@ class Profile:
 
 
 def mask_key(key: str) -> str:
-    """Enough of a key to recognise it, never enough to use or guess it: at most 4
-    characters from each end and never more than a quarter of the key in all."""
-    shown = min(4, len(key) // 8)
+    """Enough of a key to recognise it, never enough to use or guess it: 4 characters
+    from each end of a key of real length (24 or more), 2 of a shorter one, none of a
+    very short one; never more than a third of the key."""
+    shown = 4 if len(key) >= 24 else 2 if len(key) >= 12 else 0
     if shown == 0:
         return "****"
     return f"{key[:shown]}...{key[-shown:]}"
