@@ -272,6 +272,9 @@ class JulesClient:
         self._http = httpx.Client(
             transport=transport,
             timeout=timeout,
+            # No proxy from the environment for a loopback URL: an HTTP_PROXY would carry
+            # the key in plain http off this machine, and could not reach our loopback.
+            trust_env=not is_loopback(urlsplit(self.base_url).hostname),
             headers={
                 "X-Goog-Api-Key": api_key,
                 "User-Agent": USER_AGENT,
