@@ -469,6 +469,21 @@ def test_plain_http_to_loopback_is_allowed(host, tmp_path):
         handle.shutdown()
 
 
+def test_plain_http_to_loopback_never_goes_through_a_proxy(server, bad_server, tmp_path):
+    """A proxy from HTTP_PROXY would carry the key in plain text off this machine (and
+    could not reach our loopback anyway): loopback URLs are always spoken to directly."""
+    proxy = f"http://127.0.0.1:{bad_server.port}"
+    env = {
+        "JULES_API_URL": server.url,
+        "JULES_API_KEY": KEY,
+        **{name: proxy for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")},
+    }
+    result = run(["--debug", "sources", "list"], env)
+    assert result.returncode == 0, result.stderr
+    assert not bad_server.requests
+    assert_kept_secret(result, tmp_path)
+
+
 # -- the config file ------------------------------------------------------------------
 
 
