@@ -44,9 +44,11 @@ def resolve_source(client: JulesClient, text: str) -> dict[str, Any]:
     Names are never trusted to follow one shape (the API has shown two), so a 404 on the
     get falls back to scanning the connected sources.
     """
+    if not isinstance(text, str):  # e.g. `repo = 5` in a hand-edited config file
+        raise UsageError(f"not a repository: {text!r}", "give owner/repo, e.g. --repo o/r")
     text = text.strip()
     if not text:
-        raise UsageError("empty repository name")
+        raise UsageError("empty repository name", "give owner/repo, e.g. --repo o/r")
     try:
         return client.get_source(text)
     except NotFound:

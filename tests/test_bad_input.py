@@ -1,0 +1,534 @@
+"""Bad input, end to end: the installed `jules` against a real emulator over loopback.
+
+Every case checks the whole contract of a usage error: exit 2, exactly one `Error: ...`
+line on stderr, no traceback, NO request reached the server (so a malformed id can never
+become a request to another path), and nothing written (no output file, no half file, the
+git checkout and the config file unchanged). Cases run a few at a time in threads: each is
+its own subprocess, and the suite must stay quick.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from jules_cli.errors import ConfigError
+from tests.conftest import jules_command
+
+UNKNOWN_ID = "1234567890123456789"  # well formed, not a session of the emulator
+MALFORMED_IDS = [
+    "abc",
+    "sessions/",
+    "../x",
+    "sessions/1/../2",
+    "",
+    "   ",
+    "1?x=y",
+    "1#frag",
+    "1%2F2",
+    "sessions/1/activities/2",
+    "12 34",
+    "-1",
+]
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def run(server, *args: str, input: bytes | str = b"", cwd=None, env=None):
+    """`jules ARGS` pointed at `server`, with stdin as bytes (for non-UTF-8 input)."""
+    full_env = {**os.environ, **server.env, **(env or {})}
+    data = input.encode() if isinstance(input, str) else input
+    result = subprocess.run(
+        [*jules_command(), *args],
+        input=data,
+        capture_output=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=60,
+    )
+    return subprocess.CompletedProcess(
+        result.args,
+        result.returncode,
+        result.stdout.decode("utf-8", "replace"),
+        result.stderr.decode("utf-8", "replace"),
+    )
+
+
+def one_error(result, code: int) -> str:
+    """The single `Error: ...` line of a failed run with exit `code`, never a traceback."""
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == code, (result.args, result.returncode, result.stderr)
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert len(errors) == 1 and len(lines) == 1, (result.args, result.stderr)
+    assert "unexpected" not in errors[0], errors[0]  # an expected failure, explained
+    return errors[0]
+
+
+def refused(server, cases, code: int = 2, **kwargs) -> list[str]:
+    """Run every case (a tuple of args), each must fail with `code` and send nothing."""
+    server.clear_requests()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda args: run(server, *args, **kwargs), cases))
+    errors = [one_error(result, code) for result in results]
+    assert server.requests() == [], [(r["method"], r["path"]) for r in server.requests()]
+    return errors
+
+
+def api_paths(server) -> list[str]:
+    return [r["path"] for r in server.requests()]
+
+
+@pytest.fixture
+def session(emulator_server) -> str:
+    created = emulator_server.emulator.create_session({"prompt": "[stall] hello"})
+    emulator_server.clear_requests()
+    return created["id"]
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (folder / "README.md").write_text("hello\n")
+    subprocess.run([*git, "add", "README.md"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "init"], check=True)
+    return folder
+
+
+def tree_state(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+# -- malformed ids -------------------------------------------------------------------------
+
+
+def test_malformed_session_ids_never_reach_the_server(emulator_server):
+    errors = refused(emulator_server, [("session", "show", bad) for bad in MALFORMED_IDS])
+    # `-1` reads as an option to the parser: a usage error all the same.
+    assert all("not a session id" in e or "No such option: -1" in e for e in errors), errors
+
+
+ID_COMMANDS = [
+    ("session", "show", "{id}"),
+    ("session", "approve", "{id}"),
+    ("session", "send", "{id}", "hello"),
+    ("session", "wait", "{id}", "--timeout", "1"),
+    ("session", "diff", "{id}"),
+    ("session", "artifacts", "{id}"),
+    ("session", "open", "{id}"),
+    ("session", "archive", "{id}"),
+    ("session", "unarchive", "{id}"),
+    ("session", "delete", "{id}", "--yes"),
+    ("activities", "list", "{id}"),
+    ("activities", "show", "{id}", "a1"),
+    ("activities", "tail", "{id}", "--no-follow"),
+]
+
+
+@pytest.mark.parametrize("bad", ["../x", "1?x=y", ""])
+def test_every_command_checks_the_session_id_first(emulator_server, bad):
+    cases = [tuple(arg.replace("{id}", bad) for arg in command) for command in ID_COMMANDS]
+    refused(emulator_server, cases)
+
+
+def test_apply_checks_the_session_id_first(emulator_server, checkout):
+    before = tree_state(checkout)
+    refused(emulator_server, [("session", "apply", "../x")], cwd=checkout)
+    assert tree_state(checkout) == before
+
+
+def test_one_malformed_id_stops_a_batch_before_any_request(emulator_server, session):
+    for verb in ("archive", "unarchive", "delete"):
+        extra = ("--yes",) if verb == "delete" else ()
+        refused(emulator_server, [("session", verb, session, "../x", *extra)])
+    assert emulator_server.emulator.get_session(session)["id"] == session  # still there
+
+
+def test_malformed_activity_ids_never_reach_the_server(emulator_server, session):
+    cases = [
+        ("activities", "show", session, bad)
+        for bad in ("..", "../x", "a?b", "a#b", "a%2Fb", "", "sessions/x/activities/a")
+    ]
+    refused(emulator_server, cases)
+
+
+def test_malformed_sources_never_reach_the_server(emulator_server):
+    cases = [
+        ("sources", "show", bad) for bad in ("o/../r", "o/r?x=1", "github/o/r#f", "a%2Fb/c", "")
+    ]
+    cases += [("session", "new", "--repo", "o/../r", "hello")]
+    refused(emulator_server, cases)
+
+
+def test_well_formed_unknown_ids_are_not_found(emulator_server, session):
+    for args in (
+        ("session", "show", UNKNOWN_ID),
+        ("session", "show", f"sessions/{UNKNOWN_ID}"),
+        ("activities", "show", session, "0" * 32),
+    ):
+        one_error(run(emulator_server, *args), 3)
+    assert set(api_paths(emulator_server)) <= {
+        f"/v1alpha/sessions/{UNKNOWN_ID}",
+        f"/v1alpha/sessions/{session}/activities/{'0' * 32}",
+    }
+
+
+def test_a_malformed_id_is_a_usage_error_even_without_a_key(run_jules):
+    result = run_jules("session", "show", "../x")
+    assert result.returncode == 2 and "not a session id" in result.stderr
+
+
+# -- prompts and messages --------------------------------------------------------------------
+
+
+def test_empty_and_blank_prompts_are_refused(emulator_server, tmp_path):
+    blank = tmp_path / "blank.md"
+    blank.write_text(" \n\t\n")
+    cases = [
+        ("session", "new", "--no-repo", ""),
+        ("session", "new", "--no-repo", "   "),
+        ("session", "new", "--no-repo", "-"),
+        ("session", "new", "--no-repo", "--prompt-file", str(blank)),
+    ]
+    refused(emulator_server, cases)
+    refused(emulator_server, [("session", "new", "--no-repo")], input=" \n ")
+
+
+def test_a_message_must_not_be_blank(emulator_server, session):
+    refused(emulator_server, [("session", "send", session, " "), ("session", "send", session)])
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"caf\xe9 au lait", b"\xff\xfe\x00h\x00i", b"ok\x00binary"],
+    ids=["latin1", "utf16", "nul"],
+)
+def test_non_utf8_or_binary_stdin_is_a_clear_error(emulator_server, session, data):
+    errors = refused(emulator_server, [("session", "new", "--no-repo", "-")], input=data)
+    errors += refused(emulator_server, [("session", "send", session, "-")], input=data)
+    assert all("standard input" in error for error in errors)
+
+
+def test_prompt_and_message_files(emulator_server, session, tmp_path):
+    latin1 = tmp_path / "latin1.md"
+    latin1.write_bytes(b"caf\xe9")
+    binary = tmp_path / "image.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    missing = tmp_path / "missing.md"
+    cases = []
+    for path in (latin1, binary, missing, tmp_path):
+        cases.append(("session", "new", "--no-repo", "--prompt-file", str(path)))
+        cases.append(("session", "send", session, "--message-file", str(path)))
+    errors = refused(emulator_server, cases)
+    assert all(str(tmp_path) in error for error in errors)
+    both = ("session", "new", "--no-repo", "--prompt-file", str(latin1), "text")
+    refused(emulator_server, [both])
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root reads files of any mode")
+def test_an_unreadable_prompt_file(emulator_server, tmp_path):
+    secret = tmp_path / "secret.md"
+    secret.write_text("hello")
+    secret.chmod(0)
+    try:
+        error = refused(emulator_server, [("session", "new", "--prompt-file", str(secret))])[0]
+    finally:
+        secret.chmod(0o600)
+    assert "Permission denied" in error
+
+
+def test_a_100_kb_prompt_reaches_the_server_intact(emulator_server, tmp_path):
+    # jules-api.md documents no maximum prompt length, so a long prompt is sent as given.
+    line = "Refactor the parser; keep «unicode» and tabs\tintact. "
+    prompt = (line * (100_000 // len(line) + 1))[:100_000].strip()
+    source = tmp_path / "long.md"
+    source.write_text(prompt, encoding="utf-8")
+    for args, data in (
+        (("session", "new", "--no-repo", "-q", "-"), prompt),
+        (("session", "new", "--no-repo", "-q", "--prompt-file", str(source)), ""),
+    ):
+        emulator_server.clear_requests()
+        result = run(emulator_server, *args, input=data)
+        assert result.returncode == 0, result.stderr
+        creates = [r for r in emulator_server.requests() if r["method"] == "POST"]
+        assert [r["body"]["prompt"] for r in creates] == [prompt]
+        created = emulator_server.emulator.get_session(result.stdout.strip())
+        assert created["prompt"] == prompt
+
+
+# -- options ---------------------------------------------------------------------------------
+
+
+def test_limits_must_be_positive(emulator_server, session):
+    cases = []
+    for limit in ("0", "-1", "x"):
+        cases += [
+            ("session", "list", "--limit", limit),
+            ("sources", "list", "--limit", limit),
+            ("activities", "list", session, "--limit", limit),
+        ]
+    refused(emulator_server, cases)
+
+
+def test_bad_durations_intervals_conditions_and_states(emulator_server, session):
+    cases = []
+    for timeout in ("5x", "-1", "", "1e3", "9" * 400):
+        cases += [
+            ("session", "wait", session, "--timeout", timeout),
+            ("activities", "tail", session, "--timeout", timeout),
+        ]
+    for interval in ("0", "-1", "nan", "inf", "x"):
+        cases += [("session", "wait", session, "--interval", interval)]
+    cases += [
+        ("session", "send", session, "hi", "--wait-reply", "--timeout", "soon"),
+        ("session", "send", session, "hi", "--wait-reply", "--interval", "0"),
+        ("session", "new", "--no-repo", "--wait", "--timeout", "-5", "hello"),
+        ("session", "new", "--no-repo", "--follow", "--until", "never", "hello"),
+        ("session", "wait", session, "--until", "finished"),
+        ("activities", "tail", session, "--until", ""),
+        ("session", "list", "--state", "DONE"),
+        ("session", "list", "--state", "COMPLETED,bogus"),
+    ]
+    refused(emulator_server, cases)
+
+
+def test_bad_since(emulator_server, session):
+    cases = [
+        ("activities", "list", session, "--since", since)
+        for since in (
+            "yesterday",
+            "2026-01-17",
+            "2026-01-17T00:00:00",
+            "2026-13-01T00:00:00Z",
+            "-5m",
+        )
+    ]
+    errors = refused(emulator_server, cases)
+    assert all("--since" in error for error in errors)
+
+
+def test_a_very_long_since_means_from_the_beginning(emulator_server, session):
+    result = run(emulator_server, "activities", "list", session, "--since", "99999999h", "--json")
+    assert result.returncode == 0, result.stderr
+
+
+def test_parallel_must_be_1_to_5(emulator_server):
+    cases = [("session", "new", "--no-repo", "--parallel", n, "hello") for n in ("0", "6", "-1")]
+    errors = refused(emulator_server, cases)
+    assert all("--parallel" in error for error in errors)
+
+
+# -- output files ----------------------------------------------------------------------------
+
+
+def test_diff_into_a_missing_folder_or_onto_a_folder_writes_nothing(emulator_server, tmp_path):
+    done = emulator_server.emulator.create_session({"prompt": "[patch:readme] change it"})
+    emulator_server.settle()
+    target = tmp_path / "missing" / "out.patch"
+    for output in (target, tmp_path):
+        result = run(emulator_server, "session", "diff", done["id"], "-o", str(output))
+        one_error(result, 2)
+    assert not target.parent.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []  # no half file either
+
+
+def test_diff_replaces_an_existing_file_whole(emulator_server, tmp_path):
+    done = emulator_server.emulator.create_session({"prompt": "[patch:readme] change it"})
+    emulator_server.settle()
+    target = tmp_path / "out.patch"
+    target.write_text("old content that is much longer than anything\n" * 100)
+    result = run(emulator_server, "session", "diff", done["id"], "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert target.read_text().startswith("diff --git")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.patch"]
+
+
+@pytest.mark.xfail(
+    reason="cli/session.py (H2) should call artifacts.check_patch_target / "
+    "check_artifacts_dir before fetching the session",
+    strict=False,
+)
+def test_output_paths_are_checked_before_any_request(emulator_server, session, tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    refused(
+        emulator_server,
+        [
+            ("session", "diff", session, "-o", str(tmp_path / "missing" / "out.patch")),
+            ("session", "artifacts", session, "-o", str(a_file)),
+        ],
+    )
+
+
+def test_artifacts_into_an_existing_file_writes_nothing(emulator_server, tmp_path):
+    done = emulator_server.emulator.create_session({"prompt": "[patch:readme] change it"})
+    emulator_server.settle()
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    one_error(run(emulator_server, "session", "artifacts", done["id"], "-o", str(a_file)), 2)
+    assert a_file.read_text() == "x"
+
+
+# -- session apply: no git, not a checkout ----------------------------------------------------
+
+
+def test_apply_outside_a_checkout_asks_nothing_and_writes_nothing(emulator_server, tmp_path):
+    done = emulator_server.emulator.create_session({"prompt": "[patch:readme] change it"})
+    emulator_server.settle()
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "README.md").write_text("hello\n")
+    error = refused(emulator_server, [("session", "apply", done["id"])], cwd=folder)[0]
+    assert "not a git checkout" in error
+    assert tree_state(folder) == {"README.md": b"hello\n"}
+
+
+def test_apply_without_git_asks_nothing_and_writes_nothing(emulator_server, checkout, tmp_path):
+    done = emulator_server.emulator.create_session({"prompt": "[patch:readme] change it"})
+    emulator_server.settle()
+    empty_path = tmp_path / "no-git-here"
+    empty_path.mkdir()
+    before = tree_state(checkout)
+    error = refused(
+        emulator_server,
+        [("session", "apply", done["id"])],
+        cwd=checkout,
+        env={"PATH": str(empty_path)},  # jules itself is started by absolute path
+    )[0]
+    assert "needs git" in error
+    assert tree_state(checkout) == before
+
+
+# -- the config file ---------------------------------------------------------------------------
+
+CORRUPT_CONFIGS = {
+    "invalid TOML": b"[profiles.default\nrepo = ",
+    "not UTF-8": b'[profiles.default]\nrepo = "caf\xe9"\n',
+    "profiles is a string": b'profiles = "oops"\n',
+    "a profile is a number": b"[profiles]\ndefault = 3\n",
+}
+
+
+@pytest.mark.parametrize("content", CORRUPT_CONFIGS.values(), ids=CORRUPT_CONFIGS.keys())
+def test_a_corrupt_config_is_one_line_naming_it_and_stays_untouched(
+    emulator_server, isolated_config, content
+):
+    isolated_config.mkdir(parents=True)
+    path = isolated_config / "config.toml"
+    path.write_bytes(content)
+    cases = [
+        ("config", "set", "repo", "o/r"),
+        ("config", "list"),
+        ("session", "list"),
+        ("auth", "login", "--with-key", "--no-verify"),
+    ]
+    errors = refused(emulator_server, cases, code=ConfigError.exit_code, input="k" * 39)
+    assert all(str(path) in error for error in errors), errors
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in isolated_config.iterdir()) == ["config.toml"]
+
+
+@pytest.mark.xfail(
+    reason="config.py (H5): wrong-typed settings should be a ConfigError naming the file",
+    strict=False,
+)
+def test_a_setting_of_the_wrong_type_is_a_config_error(emulator_server, isolated_config):
+    isolated_config.mkdir(parents=True)
+    path = isolated_config / "config.toml"
+    content = b'[profiles.default]\nrepo = 5\nrequire-approval = "maybe"\n'
+    path.write_bytes(content)
+    errors = refused(
+        emulator_server,
+        [("session", "new", "hello"), ("session", "new", "--repo", "o/r", "hello")],
+        code=ConfigError.exit_code,
+    )
+    assert all(str(path) in error for error in errors), errors
+    assert path.read_bytes() == content
+
+
+def test_a_folder_where_the_config_file_should_be(emulator_server, isolated_config):
+    (isolated_config / "config.toml").mkdir(parents=True)
+    errors = refused(
+        emulator_server,
+        [("config", "list"), ("config", "set", "repo", "o/r")],
+        code=ConfigError.exit_code,
+    )
+    assert all("config.toml" in error for error in errors)
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root reads files of any mode")
+def test_an_unreadable_config_file(emulator_server, isolated_config):
+    isolated_config.mkdir(parents=True)
+    path = isolated_config / "config.toml"
+    path.write_text('[profiles.default]\nrepo = "o/r"\n')
+    path.chmod(0)
+    try:
+        refused(emulator_server, [("config", "list")], code=ConfigError.exit_code)
+    finally:
+        path.chmod(0o600)
+
+
+def test_an_unwritable_config_folder_is_a_clear_error(emulator_server, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = {"JULES_CONFIG_DIR": str(blocker / "jules")}  # fails for root too
+    errors = refused(
+        emulator_server,
+        [("config", "set", "repo", "o/r"), ("auth", "login", "--with-key", "--no-verify")],
+        code=ConfigError.exit_code,
+        env=env,
+        input="k" * 39,
+    )
+    assert all(str(blocker) in error for error in errors), errors
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root writes into folders of any mode")
+@pytest.mark.xfail(
+    reason="config.py (H5): save() lets OSError escape as an unexpected error; "
+    "it should be a ConfigError naming the folder",
+    strict=False,
+)
+def test_a_read_only_config_folder(emulator_server, isolated_config):
+    isolated_config.mkdir(parents=True)
+    isolated_config.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        refused(emulator_server, [("config", "set", "repo", "o/r")], code=ConfigError.exit_code)
+    finally:
+        isolated_config.chmod(0o700)
+
+
+def test_config_set_with_a_bad_value_changes_nothing(emulator_server, isolated_config):
+    isolated_config.mkdir(parents=True)
+    path = isolated_config / "config.toml"
+    content = b'[profiles.default]\nrepo = "o/r"\n'
+    path.write_bytes(content)
+    cases = [
+        ("config", "set", "require-approval", "maybe"),
+        ("config", "set", "repo", "not a repo"),
+        ("config", "set", "api-url", "ftp://example.com"),
+        ("config", "set", "no-such-key", "1"),
+        ("config", "set", "repo", ""),
+    ]
+    refused(emulator_server, cases)
+    assert path.read_bytes() == content
+
+
+def test_the_python_running_the_tests_is_the_one_of_jules():
+    # The no-git test sets PATH to an empty folder: jules must not need PATH to start.
+    assert Path(jules_command()[0]).is_absolute() and Path(sys.executable).is_absolute()
