@@ -67,7 +67,16 @@ class _GuardedStdout:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        # Ctrl-C while starting up (imports, building the app): the same one line as
+        # when a command is interrupted, not a traceback.
+        _error("interrupted")
+        return 130  # ExitCode.INTERRUPTED; jules_cli.errors may not be imported yet
+
+
+def _run(argv: list[str]) -> int:
     if os.environ.get("_JULES_COMPLETE"):
         from jules_cli.cli._tab import respond
 
@@ -77,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         return answered
     import typer
 
-    from jules_cli.cli.app import app
+    from jules_cli.cli.app import build_app, command_of
     from jules_cli.errors import ExitCode, JulesError
+
+    app = build_app(command_of(argv))
 
     if not isinstance(sys.stdout, _GuardedStdout):
         sys.stdout = _GuardedStdout(sys.stdout)

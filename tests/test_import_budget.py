@@ -184,3 +184,38 @@ def test_building_the_app_and_its_help_imports_neither_httpx_nor_rich_tables(tmp
     assert "Usage: jules session new" in run.stdout
     assert "typer" in run.modules  # the probe does see what was imported
     assert run.heavy(("httpx", "rich.table", "rich.markdown", "rich.console")) == []
+
+
+def test_a_command_imports_only_its_own_command_module(tmp_path, emulator_server):
+    """A run builds the app with just the command it runs: `sources list` never loads the
+    session commands, the follow engine, the in-process emulator or Rich (--json)."""
+    run = probe(tmp_path, "--no-color", "sources", "list", "--json", env=emulator_server.env)
+    assert run.code == 0, run.stderr
+    assert run.stdout.startswith("[")
+    assert "jules_cli.cli.sources" in run.modules
+    assert run.heavy(("jules_cli.cli.session", "jules_cli.cli.activities")) == []
+    assert run.heavy(("jules_cli.follow", "jules_cli.emulator", "rich")) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["sources", "list"], "sources"),
+        (["--profile", "work", "--debug", "sessions", "list"], "session"),
+        (["--api-url", "session", "activity", "tail", "1"], "activities"),
+        (["api", "sources"], "api"),
+        (["bogus", "list"], None),
+        (["--emulator"], None),
+        (["--no-such-option", "session"], None),
+    ],
+)
+def test_the_command_a_run_builds_is_read_like_click_reads_it(argv, command):
+    from jules_cli.cli.app import command_of
+
+    assert command_of(argv) == command
+
+
+def test_an_unknown_command_is_still_reported_by_the_full_app(run_jules):
+    result = run_jules("sesion", "list")
+    assert result.returncode == 2
+    assert "No such command 'sesion'" in result.stderr

@@ -561,7 +561,7 @@ def test_an_unexpected_crash_quoting_the_key_shows_neither_line_nor_traceback_wi
         config.resolve_key(None)  # as every command that talks to the API does first
         raise RuntimeError(f"request headers {{'x-goog-api-key': '{KEY}'}}")
 
-    monkeypatch.setattr(app_module, "app", crashing_app)
+    monkeypatch.setattr(app_module, "build_app", lambda only=None: crashing_app)
     for argv, traceback_shown in (
         (["session", "list"], False),
         (["--debug", "sources", "list"], True),

@@ -1,13 +1,12 @@
 """The root `jules` app: global options and one sub-app per noun."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Typer would evaluate every string annotation
+# again on each run.
 from typing import Annotated
 
 import typer
 
 from jules_cli import __version__
-from jules_cli.cli import activities, api, auth, completion, config, emulator, session, sources
 from jules_cli.cli.context import AppContext
 
 HELP = """Drive Google's Jules coding agent from a terminal, a script or a CI job.
@@ -15,18 +14,18 @@ HELP = """Drive Google's Jules coding agent from a terminal, a script or a CI jo
 Start with `jules auth login`, then `jules sources list` and `jules session new "..."`.
 Try everything offline with `--emulator` (or `jules emulator serve`)."""
 
-app = typer.Typer(
-    name="jules",
-    help=HELP,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Plain help, never Rich's: its tables and Markdown cost more than the rest of a run.
-    # (`--help` is normally answered from the generated tree by cli._help; this is for the
-    # cases left to Typer, and for every Typer command under this app.)
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# Each top-level command: the module that defines it, and its hidden aliases. A run
+# imports only the module of the command it runs (see build_app).
+COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "auth": ("auth", ()),
+    "config": ("config", ()),
+    "sources": ("sources", ("source",)),
+    "session": ("session", ("sessions",)),
+    "activities": ("activities", ("activity",)),
+    "emulator": ("emulator", ()),
+    "api": ("api", ()),
+    "completion": ("completion", ()),
+}
 
 
 def _print_version(value: bool) -> None:
@@ -35,7 +34,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main(
     ctx: typer.Context,
     profile: Annotated[
@@ -92,14 +90,60 @@ def main(
     ctx.call_on_close(ctx.obj.close)
 
 
-app.add_typer(auth.app, name="auth")
-app.add_typer(config.app, name="config")
-app.add_typer(sources.app, name="sources")
-app.add_typer(sources.app, name="source", hidden=True)
-app.add_typer(session.app, name="session")
-app.add_typer(session.app, name="sessions", hidden=True)
-app.add_typer(activities.app, name="activities")
-app.add_typer(activities.app, name="activity", hidden=True)
-app.add_typer(emulator.app, name="emulator")
-api.register(app)
-completion.register(app)
+def build_app(only: str | None = None) -> typer.Typer:
+    """The root app with every command, or with only the command named `only`.
+
+    Typer builds the whole Click tree, and importing every command module is a good part
+    of a run's start-up; a run needs one command, so `__main__` asks for just that one.
+    Help and completion come from the generated tree, which is made from the full app.
+    """
+    import importlib
+
+    root = typer.Typer(
+        name="jules",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        # Plain help, never Rich's: its tables and Markdown cost more than the rest of a run.
+        # (`--help` is normally answered from the generated tree by cli._help; this is for the
+        # cases left to Typer, and for every Typer command under this app.)
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    root.callback()(main)
+    for name, (module_name, aliases) in COMMANDS.items():
+        if only is not None and only != name:
+            continue
+        module = importlib.import_module(f"jules_cli.cli.{module_name}")
+        if not isinstance(getattr(module, "app", None), typer.Typer):
+            module.register(root)  # a single command (`jules api`), not a group
+            continue
+        root.add_typer(module.app, name=name)
+        for alias in aliases:
+            root.add_typer(module.app, name=alias, hidden=True)
+    return root
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The top-level command `argv` runs (after the global options), if it names one."""
+    from jules_cli.cli import _words
+    from jules_cli.cli._command_tree import TREE
+
+    line = _words.scan(TREE, list(argv))
+    if line.bad or not line.rest:
+        return None
+    name = line.rest[0]
+    for command, (_, aliases) in COMMANDS.items():
+        if name == command or name in aliases:
+            return command
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `app`, the full tree, for the docs generator and tests; built on first use.
+    if name == "app":
+        full = build_app()
+        globals()["app"] = full
+        return full
+    raise AttributeError(name)
