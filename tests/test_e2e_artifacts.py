@@ -557,7 +557,7 @@ def test_diff_output_to_a_missing_folder_or_a_folder_is_a_clear_error(
 ):
     sid = finished_session(emulator_server, "Add a greeting")
     missing = jules("session", "diff", sid, "-o", str(tmp_path / "no" / "such" / "x.patch"))
-    assert missing.returncode == 1
+    assert missing.returncode == 2  # bad input: the folder is not there
     assert missing.stderr.startswith("Error: cannot write ") and "unexpected" not in missing.stderr
     folder = jules("session", "diff", sid, "-o", str(tmp_path))
     assert folder.returncode == 2
