@@ -558,8 +558,9 @@ def follow(
     Unavailable and RateLimited are retried with growing pauses without losing the cursor,
     and raised after `give_up_after` seconds of consecutive failures; a 404 on the
     activities is tolerated for `not_found_grace` seconds after the start, until the first
-    successful poll. The timeout uses `clock` and no pause runs past it. Any other error,
-    and KeyboardInterrupt, propagates.
+    successful poll. The timeout uses `clock` and no pause runs past it; when the last poll
+    before it failed, that failure is raised rather than reporting a timeout. Any other
+    error, and KeyboardInterrupt, propagates.
     """
     if isinstance(condition, str):
         condition = Condition.parse(condition)
@@ -576,6 +577,7 @@ def follow(
     refresh_next = True  # read the session before the next list
     state: str | None = None
     failing_since: float | None = None
+    last_error: Exception | None = None
     hook_armed = True
 
     def absorb(activities: list[dict[str, Any]]) -> bool:
@@ -639,10 +641,12 @@ def follow(
             failing_since = now if failing_since is None else failing_since
             if now - failing_since >= give_up_after:
                 raise
+            last_error = error
             refresh_next = True
             delay = pacing.error_delay(getattr(error, "retry_after", None))
         else:
             failing_since = None
+            last_error = None
             changed = new_state != state
             if changed:
                 if on_state_change is not None:
@@ -666,6 +670,10 @@ def follow(
         if deadline is not None:
             remaining = deadline - clock()
             if remaining <= 0:
+                if last_error is not None:
+                    # The last look failed: nobody knows where the session is, so the
+                    # outage (6 or 7) is the honest answer, not "still working" (10).
+                    raise last_error
                 return FollowResult(
                     session,
                     OUTCOME_TIMEOUT,

@@ -202,14 +202,6 @@ FAULTS = [
 FAULTS_BY_NAME = {fault.name: fault for fault in FAULTS}
 
 
-# Open design question, for the owner of jules_cli/follow.py: a `session wait --timeout`
-# that runs out while every poll fails exits 10 (pinned by test_follow.py's
-# test_follow_timeout_during_an_outage_is_a_timeout); this matrix expects the poll's own
-# error (6/7), since 10 claims the session was still at work, which nobody could see.
-# Without --timeout the loop tolerates an outage for 5 minutes, then exits 6/7.
-POLL_OUTAGE_REASON = "follow(): a --timeout that passes during an outage is exit 10, not 6/7"
-
-
 @dataclass
 class Cell:
     kind: str
@@ -452,14 +444,7 @@ def test_idempotent_call_recovers_from_a_transient_fault(matrix, fault, kind):
 
 @pytest.mark.parametrize("kind", IDEMPOTENT_KINDS)
 @pytest.mark.parametrize("fault", [f for f in FAULTS if "get" in f.kinds], ids=case_id)
-def test_idempotent_call_gives_up_after_its_budget(matrix, fault, kind, request):
-    if kind == "poll":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason=POLL_OUTAGE_REASON,
-                strict=False,
-            )
-        )
+def test_idempotent_call_gives_up_after_its_budget(matrix, fault, kind):
     cell = matrix.cell(fault, "persistent", kind)
     assert_no_leak(cell)
     assert cell.returncode == fault.exit_code, cell.describe()
@@ -529,14 +514,7 @@ def refused_cells(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Cell]:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_connection_refused(refused_cells, kind, request):
-    if kind == "poll":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason=POLL_OUTAGE_REASON,
-                strict=False,
-            )
-        )
+def test_connection_refused(refused_cells, kind):
     cell = refused_cells[kind]
     assert_no_leak(cell)
     assert cell.returncode == 7, cell.describe()
