@@ -20,6 +20,7 @@ The clock and sleep are injected so tests never really wait. The client is anyth
 from __future__ import annotations
 
 import calendar
+import math
 import re
 import time
 from collections import deque
@@ -112,12 +113,16 @@ def parse_duration(text: str) -> float:
     if not cleaned or match is None or not any(match.groupdict().values()):
         raise UsageError(f"invalid duration {text!r}", hint)
     if match["plain"] is not None:
-        return float(match["plain"])
-    return sum(
-        float(match[unit]) * factor
-        for unit, factor in (("h", 3600.0), ("m", 60.0), ("s", 1.0))
-        if match[unit] is not None
-    )
+        seconds = float(match["plain"])
+    else:
+        seconds = sum(
+            float(match[unit]) * factor
+            for unit, factor in (("h", 3600.0), ("m", 60.0), ("s", 1.0))
+            if match[unit] is not None
+        )
+    if not math.isfinite(seconds):
+        raise UsageError(f"invalid duration {text[:20]!r}...: too long", hint)
+    return seconds
 
 
 # -- timestamps --------------------------------------------------------------------------
