@@ -124,7 +124,32 @@ def load(path: Path | None = None) -> dict[str, Any]:
             f"the config file {path} has a malformed [profiles] section",
             "each profile must be a table such as [profiles.default]",
         )
+    for name, profile in profiles.items():
+        for key, value in profile.items():
+            expected = _VALUE_TYPES.get(key)
+            if expected is not None and not isinstance(value, expected[0]):
+                raise ConfigError(
+                    f"the config file {path} has {key} = {_shown(key, value)} in "
+                    f"[profiles.{name}], which is not {expected[1]}",
+                    f"fix it by hand, or run: jules config unset {key}",
+                )
     return data
+
+
+# The type each known entry of a profile must have in the file (a hand-edited
+# `require-approval = "maybe"` must not silently count as true).
+_VALUE_TYPES: dict[str, tuple[type, str]] = {
+    "repo": (str, "a string"),
+    "branch": (str, "a string"),
+    "api-url": (str, "a string"),
+    "require-approval": (bool, "true or false"),
+    "auto-pr": (bool, "true or false"),
+    KEY_FIELD: (str, "a string"),
+}
+
+
+def _shown(key: str, value: Any) -> str:
+    return "(hidden)" if key == KEY_FIELD else repr(value)[:40]
 
 
 def save(data: dict[str, Any], path: Path | None = None) -> Path:
@@ -132,9 +157,15 @@ def save(data: dict[str, Any], path: Path | None = None) -> Path:
     import tomli_w
 
     path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     payload = tomli_w.dumps(data).encode("utf-8")
-    write_atomically(path, payload, private=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomically(path, payload, private=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            "check the permissions of its folder, or choose another with JULES_CONFIG_DIR",
+        ) from exc
     return path
 
 

@@ -89,9 +89,9 @@ class UsageError(JulesError):
 
 
 class ConfigError(JulesError):
-    """The config file cannot be read or written."""
+    """The config file cannot be read or written: bad input found before any request."""
 
-    exit_code = ExitCode.UNEXPECTED
+    exit_code = ExitCode.USAGE
 
 
 class MissingKeyError(JulesError):

@@ -358,11 +358,6 @@ def test_diff_replaces_an_existing_file_whole(emulator_server, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.patch"]
 
 
-@pytest.mark.xfail(
-    reason="cli/session.py (H2) should call artifacts.check_patch_target / "
-    "check_artifacts_dir before fetching the session",
-    strict=False,
-)
 def test_output_paths_are_checked_before_any_request(emulator_server, session, tmp_path):
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
@@ -443,10 +438,6 @@ def test_a_corrupt_config_is_one_line_naming_it_and_stays_untouched(
     assert sorted(p.name for p in isolated_config.iterdir()) == ["config.toml"]
 
 
-@pytest.mark.xfail(
-    reason="config.py (H5): wrong-typed settings should be a ConfigError naming the file",
-    strict=False,
-)
 def test_a_setting_of_the_wrong_type_is_a_config_error(emulator_server, isolated_config):
     isolated_config.mkdir(parents=True)
     path = isolated_config / "config.toml"
@@ -499,11 +490,6 @@ def test_an_unwritable_config_folder_is_a_clear_error(emulator_server, tmp_path)
 
 
 @pytest.mark.skipif(IS_ROOT, reason="root writes into folders of any mode")
-@pytest.mark.xfail(
-    reason="config.py (H5): save() lets OSError escape as an unexpected error; "
-    "it should be a ConfigError naming the folder",
-    strict=False,
-)
 def test_a_read_only_config_folder(emulator_server, isolated_config):
     isolated_config.mkdir(parents=True)
     isolated_config.chmod(stat.S_IRUSR | stat.S_IXUSR)

@@ -103,7 +103,7 @@ def test_corrupt_config_is_one_line_and_untouched(run_jules, isolated_config):
     path = isolated_config / "config.toml"
     path.write_text("[profiles.default\nbroken")
     result = run_jules("config", "set", "repo", "o/r")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "not valid TOML" in result.stderr
     assert path.read_text() == "[profiles.default\nbroken"
 
