@@ -401,9 +401,11 @@ def diff(
 ) -> None:
     """The session's patch as a unified diff (its output's change set, else the newest
     non-empty one among its activities)."""
-    from jules_cli.artifacts import select_patch
+    from jules_cli.artifacts import check_patch_target, select_patch
     from jules_cli.render.artifacts import print_diff, print_stat
 
+    if output is not None:
+        check_patch_target(output)  # a typo in -o costs no request
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
     session, activities = _session_and_activities(appctx, session_id)
@@ -496,9 +498,11 @@ def artifacts(
     json_output: JsonOption = False,
 ) -> None:
     """Every artifact of the session (patches, command outputs, media): listed, or saved."""
-    from jules_cli.artifacts import iter_artifacts, save_artifacts
+    from jules_cli.artifacts import check_artifacts_dir, iter_artifacts, save_artifacts
     from jules_cli.render.artifacts import print_artifacts
 
+    if output_dir is not None:
+        check_artifacts_dir(output_dir)  # a typo in -o costs no request
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
     session, activities = _session_and_activities(appctx, session_id)
