@@ -315,3 +315,14 @@ def test_list_json_modes_never_import_rich(emulator_server, many_sessions) -> No
         assert result.returncode == 0, result.stderr[-2000:]
         imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
         assert not {name for name in imported if name.split(".")[0] == "rich"}, mode
+
+
+def test_json_output_never_carries_a_raw_control_character():
+    from jules_cli.render.output import to_json
+
+    value = {"title": "x\x1b[2J\x9b31m\x7f é \u2028", "n": [1, None]}
+    for compact in (False, True):
+        text = to_json(value, compact=compact)
+        assert json.loads(text) == value
+        assert not any(0x7F <= ord(c) <= 0x9F or ord(c) < 0x20 and c != "\n" for c in text)
+        assert "é" in text  # readable UTF-8 is kept

@@ -31,6 +31,20 @@ LIST_PAGE_SIZE = 100
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+# json.dumps(ensure_ascii=False) escapes C0 controls but leaves DEL and the 8-bit C1
+# controls raw: valid JSON, yet a terminal showing it may act on them (0x9b is CSI).
+_RAW_IN_JSON = re.compile(r"[\x7f-\x9f]")
+
+
+def to_json(data: Any, *, compact: bool = False) -> str:
+    """The API's data as JSON text (UTF-8 kept readable), with no raw control character."""
+    if compact:
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _RAW_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def safe_text(text: str) -> str:
     """Text from the API made harmless for a terminal: each control character shown as a
     visible escape such as `\\x1b`, so it can neither restyle nor rewrite the screen."""
@@ -144,12 +158,12 @@ class Output:
     # -- data on stdout ---------------------------------------------------------------
 
     def json(self, data: Any) -> None:
-        self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        self.stdout.write(to_json(data) + "\n")
         self.stdout.flush()
 
     def json_line(self, data: Any) -> None:
         """One compact object per line, flushed at once (JSON Lines for streams)."""
-        self.stdout.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.stdout.write(to_json(data, compact=True) + "\n")
         self.stdout.flush()
 
     def line(self, text: str = "") -> None:
@@ -215,7 +229,7 @@ class Output:
         opened = False
         try:
             for item in items:
-                text = json.dumps(item, indent=2, ensure_ascii=False)
+                text = to_json(item)
                 # Nested lines get the array's own indent; JSON strings hold no raw newline.
                 write(("[\n  " if not opened else ",\n  ") + text.replace("\n", "\n  "))
                 opened = True
@@ -231,7 +245,7 @@ class Output:
         write = self.stdout.write
         try:
             for item in items:
-                write(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n")
+                write(to_json(item, compact=True) + "\n")
         except BaseException:
             self._flush_quietly()
             raise
