@@ -58,9 +58,11 @@ def show_source(
     json_output: JsonOption = False,
 ) -> None:
     """One source with its branches."""
+    from jules_cli.api.names import source_name
     from jules_cli.render.sources import print_source
     from jules_cli.sources import resolve_source
 
+    source_name(source)  # a malformed name is a usage error before the key is looked up
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
     found = resolve_source(appctx.client(), source)
