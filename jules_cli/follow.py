@@ -543,7 +543,9 @@ def follow(
     computes the effective state, calls `on_state_change(old, new, session)` when it
     differs (old is None the first time), and decides.
 
-    An idle cycle is one request (the activities list). The session is read (GET) only
+    Without `on_activity` and `on_waiting_for_user` (`session wait`) a cycle is one
+    session GET, plus a list of the new activities once the API says COMPLETED. Otherwise
+    an idle cycle is one request (the activities list), and the session is read (GET) only
     when its state may have moved: before the list on the first cycle, after a failed
     cycle or an answer to the user, at the deadline (so a timeout reports the session as
     it is) and when `session_refresh` seconds passed since the last read (a safety refresh
@@ -604,35 +606,50 @@ def follow(
         session_read_at = clock()
         return found
 
+    # Without an activity to report or a question to answer (`session wait`) the state is
+    # the news: one session GET a cycle, so a change that comes with no activity (PAUSED)
+    # is seen at once; the activities are listed only once the API says COMPLETED, which
+    # is not final (effective_state).
+    state_only = on_activity is None and on_waiting_for_user is None
+
     while True:
         step = "session"
         try:
-            now = clock()
-            read_first = (
-                refresh_next
-                or session_read_at is None
-                or now - session_read_at >= session_refresh
-                or (deadline is not None and now >= deadline)
-            )
-            if read_first:
+            if state_only:
                 session = read_session()
-            refresh_next = False
-            step = "activities"
-            new_activities = poller.poll()
-            hook_armed = absorb(new_activities) or hook_armed
-            new_state = effective_state(session, evidence.activities)
-            if new_activities and (not read_first or condition.decide(new_state) is None):
-                # Something happened, maybe since the session was read: read it again.
-                step = "session"
-                session = read_session()
-                new_state = effective_state(session, evidence.activities)
-                if condition.decide(new_state) is not None:
-                    # The state is newer than the list: catch up before judging it final.
+                new_activities = []
+                if str(session.get("state")) == COMPLETED:
                     step = "activities"
-                    caught_up = poller.poll()
-                    new_activities += caught_up
-                    hook_armed = absorb(caught_up) or hook_armed
+                    new_activities = poller.poll()
+                    absorb(new_activities)
+                new_state = effective_state(session, evidence.activities)
+            else:
+                now = clock()
+                read_first = (
+                    refresh_next
+                    or session_read_at is None
+                    or now - session_read_at >= session_refresh
+                    or (deadline is not None and now >= deadline)
+                )
+                if read_first:
+                    session = read_session()
+                refresh_next = False
+                step = "activities"
+                new_activities = poller.poll()
+                hook_armed = absorb(new_activities) or hook_armed
+                new_state = effective_state(session, evidence.activities)
+                if new_activities and (not read_first or condition.decide(new_state) is None):
+                    # Something happened, maybe since the session was read: read it again.
+                    step = "session"
+                    session = read_session()
                     new_state = effective_state(session, evidence.activities)
+                    if condition.decide(new_state) is not None:
+                        # The state is newer than the list: catch up before judging it final.
+                        step = "activities"
+                        caught_up = poller.poll()
+                        new_activities += caught_up
+                        hook_armed = absorb(caught_up) or hook_armed
+                        new_state = effective_state(session, evidence.activities)
         except (Unavailable, RateLimited, NotFound) as error:
             now = clock()
             if isinstance(error, NotFound) and not (

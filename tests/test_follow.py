@@ -688,7 +688,9 @@ def test_follow_safety_refresh_sees_a_state_change_without_activity() -> None:
     fake_time = FakeTime()
     read_at: list[float] = []
     client.on_session = lambda: read_at.append(fake_time.now)
-    result = follow(client, "s1", clock=fake_time.clock, sleep=fake_time.sleep)
+    result = follow(
+        client, "s1", clock=fake_time.clock, sleep=fake_time.sleep, on_activity=lambda a: None
+    )
     assert (result.outcome, result.exit_code, result.state) == ("needs_user", 9, "PAUSED")
     assert len(read_at) == 2
     assert read_at[1] - read_at[0] >= 60.0  # SESSION_REFRESH_SECONDS
@@ -697,6 +699,21 @@ def test_follow_safety_refresh_sees_a_state_change_without_activity() -> None:
     quick = FakeClient([], [IN_PROGRESS, "PAUSED"])
     result, _, fake_time = run(quick, session_refresh=5)
     assert result.state == "PAUSED" and sum(fake_time.sleeps) < 10
+
+
+def test_a_wait_reads_only_the_session_until_it_says_completed() -> None:
+    # `session wait` shows no activity: one GET a cycle sees PAUSED at once, and the
+    # activities are listed only to judge a COMPLETED.
+    paused = FakeClient([], [IN_PROGRESS, IN_PROGRESS, "PAUSED"])
+    result = follow(paused, "s1", clock=FakeTime().clock, sleep=FakeTime().sleep)
+    assert (result.exit_code, result.state) == (9, "PAUSED")
+    assert paused.calls == ["session", "session", "session"]
+    plan = activity(1, BASE_NS, "planGenerated")
+    done = FakeClient([plan], [IN_PROGRESS, COMPLETED])
+    result = follow(done, "s1", clock=FakeTime().clock, sleep=FakeTime().sleep)
+    # COMPLETED with a plan never approved after it: the API's COMPLETED is not final.
+    assert (result.exit_code, result.state) == (9, "AWAITING_PLAN_APPROVAL")
+    assert done.calls == ["session", "session", "list"]
 
 
 def test_follow_reads_the_session_after_an_answer_to_the_user() -> None:
@@ -717,7 +734,14 @@ def test_follow_default_schedule_lists_at_most_60_times_a_minute(busy: bool) -> 
     fake_time = FakeTime()
     list_times: list[float] = []
     client.on_page = lambda: list_times.append(fake_time.now)
-    follow(client, "s1", clock=fake_time.clock, sleep=fake_time.sleep, timeout=600)
+    follow(
+        client,
+        "s1",
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        timeout=600,
+        on_activity=lambda a: None,
+    )
     start = list_times[0]
     for minute in range(10):
         in_minute = [t for t in list_times if start + 60 * minute <= t < start + 60 * (minute + 1)]
