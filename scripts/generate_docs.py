@@ -298,12 +298,13 @@ ENVIRONMENT_EXTRA = [
     ),
     ("VISUAL, EDITOR", "The editor that composes a prompt when none is given in a terminal."),
     (
-        "JULES_EMULATOR_STATE",
-        "The file that keeps the in\\-process emulator\\(aqs state between commands.",
+        "JULES_HTTP_TIMEOUT",
+        "Seconds one HTTP request may take before it counts as failed (default 30; "
+        "connecting is limited to 10).",
     ),
     (
-        "JULES_EMULATOR_SPEED",
-        "How much faster than real time the emulator\\(aqs sessions run (default 10).",
+        "JULES_EMULATOR_STATE",
+        "The file that keeps the in\\-process emulator\\(aqs state between commands.",
     ),
 ]
 
@@ -333,11 +334,19 @@ FILES = [
         + bold("completion-cache.json")
         + ", the session ids, repositories and branches "
         "that shell completion offers, refreshed by the list commands and ignored after "
-        "10 minutes (sessions) or an hour (repositories); and "
-        + bold("emulator-state.json")
-        + " for "
+        "10 minutes (sessions) or an hour (repositories).",
+    ),
+    (
+        "~/.local/share/jules/emulator-state.json",
+        "The sessions of the in\\-process emulator ("
         + bold("--emulator")
-        + ".",
+        + "), kept between commands until "
+        + bold("jules emulator reset")
+        + " (or in "
+        + bold("$JULES_CONFIG_DIR")
+        + ", or at "
+        + bold("$JULES_EMULATOR_STATE")
+        + ").",
     ),
 ]
 

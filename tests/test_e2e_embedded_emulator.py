@@ -163,3 +163,34 @@ def test_commands_running_at_once_leave_one_valid_state_file(isolated_config):
         [*jules_command(), "session", "list", "-q"], capture_output=True, text=True, env=env
     )
     assert set(listed.stdout.split()) == created_ids
+
+
+def test_emulator_speed_sets_how_fast_sessions_progress(run_jules):
+    slow = run_jules(
+        "--emulator", "--emulator-speed", "1", "session", "new", "-q", "--no-repo", "x"
+    )
+    assert slow.returncode == 0, slow.stderr
+    session_id = slow.stdout.strip()
+    # At real-time speed a default session needs about a minute: a 1 s wait times out.
+    waited = run_jules("--emulator", "--emulator-speed", "1", "session", "wait", session_id,
+                       "--timeout", "1")  # fmt: skip
+    assert waited.returncode == 10, waited.stderr
+    fast = run_jules(
+        "--emulator", "session", "wait", session_id, env={"JULES_EMULATOR_SPEED": "1000"}
+    )
+    assert fast.returncode == 0, fast.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--emulator-speed", "0"], {}),
+        (["--emulator-speed", "-3"], {}),
+        ([], {"JULES_EMULATOR_SPEED": "fast"}),
+    ],
+)
+def test_a_bad_emulator_speed_is_a_usage_error(run_jules, args, env):
+    result = run_jules("--emulator", *args, "sources", "list", env=env)
+    assert result.returncode == 2
+    assert result.stderr.count("Error:") == 1 and "speed" in result.stderr
+    assert "Traceback" not in result.stderr

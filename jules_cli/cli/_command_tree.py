@@ -50,6 +50,13 @@ TREE = {
             "extra": "[env var: JULES_EMULATOR]",
         },
         {
+            "name": "emulator_speed",
+            "opts": ["--emulator-speed"],
+            "help": "With --emulator: simulated time runs X times faster  [default: 10]",
+            "label": "--emulator-speed X",
+            "extra": "[env var: JULES_EMULATOR_SPEED]",
+        },
+        {
             "name": "no_input",
             "opts": ["--no-input"],
             "flag": True,

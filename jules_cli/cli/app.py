@@ -66,6 +66,16 @@ def main(
             help="Use the built-in emulator in-process: no key needed, state kept between runs.",
         ),
     ] = False,
+    emulator_speed: Annotated[
+        float | None,
+        typer.Option(
+            "--emulator-speed",
+            envvar="JULES_EMULATOR_SPEED",
+            metavar="X",
+            help="With --emulator: simulated time runs X times faster  [default: 10]",
+            show_default=False,
+        ),
+    ] = None,
     no_input: Annotated[
         bool,
         typer.Option(
@@ -86,6 +96,7 @@ def main(
         no_color=no_color,
         emulator=emulator_mode,
         no_input=no_input,
+        emulator_speed=emulator_speed,
     )
     ctx.call_on_close(ctx.obj.close)
 

@@ -35,6 +35,7 @@ class AppContext:
     no_color: bool = False
     emulator: bool = False
     no_input: bool = False
+    emulator_speed: float | None = None
     _profile: Profile | None = field(default=None, repr=False)
     _client: JulesClient | None = field(default=None, repr=False)
     _output: Output | None = field(default=None, repr=False)
@@ -97,7 +98,9 @@ class AppContext:
 
             source = resolve_key(None)
             state_path = emulator_state_path()
-            transport = httpx.WSGITransport(app=PersistentEmulatorApp(state_path, emulator_speed()))
+            transport = httpx.WSGITransport(
+                app=PersistentEmulatorApp(state_path, checked_emulator_speed(self.emulator_speed))
+            )
             # So that nobody mistakes the emulator's answers for the real service's.
             sys.stderr.write(
                 f"note: using the built-in Jules emulator, not the API (state: {state_path})\n"
@@ -132,16 +135,12 @@ def emulator_state_path() -> Path:
     return Path(platformdirs.user_data_dir("jules", appauthor=False)) / "emulator-state.json"
 
 
-def emulator_speed() -> float:
-    text = os.environ.get("JULES_EMULATOR_SPEED", DEFAULT_EMULATOR_SPEED)
-    try:
-        speed = float(text)
-    except ValueError:
-        speed = 0.0
-    if speed <= 0:
-        raise UsageError(
-            f"invalid JULES_EMULATOR_SPEED: {text!r}", "use a positive number, e.g. 10"
-        )
+def checked_emulator_speed(speed: float | None) -> float:
+    """The in-process emulator's speed (--emulator-speed / JULES_EMULATOR_SPEED)."""
+    if speed is None:
+        return float(DEFAULT_EMULATOR_SPEED)
+    if not speed > 0 or speed == float("inf"):
+        raise UsageError(f"invalid emulator speed: {speed:g}", "use a positive number, e.g. 10")
     return speed
 
 
