@@ -16,11 +16,15 @@ git runs as a subprocess with an argument list, never through a shell.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import signal
 import subprocess
+import threading
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -150,6 +154,20 @@ def commit_message_for(patch: PatchInfo, session: dict[str, Any]) -> str:
 _FALLBACK_MESSAGE = "Apply changes from Jules"
 
 
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """Ctrl-C (SIGINT) has no effect for the block: main thread only, where Python
+    delivers it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @dataclass
 class _Snapshot:
     """The state `apply_patch` may change: HEAD, the index file, the touched paths."""
@@ -186,7 +204,14 @@ class _Snapshot:
         return cls(root, head, head_ref, index_path, index_bytes, files, deepest_first)
 
     def restore(self, created_branch: str | None) -> list[str]:
-        """Put everything back; returns what could not be restored (empty when all was)."""
+        """Put everything back; returns what could not be restored (empty when all was).
+        A Ctrl-C meanwhile (often a second one, the first having started the rollback) is
+        ignored: stopping half-way would leave the checkout broken, which is what the
+        rollback exists to prevent."""
+        with _interrupts_ignored():
+            return self._restore(created_branch)
+
+    def _restore(self, created_branch: str | None) -> list[str]:
         problems: list[str] = []
 
         def attempt(what: str, action: Any) -> None:

@@ -241,6 +241,36 @@ def test_a_failing_pre_commit_hook_rolls_everything_back(repo: Path) -> None:
     assert not (repo / "src").exists()  # the folder the patch created is gone too
 
 
+def test_a_ctrl_c_during_the_rollback_does_not_stop_it_half_way(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    from jules_cli import gitapply
+
+    unidiff, _ = make_patch(repo, big_change)
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    before = state(repo)
+    restore_index = gitapply._Snapshot._restore_index
+
+    handlers = []
+
+    def restore_index_watching_ctrl_c(self) -> None:
+        # What a Ctrl-C pressed now would do. (Not sent for real: without the fix it
+        # would stop the whole pytest run rather than fail this test.)
+        handlers.append(signal.getsignal(signal.SIGINT))
+        restore_index(self)
+
+    monkeypatch.setattr(gitapply._Snapshot, "_restore_index", restore_index_watching_ctrl_c)
+    with pytest.raises(PatchApplyError):
+        apply_patch(patch_info(unidiff, None), repo, branch="jules/try", commit=True)
+    assert handlers == [signal.SIG_IGN]
+    assert state(repo) == before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+
+
 def test_rollback_on_dirty_tree_restores_the_users_changes(repo: Path) -> None:
     unidiff, _ = make_patch(repo, big_change)
     hook = repo / ".git" / "hooks" / "pre-commit"
