@@ -17,6 +17,8 @@ import json
 import os
 import time
 
+from jules_cli.states import CONDITION_CHOICES, WAITABLE_STATES
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -33,20 +35,6 @@ MAX_SESSIONS = 200
 MAX_SOURCES = 200
 # Completion menus are read by people: help text beyond this is cut.
 HELP_WIDTH = 60
-# What --state and --until take: copies of sessions.STATES and follow.CONDITION_CHOICES, as
-# importing those modules would triple the time of a TAB press. tests/test_completion.py
-# checks that they are the same.
-STATE_NAMES = (
-    "QUEUED",
-    "PLANNING",
-    "AWAITING_PLAN_APPROVAL",
-    "AWAITING_USER_FEEDBACK",
-    "IN_PROGRESS",
-    "PAUSED",
-    "FAILED",
-    "COMPLETED",
-)
-CONDITIONS = ("done", "settled", *STATE_NAMES)
 
 
 # -- the cache file -------------------------------------------------------------------------
@@ -301,12 +289,12 @@ def complete_states(incomplete: str) -> list[str]:
     """Session state names for --state, which also takes a comma-separated list."""
     done, _, current = incomplete.rpartition(",")
     head = f"{done}," if done else ""
-    names = _names_like(current, STATE_NAMES)
+    names = _names_like(current, WAITABLE_STATES)
     return [head + name for name in names if name.startswith(current)]
 
 
 def complete_until(incomplete: str) -> list[str]:
     """What `--until` takes: done, settled or a state name."""
-    conditions = [c for c in CONDITIONS if c.islower()]
-    states = _names_like(incomplete, [c for c in CONDITIONS if not c.islower()])
+    conditions = [c for c in CONDITION_CHOICES if c.islower()]
+    states = _names_like(incomplete, [c for c in CONDITION_CHOICES if not c.islower()])
     return [value for value in (*conditions, *states) if value.startswith(incomplete)]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jules_cli.errors import UsageError
-from jules_cli.follow import WAITABLE_STATES
+from jules_cli.states import WAITABLE_STATES
 
 if TYPE_CHECKING:
     from jules_cli.api.client import JulesClient

@@ -11,13 +11,6 @@ import pytest
 from jules_cli.api.client import JulesClient
 from jules_cli.errors import ExitCode, NotFound, RateLimited, Unavailable, UsageError
 from jules_cli.follow import (
-    ALL_STATES,
-    AWAITING_PLAN_APPROVAL,
-    COMPLETED,
-    CONDITION_CHOICES,
-    DONE_STATES,
-    IN_PROGRESS,
-    USER_STATES,
     ActivityPoller,
     Backoff,
     Condition,
@@ -28,6 +21,15 @@ from jules_cli.follow import (
     format_timestamp,
     parse_duration,
     timestamp_ns,
+)
+from jules_cli.states import (
+    ALL_STATES,
+    AWAITING_PLAN_APPROVAL,
+    COMPLETED,
+    CONDITION_CHOICES,
+    DONE_STATES,
+    IN_PROGRESS,
+    USER_STATES,
 )
 
 BASE_NS = 1_768_608_233_000_000_000  # 2026-01-17T00:03:53Z

@@ -23,13 +23,14 @@ from hypothesis import strategies as st
 from jules_cli.api import names
 from jules_cli.artifacts import iter_artifacts, select_patch
 from jules_cli.errors import JulesError, UsageError
-from jules_cli.follow import ALL_STATES, CONDITION_CHOICES, Condition, parse_duration
+from jules_cli.follow import Condition, parse_duration
 from jules_cli.render import activities as render_activities
 from jules_cli.render import artifacts as render_artifacts
 from jules_cli.render import live as render_live
 from jules_cli.render import sessions as render_sessions
 from jules_cli.render.output import Output
 from jules_cli.sessions import STATES, parse_states
+from jules_cli.states import ALL_STATES, CONDITION_CHOICES
 from jules_cli.times import format_time, parse_time
 
 # Derandomized: the same examples on every run and machine, so the suite stays
