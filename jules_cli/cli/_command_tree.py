@@ -16,14 +16,14 @@ TREE = {
             "name": "profile",
             "opts": ["--profile"],
             "help": "Config profile to use.",
-            "label": "--profile <str>",
+            "label": "--profile NAME",
             "extra": "[env var: JULES_PROFILE; default: default]",
         },
         {
             "name": "api_url",
             "opts": ["--api-url"],
             "help": "API base URL including the version  [default: https://jules.googleapis.com/v1alpha]",
-            "label": "--api-url <str>",
+            "label": "--api-url URL",
             "extra": "[env var: JULES_API_URL]",
         },
         {
@@ -100,20 +100,20 @@ TREE = {
                     "name": "method",
                     "opts": ["--method", "-X"],
                     "help": "HTTP method (default GET, or POST with --data).",
-                    "label": "-X, --method <str>",
+                    "label": "-X, --method METHOD",
                 },
                 {
                     "name": "data",
                     "opts": ["--data", "-d"],
                     "help": "JSON request body, or - for stdin.",
-                    "label": "-d, --data <str>",
+                    "label": "-d, --data JSON",
                 },
                 {
                     "name": "param",
                     "opts": ["--param", "-p"],
                     "multiple": True,
                     "help": "Query parameter key=value.",
-                    "label": "-p, --param <str>",
+                    "label": "-p, --param KEY=VALUE",
                 },
                 {
                     "name": "paginate",
@@ -433,13 +433,13 @@ TREE = {
                             "name": "filter",
                             "opts": ["--filter"],
                             "help": "AIP-160 filter, e.g. name=sources/github/o/r OR name=sources/github/o/s",
-                            "label": "--filter <str>",
+                            "label": "--filter EXPR",
                         },
                         {
                             "name": "limit",
                             "opts": ["--limit", "-L"],
                             "help": "Stop after N items (default: all pages).",
-                            "label": "-L, --limit <int range>",
+                            "label": "-L, --limit N",
                             "extra": "[x>=1]",
                         },
                         {
@@ -546,7 +546,7 @@ TREE = {
                             "name": "repo",
                             "opts": ["--repo", "-r"],
                             "help": "owner/repo, or . for the current checkout's GitHub remote.",
-                            "label": "-r, --repo <str>",
+                            "label": "-r, --repo OWNER/REPO",
                             "values": {
                                 "call": "jules_cli.completion:complete_sources",
                                 "pass": {
@@ -558,7 +558,7 @@ TREE = {
                             "name": "source",
                             "opts": ["--source"],
                             "help": "A source name, e.g. sources/github/o/r.",
-                            "label": "--source <str>",
+                            "label": "--source NAME",
                             "values": {
                                 "call": "jules_cli.completion:complete_source_names",
                                 "pass": {
@@ -570,7 +570,7 @@ TREE = {
                             "name": "branch",
                             "opts": ["--branch", "-b"],
                             "help": "Starting branch (default: the repository's default).",
-                            "label": "-b, --branch <str>",
+                            "label": "-b, --branch BRANCH",
                             "values": {
                                 "call": "jules_cli.completion:complete_branches",
                                 "pass": {
@@ -583,7 +583,7 @@ TREE = {
                             "name": "title",
                             "opts": ["--title", "-t"],
                             "help": "Session title.",
-                            "label": "-t, --title <str>",
+                            "label": "-t, --title TITLE",
                         },
                         {
                             "name": "require_approval",
@@ -619,7 +619,7 @@ TREE = {
                             "name": "prompt_file",
                             "opts": ["--prompt-file", "-F"],
                             "help": "Read the prompt from a file.",
-                            "label": "-F, --prompt-file <path>",
+                            "label": "-F, --prompt-file FILE",
                             "values": {
                                 "files": True,
                             },
@@ -628,7 +628,7 @@ TREE = {
                             "name": "parallel",
                             "opts": ["--parallel", "-n"],
                             "help": "Start N sessions of one prompt (1-5); --json prints an array.",
-                            "label": "-n, --parallel <int>",
+                            "label": "-n, --parallel N",
                         },
                         {
                             "name": "wait",
@@ -648,7 +648,7 @@ TREE = {
                             "name": "until",
                             "opts": ["--until", "-u"],
                             "help": "done (COMPLETED or FAILED), settled (done, or waiting for you), or a state name.",
-                            "label": "-u, --until <str>",
+                            "label": "-u, --until COND",
                             "extra": "[default: done]",
                             "values": {
                                 "call": "jules_cli.completion:complete_until",
@@ -661,13 +661,13 @@ TREE = {
                             "name": "timeout",
                             "opts": ["--timeout"],
                             "help": "Give up after this long: seconds, or 90s, 15m, 2h (exit 10).",
-                            "label": "--timeout <str>",
+                            "label": "--timeout DUR",
                         },
                         {
                             "name": "interval",
                             "opts": ["--interval"],
                             "help": "Poll every SEC seconds (default: adaptive, 1-10 s).",
-                            "label": "--interval <float>",
+                            "label": "--interval SEC",
                         },
                         {
                             "name": "json_output",
@@ -704,7 +704,7 @@ TREE = {
                             "opts": ["--state", "-s"],
                             "multiple": True,
                             "help": "Only sessions in this state (repeatable, or a,b).",
-                            "label": "-s, --state <str>",
+                            "label": "-s, --state STATE",
                             "values": {
                                 "call": "jules_cli.completion:complete_states",
                                 "pass": {
@@ -716,7 +716,7 @@ TREE = {
                             "name": "repo",
                             "opts": ["--repo", "-r"],
                             "help": "Only sessions of owner/repo (or .).",
-                            "label": "-r, --repo <str>",
+                            "label": "-r, --repo OWNER/REPO",
                             "values": {
                                 "call": "jules_cli.completion:complete_sources",
                                 "pass": {
@@ -742,7 +742,7 @@ TREE = {
                             "name": "limit",
                             "opts": ["--limit", "-L"],
                             "help": "Stop after N items (default: all pages).",
-                            "label": "-L, --limit <int range>",
+                            "label": "-L, --limit N",
                             "extra": "[x>=1]",
                         },
                         {
@@ -887,7 +887,7 @@ TREE = {
                             "name": "message_file",
                             "opts": ["--message-file", "-F"],
                             "help": "Read the message from a file.",
-                            "label": "-F, --message-file <path>",
+                            "label": "-F, --message-file FILE",
                             "values": {
                                 "files": True,
                             },
@@ -903,13 +903,13 @@ TREE = {
                             "name": "timeout",
                             "opts": ["--timeout"],
                             "help": "Give up after this long: seconds, or 90s, 15m, 2h (exit 10).",
-                            "label": "--timeout <str>",
+                            "label": "--timeout DUR",
                         },
                         {
                             "name": "interval",
                             "opts": ["--interval"],
                             "help": "Poll every SEC seconds (default: adaptive, 1-10 s).",
-                            "label": "--interval <float>",
+                            "label": "--interval SEC",
                         },
                         {
                             "name": "json_output",
@@ -952,7 +952,7 @@ TREE = {
                             "name": "until",
                             "opts": ["--until", "-u"],
                             "help": "done (COMPLETED or FAILED), settled (done, or waiting for you), or a state name.",
-                            "label": "-u, --until <str>",
+                            "label": "-u, --until COND",
                             "extra": "[default: done]",
                             "values": {
                                 "call": "jules_cli.completion:complete_until",
@@ -965,13 +965,13 @@ TREE = {
                             "name": "timeout",
                             "opts": ["--timeout"],
                             "help": "Give up after this long: seconds, or 90s, 15m, 2h (exit 10).",
-                            "label": "--timeout <str>",
+                            "label": "--timeout DUR",
                         },
                         {
                             "name": "interval",
                             "opts": ["--interval"],
                             "help": "Poll every SEC seconds (default: adaptive, 1-10 s).",
-                            "label": "--interval <float>",
+                            "label": "--interval SEC",
                         },
                         {
                             "name": "json_output",
@@ -1014,13 +1014,13 @@ TREE = {
                             "name": "activity",
                             "opts": ["--activity"],
                             "help": "Use this activity's change set instead of the session's.",
-                            "label": "--activity <str>",
+                            "label": "--activity ID",
                         },
                         {
                             "name": "output",
                             "opts": ["--output", "-o"],
                             "help": "Save the raw patch to FILE.",
-                            "label": "-o, --output <path>",
+                            "label": "-o, --output FILE",
                             "values": {
                                 "files": True,
                             },
@@ -1073,13 +1073,13 @@ TREE = {
                             "name": "activity",
                             "opts": ["--activity"],
                             "help": "Use this activity's change set instead of the session's.",
-                            "label": "--activity <str>",
+                            "label": "--activity ID",
                         },
                         {
                             "name": "branch",
                             "opts": ["--branch", "-b"],
                             "help": "Create and check out branch NAME first.",
-                            "label": "-b, --branch <str>",
+                            "label": "-b, --branch NAME",
                         },
                         {
                             "name": "auto_branch",
@@ -1099,7 +1099,7 @@ TREE = {
                             "name": "message",
                             "opts": ["--message", "-m"],
                             "help": "Commit message (with --commit).",
-                            "label": "-m, --message <str>",
+                            "label": "-m, --message TEXT",
                         },
                         {
                             "name": "allow_dirty",
@@ -1156,7 +1156,7 @@ TREE = {
                             "name": "output_dir",
                             "opts": ["--output-dir", "-o"],
                             "help": "Save every artifact into DIR.",
-                            "label": "-o, --output-dir <path>",
+                            "label": "-o, --output-dir DIR",
                             "values": {
                                 "files": True,
                             },
@@ -1373,13 +1373,13 @@ TREE = {
                             "name": "since",
                             "opts": ["--since"],
                             "help": "Only newer ones: an RFC 3339 time, or a duration like 15m.",
-                            "label": "--since <str>",
+                            "label": "--since TIME",
                         },
                         {
                             "name": "limit",
                             "opts": ["--limit", "-L"],
                             "help": "Stop after N items (default: all pages).",
-                            "label": "-L, --limit <int range>",
+                            "label": "-L, --limit N",
                             "extra": "[x>=1]",
                         },
                         {
@@ -1489,7 +1489,7 @@ TREE = {
                             "name": "until",
                             "opts": ["--until", "-u"],
                             "help": "done (COMPLETED or FAILED), settled (done, or waiting for you), or a state name.",
-                            "label": "-u, --until <str>",
+                            "label": "-u, --until COND",
                             "extra": "[default: done]",
                             "values": {
                                 "call": "jules_cli.completion:complete_until",
@@ -1502,13 +1502,13 @@ TREE = {
                             "name": "timeout",
                             "opts": ["--timeout"],
                             "help": "Give up after this long: seconds, or 90s, 15m, 2h (exit 10).",
-                            "label": "--timeout <str>",
+                            "label": "--timeout DUR",
                         },
                         {
                             "name": "interval",
                             "opts": ["--interval"],
                             "help": "Poll every SEC seconds (default: adaptive, 1-10 s).",
-                            "label": "--interval <float>",
+                            "label": "--interval SEC",
                         },
                         {
                             "name": "json_output",
@@ -1557,28 +1557,28 @@ TREE = {
                             "name": "host",
                             "opts": ["--host"],
                             "help": "Address to listen on (loopback).",
-                            "label": "--host <str>",
+                            "label": "--host HOST",
                             "extra": "[default: 127.0.0.1]",
                         },
                         {
                             "name": "port",
                             "opts": ["--port", "-p"],
                             "help": "Port (0 picks a free one).",
-                            "label": "-p, --port <int>",
+                            "label": "-p, --port PORT",
                             "extra": "[default: 8765]",
                         },
                         {
                             "name": "speed",
                             "opts": ["--speed"],
                             "help": "Simulated time runs this many times faster (10: a session in ~6 s).",
-                            "label": "--speed <float>",
+                            "label": "--speed X",
                             "extra": "[default: 10.0]",
                         },
                         {
                             "name": "seed",
                             "opts": ["--seed"],
                             "help": "JSON file of sources (and sessions) to start with.",
-                            "label": "--seed <path>",
+                            "label": "--seed FILE",
                             "values": {
                                 "files": True,
                             },
@@ -1587,14 +1587,14 @@ TREE = {
                             "name": "key",
                             "opts": ["--key"],
                             "help": "Require this API key (default: any non-empty key).",
-                            "label": "--key <str>",
+                            "label": "--key KEY",
                         },
                         {
                             "name": "fault",
                             "opts": ["--fault"],
                             "multiple": True,
                             "help": 'Inject a fault, as JSON, e.g. \'{"status":429,"retryAfter":1,"times":2}\'.',
-                            "label": "--fault <str>",
+                            "label": "--fault JSON",
                         },
                         {
                             "name": "help",

@@ -51,7 +51,11 @@ def list_activities(
     session_id: SessionArg,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Only newer ones: an RFC 3339 time, or a duration like 15m."),
+        typer.Option(
+            "--since",
+            metavar="TIME",
+            help="Only newer ones: an RFC 3339 time, or a duration like 15m.",
+        ),
     ] = None,
     limit: LimitOption = None,
     json_output: JsonOption = False,

@@ -55,13 +55,20 @@ def api(
     path: Annotated[str, typer.Argument(help="Endpoint path, e.g. sessions or sources/github/o/r")],
     method: Annotated[
         str | None,
-        typer.Option("--method", "-X", help="HTTP method (default GET, or POST with --data)."),
+        typer.Option(
+            "--method",
+            "-X",
+            metavar="METHOD",
+            help="HTTP method (default GET, or POST with --data).",
+        ),
     ] = None,
     data: Annotated[
-        str | None, typer.Option("--data", "-d", help="JSON request body, or - for stdin.")
+        str | None,
+        typer.Option("--data", "-d", metavar="JSON", help="JSON request body, or - for stdin."),
     ] = None,
     param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Query parameter key=value.")
+        list[str] | None,
+        typer.Option("--param", "-p", metavar="KEY=VALUE", help="Query parameter key=value."),
     ] = None,
     paginate: Annotated[
         bool, typer.Option("--paginate", help="Follow nextPageToken and merge all pages.")

@@ -38,13 +38,16 @@ def main(
     ctx: typer.Context,
     profile: Annotated[
         str,
-        typer.Option("--profile", envvar="JULES_PROFILE", help="Config profile to use."),
+        typer.Option(
+            "--profile", envvar="JULES_PROFILE", metavar="NAME", help="Config profile to use."
+        ),
     ] = "default",
     api_url: Annotated[
         str | None,
         typer.Option(
             "--api-url",
             envvar="JULES_API_URL",
+            metavar="URL",
             help="API base URL including the version  [default: https://jules.googleapis.com/v1alpha]",
             show_default=False,
         ),

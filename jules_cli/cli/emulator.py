@@ -32,28 +32,37 @@ def _faults(values: list[str]) -> list[dict]:
 
 @app.command("serve")
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option("--port", "-p", help="Port (0 picks a free one).")] = 8765,
+    host: Annotated[
+        str, typer.Option("--host", metavar="HOST", help="Address to listen on (loopback).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", metavar="PORT", help="Port (0 picks a free one).")
+    ] = 8765,
     speed: Annotated[
         float,
         typer.Option(
-            "--speed", help="Simulated time runs this many times faster (10: a session in ~6 s)."
+            "--speed",
+            metavar="X",
+            help="Simulated time runs this many times faster (10: a session in ~6 s).",
         ),
     ] = 10.0,
     seed: Annotated[
         Path | None,
-        typer.Option("--seed", help="JSON file of sources (and sessions) to start with."),
+        typer.Option(
+            "--seed", metavar="FILE", help="JSON file of sources (and sessions) to start with."
+        ),
     ] = None,
     key: Annotated[
         str | None,
-        typer.Option("--key", help="Require this API key (default: any non-empty key)."),
+        typer.Option(
+            "--key", metavar="KEY", help="Require this API key (default: any non-empty key)."
+        ),
     ] = None,
     fault: Annotated[
         list[str] | None,
         typer.Option(
             "--fault",
+            metavar="JSON",
             help='Inject a fault, as JSON, e.g. \'{"status":429,"retryAfter":1,"times":2}\'.',
         ),
     ] = None,

@@ -68,7 +68,9 @@ JsonLinesOption = Annotated[
 ]
 LimitOption = Annotated[
     int | None,
-    typer.Option("--limit", "-L", min=1, help="Stop after N items (default: all pages)."),
+    typer.Option(
+        "--limit", "-L", min=1, metavar="N", help="Stop after N items (default: all pages)."
+    ),
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 SessionArg = Annotated[
@@ -94,6 +96,7 @@ UntilOption = Annotated[
     typer.Option(
         "--until",
         "-u",
+        metavar="COND",
         help="done (COMPLETED or FAILED), settled (done, or waiting for you), or a state name.",
         autocompletion=complete_until,
         callback=checked_until,
@@ -103,6 +106,7 @@ TimeoutOption = Annotated[
     str | None,
     typer.Option(
         "--timeout",
+        metavar="DUR",
         help="Give up after this long: seconds, or 90s, 15m, 2h (exit 10).",
         callback=checked_timeout,
     ),
@@ -111,6 +115,7 @@ IntervalOption = Annotated[
     float | None,
     typer.Option(
         "--interval",
+        metavar="SEC",
         help="Poll every SEC seconds (default: adaptive, 1-10 s).",
         callback=checked_interval,
     ),

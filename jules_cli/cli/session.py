@@ -101,6 +101,7 @@ def new(
         typer.Option(
             "--repo",
             "-r",
+            metavar="OWNER/REPO",
             help="owner/repo, or . for the current checkout's GitHub remote.",
             autocompletion=complete_sources,
         ),
@@ -109,6 +110,7 @@ def new(
         str | None,
         typer.Option(
             "--source",
+            metavar="NAME",
             help="A source name, e.g. sources/github/o/r.",
             autocompletion=complete_source_names,
         ),
@@ -118,11 +120,14 @@ def new(
         typer.Option(
             "--branch",
             "-b",
+            metavar="BRANCH",
             help="Starting branch (default: the repository's default).",
             autocompletion=complete_branches,
         ),
     ] = None,
-    title: Annotated[str | None, typer.Option("--title", "-t", help="Session title.")] = None,
+    title: Annotated[
+        str | None, typer.Option("--title", "-t", metavar="TITLE", help="Session title.")
+    ] = None,
     require_approval: Annotated[
         bool | None,
         typer.Option(
@@ -147,12 +152,16 @@ def new(
         typer.Option("--env-vars", help="Expose the repository's environment variables to Jules."),
     ] = False,
     prompt_file: Annotated[
-        Path | None, typer.Option("--prompt-file", "-F", help="Read the prompt from a file.")
+        Path | None,
+        typer.Option("--prompt-file", "-F", metavar="FILE", help="Read the prompt from a file."),
     ] = None,
     parallel: Annotated[
         int | None,
         typer.Option(
-            "--parallel", "-n", help="Start N sessions of one prompt (1-5); --json prints an array."
+            "--parallel",
+            "-n",
+            metavar="N",
+            help="Start N sessions of one prompt (1-5); --json prints an array.",
         ),
     ] = None,
     wait: Annotated[
@@ -220,6 +229,7 @@ def list_sessions(
         typer.Option(
             "--state",
             "-s",
+            metavar="STATE",
             help="Only sessions in this state (repeatable, or a,b).",
             autocompletion=complete_states,
         ),
@@ -229,6 +239,7 @@ def list_sessions(
         typer.Option(
             "--repo",
             "-r",
+            metavar="OWNER/REPO",
             help="Only sessions of owner/repo (or .).",
             autocompletion=complete_sources,
         ),
@@ -316,7 +327,8 @@ def send(
         typer.Argument(metavar="[MESSAGE | -]", help="The message; `-` or piped stdin reads it."),
     ] = None,
     message_file: Annotated[
-        Path | None, typer.Option("--message-file", "-F", help="Read the message from a file.")
+        Path | None,
+        typer.Option("--message-file", "-F", metavar="FILE", help="Read the message from a file."),
     ] = None,
     wait_reply: Annotated[
         bool,
@@ -384,7 +396,9 @@ def _session_and_activities(appctx: AppContext, session_id: str):
 
 ActivityOption = Annotated[
     str | None,
-    typer.Option("--activity", help="Use this activity's change set instead of the session's."),
+    typer.Option(
+        "--activity", metavar="ID", help="Use this activity's change set instead of the session's."
+    ),
 ]
 
 
@@ -394,7 +408,8 @@ def diff(
     session_id: SessionArg,
     activity: ActivityOption = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Save the raw patch to FILE.")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Save the raw patch to FILE."),
     ] = None,
     stat: Annotated[bool, typer.Option("--stat", help="A diffstat instead of the diff.")] = False,
     json_output: JsonOption = False,
@@ -429,7 +444,10 @@ def apply(
     session_id: SessionArg,
     activity: ActivityOption = None,
     branch: Annotated[
-        str | None, typer.Option("--branch", "-b", help="Create and check out branch NAME first.")
+        str | None,
+        typer.Option(
+            "--branch", "-b", metavar="NAME", help="Create and check out branch NAME first."
+        ),
     ] = None,
     auto_branch: Annotated[
         bool,
@@ -439,7 +457,8 @@ def apply(
         bool, typer.Option("--commit", "-c", help="Commit with the suggested commit message.")
     ] = False,
     message: Annotated[
-        str | None, typer.Option("--message", "-m", help="Commit message (with --commit).")
+        str | None,
+        typer.Option("--message", "-m", metavar="TEXT", help="Commit message (with --commit)."),
     ] = None,
     allow_dirty: Annotated[
         bool, typer.Option("--allow-dirty", help="Apply even with uncommitted changes.")
@@ -490,7 +509,8 @@ def artifacts(
     ctx: typer.Context,
     session_id: SessionArg,
     output_dir: Annotated[
-        Path | None, typer.Option("--output-dir", "-o", help="Save every artifact into DIR.")
+        Path | None,
+        typer.Option("--output-dir", "-o", metavar="DIR", help="Save every artifact into DIR."),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace files that already exist in DIR.")

@@ -22,6 +22,7 @@ def list_sources(
         str | None,
         typer.Option(
             "--filter",
+            metavar="EXPR",
             help="AIP-160 filter, e.g. name=sources/github/o/r OR name=sources/github/o/s",
         ),
     ] = None,
