@@ -156,7 +156,7 @@ def _text(text: str, width: int, indent: int) -> str:
                 max(width, indent + extra + 10),
                 initial_indent=prefix,
                 subsequent_indent=prefix,
-                break_on_hyphens=False,
+                break_on_hyphens=True,  # as Click wraps help text ("non-" / "zero")
                 break_long_words=False,
             )
         )
