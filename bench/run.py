@@ -33,6 +33,8 @@ from typing import Any
 
 import httpx
 
+from jules_cli.follow import SETTLE_READS
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SEEDED_SESSIONS = 10_000
@@ -405,9 +407,13 @@ def tail_figures(
         if reader.next_line(30) is None:
             sys.exit("bench: `activities tail` printed nothing")
         reader.drain(quiet_for=1.5)  # the activities so far; now it only polls
-        while requests_for(idle_id)[0] == 0:
+        # Idle means settled: past the first cycle's reads (the session, then again after
+        # the list that brought the activities so far) and the SETTLE_READS polls after it
+        # that read the session first too.
+        settled_by = time.perf_counter() + 30
+        while requests_for(idle_id)[1] < 2 + SETTLE_READS and time.perf_counter() < settled_by:
             time.sleep(0.1)
-        time.sleep(0.5)  # past the first cycle's reads
+        time.sleep(0.5)
         window_start = time.perf_counter()
         lists_before, gets_before = requests_for(idle_id)
 

@@ -491,6 +491,10 @@ GIVE_UP_AFTER_SECONDS = 300.0
 # An idle poll only lists activities; the session itself is read again at least this
 # often, for the state changes that come with no activity (QUEUED -> PLANNING, PAUSED).
 SESSION_REFRESH_SECONDS = 60.0
+# Such a change mostly comes right after some activity (a pause after a progress
+# update), so the polls that follow one read the session first too, this many of them;
+# a session that stays idle is then polled with one request a time.
+SETTLE_READS = 3
 
 _REARMING_KINDS = (PLAN_GENERATED, AGENT_MESSAGED)
 
@@ -512,6 +516,7 @@ def follow(
     not_found_grace: float = NOT_FOUND_GRACE_SECONDS,
     give_up_after: float = GIVE_UP_AFTER_SECONDS,
     session_refresh: float = SESSION_REFRESH_SECONDS,
+    settle_reads: int = SETTLE_READS,
 ) -> FollowResult:
     """Follow a session until `condition` decides, or `timeout` seconds pass.
 
@@ -523,8 +528,9 @@ def follow(
     Without `on_activity` and `on_waiting_for_user` (`session wait`) a cycle is one
     session GET, plus a list of the new activities once the API says COMPLETED. Otherwise
     an idle cycle is one request (the activities list), and the session is read (GET) only
-    when its state may have moved: before the list on the first cycle, after a failed
-    cycle or an answer to the user, at the deadline (so a timeout reports the session as
+    when its state may have moved: before the list on the first cycle, on the
+    `settle_reads` cycles after one that brought activities, after a failed cycle or an
+    answer to the user, at the deadline (so a timeout reports the session as
     it is) and when `session_refresh` seconds passed since the last read (a safety refresh
     for state changes that come without an activity, like PAUSED); and after a list that
     brought new activities, unless the session read just before it already ends the wait
@@ -559,6 +565,7 @@ def follow(
     session: dict[str, Any] = {}
     session_read_at: float | None = None
     refresh_next = True  # read the session before the next list
+    settle_reads_left = 0  # further polls that read the session first (see SETTLE_READS)
     state: str | None = None
     failing_since: float | None = None
     last_error: Exception | None = None
@@ -604,15 +611,19 @@ def follow(
                 now = clock()
                 read_first = (
                     refresh_next
+                    or settle_reads_left > 0
                     or session_read_at is None
                     or now - session_read_at >= session_refresh
                     or (deadline is not None and now >= deadline)
                 )
                 if read_first:
                     session = read_session()
+                    settle_reads_left = max(settle_reads_left - 1, 0)
                 refresh_next = False
                 step = "activities"
                 new_activities = poller.poll()
+                if new_activities:
+                    settle_reads_left = settle_reads
                 hook_armed = absorb(new_activities) or hook_armed
                 new_state = effective_state(session, evidence.activities)
                 if new_activities and (not read_first or condition.decide(new_state) is None):

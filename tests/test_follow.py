@@ -156,6 +156,10 @@ class FakeTime:
 
 
 def run(client: FakeClient, **kwargs: Any) -> tuple[FollowResult, list[dict], FakeTime]:
+    """follow() with fake time, reporting into a list. The timelines of these tests count
+    session reads one by one, so the reads that follow new activities (settle_reads)
+    are off unless a test asks for them."""
+    kwargs.setdefault("settle_reads", 0)
     fake_time = FakeTime()
     reported: list[dict] = []
     result = follow(
@@ -703,6 +707,41 @@ def test_follow_safety_refresh_sees_a_state_change_without_activity() -> None:
     assert result.state == "PAUSED" and sum(fake_time.sleeps) < 10
 
 
+def test_a_state_change_right_after_an_activity_is_seen_without_the_refresh() -> None:
+    # A pause follows a progress update, with no activity of its own: the polls after an
+    # activity read the session first, so it shows at once, not at the 60 s refresh.
+    progress = activity(1, BASE_NS, "progressUpdated")
+    client = FakeClient([], [IN_PROGRESS, IN_PROGRESS, IN_PROGRESS, "PAUSED"])
+    client.timeline[2] = [progress]
+    result, reported, fake_time = run(client, settle_reads=3)
+    assert (result.exit_code, result.state) == (9, "PAUSED")
+    assert ids(reported) == ["a1"]
+    assert sum(fake_time.sleeps) < 10
+    # a1 arrives at the second list and the session is read; the next polls read it first
+    # again, and the second of them sees the pause
+    assert client.calls == [
+        "session", "list", "list", "session", "session", "list", "session", "list"
+    ]  # fmt: skip
+
+
+def test_settle_reads_stop_and_idle_polls_cost_one_request_again() -> None:
+    client = FakeClient([], [IN_PROGRESS])
+    client.timeline[1] = [activity(1, BASE_NS, "progressUpdated")]
+    run(client, settle_reads=2, timeout=30)
+    after_settling = client.calls[client.calls.index("list") :][:8]
+    # poll 1 brings a1 (then the session is read), the next 2 polls read first, then lists
+    assert after_settling == [
+        "list",
+        "session",
+        "session",
+        "list",
+        "session",
+        "list",
+        "list",
+        "list",
+    ]
+
+
 def test_a_wait_reads_only_the_session_until_it_says_completed() -> None:
     # `session wait` shows no activity: one GET a cycle sees PAUSED at once, and the
     # activities are listed only to judge a COMPLETED.
@@ -992,6 +1031,7 @@ def test_real_client_follow_until_completed() -> None:
         on_activity=reported.append,
         clock=fake_time.clock,
         sleep=complete_later,
+        settle_reads=0,
     )
     assert (result.outcome, result.exit_code) == ("completed", 0)
     assert ids(reported) == ["a1", "a2", "a3", "a4"]
