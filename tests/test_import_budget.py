@@ -219,3 +219,9 @@ def test_an_unknown_command_is_still_reported_by_the_full_app(run_jules):
     result = run_jules("sesion", "list")
     assert result.returncode == 2
     assert "No such command 'sesion'" in result.stderr
+
+
+def test_a_typo_is_answered_with_visible_command_names_only(run_jules):
+    result = run_jules("sesions", "list")
+    assert result.returncode == 2
+    assert "Did you mean 'session'?" in result.stderr  # not the hidden alias 'sessions'

@@ -2,9 +2,12 @@
 
 # No `from __future__ import annotations`: Typer would evaluate every string annotation
 # again on each run.
-from typing import Annotated
+from difflib import get_close_matches
+from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import UsageError
+from typer.core import TyperGroup
 
 from jules_cli import __version__
 from jules_cli.cli.context import AppContext
@@ -104,6 +107,31 @@ def main(
     ctx.call_on_close(ctx.obj.close)
 
 
+class _RootGroup(TyperGroup):
+    """The root command: its commands listed in COMMANDS order (Typer puts single commands
+    such as `api` before the groups), and a typo answered with visible names only (not a
+    hidden alias: "did you mean 'session', 'sessions'?")."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        order = list(COMMANDS)
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: order.index(name) if name in order else len(order))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        suggest, self.suggest_commands = self.suggest_commands, False
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as error:
+            visible = [name for name, command in self.commands.items() if not command.hidden]
+            matches = get_close_matches(args[0], visible) if suggest and args else []
+            if matches:
+                suggestions = ", ".join(repr(match) for match in matches)
+                error.message = f"{error.message.rstrip('.')}. Did you mean {suggestions}?"
+            raise
+        finally:
+            self.suggest_commands = suggest
+
+
 def build_app(only: str | None = None) -> typer.Typer:
     """The root app with every command, or with only the command named `only`.
 
@@ -124,6 +152,7 @@ def build_app(only: str | None = None) -> typer.Typer:
         # cases left to Typer, and for every Typer command under this app.)
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
+        cls=_RootGroup,
     )
     root.callback()(main)
     for name, (module_name, aliases) in COMMANDS.items():
