@@ -93,6 +93,9 @@ def test_session_wait_exit_codes(
     # there were depends on how far the session got before the command started.)
     assert f"{sid}: " in result.stderr and final_state in result.stderr
     assert "Traceback" not in result.stderr
+    if code == 9:  # waiting for the user: the closing lines say what to run
+        command = "approve" if final_state == "AWAITING_PLAN_APPROVAL" else "send"
+        assert "Next: " in result.stderr and f"`jules session {command} {sid}" in result.stderr
 
 
 def test_session_wait_timeout_exits_10_with_the_session_as_it_was(emulator_server, jules):

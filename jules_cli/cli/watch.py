@@ -73,7 +73,7 @@ def answer_hook(appctx: AppContext, watcher):
                 out.success("Plan approved.")
                 return True
             if reply.lower() in ("n", "no"):
-                out.info(f"Not approved. Approve later with `jules session approve {sid}`.")
+                out.info("Not approved.")  # the closing lines say how to approve later
                 return False
             client.send_message(sid, reply)
             out.success("Feedback sent.")
@@ -87,8 +87,7 @@ def answer_hook(appctx: AppContext, watcher):
             out.err.print("\nThe session is paused.", style="bold yellow")
         reply = ask("Your reply (empty to stop following): ")
         if not reply:
-            out.info(f'Reply later with `jules session send {sid} "..."`.')
-            return False
+            return False  # the closing lines say how to reply later
         client.send_message(sid, reply)
         out.success("Reply sent.")
         return True

@@ -9,7 +9,7 @@ from typing import Any
 
 from jules_cli.render.activities import activity_kind, as_dict, as_text, plan_steps, stream_line
 from jules_cli.render.output import Output, safe_text
-from jules_cli.render.sessions import STATE_MEANING, pull_requests, state_text
+from jules_cli.render.sessions import STATE_MEANING, next_action, pull_requests, state_text
 
 RECENT_LINES = 12
 
@@ -182,9 +182,13 @@ def print_outcome(out: Output, session: dict[str, Any], state: str, outcome: str
         return
     message = safe_text(f"Session {sid} is {state}: {STATE_MEANING.get(state, '')}")
     if state == "FAILED":
-        out.err.print(message, style="bold red")
+        out.err.print(message, style="bold red", soft_wrap=True)
     elif outcome == "needs_user":
-        out.err.print(message, style="bold yellow")
+        out.err.print(message, style="bold yellow", soft_wrap=True)
+        # The state judged may differ from the API's (a plan pending on a COMPLETED).
+        action = next_action({**session, "state": state})
+        if action:
+            out.info(safe_text(f"Next: {action}"))
     else:
         out.success(message)
     for pr in pull_requests(session):

@@ -339,14 +339,17 @@ class Output:
 
     # -- diagnostics on stderr --------------------------------------------------------
 
+    # Diagnostics are one logical line each, never broken by Rich: a command in them
+    # (`jules session approve ID`) must survive copy and paste; the terminal wraps it.
+
     def info(self, message: str) -> None:
-        self.err.print(message, style="dim" if self.err_is_terminal else None)
+        self.err.print(message, style="dim" if self.err_is_terminal else None, soft_wrap=True)
 
     def success(self, message: str) -> None:
-        self.err.print(message, style="green")
+        self.err.print(message, style="green", soft_wrap=True)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"Warning: {message}", style="yellow")
+        self.err.print(f"Warning: {message}", style="yellow", soft_wrap=True)
 
 
 def _plain(cell: Any) -> str:
