@@ -47,17 +47,9 @@ def cache_path() -> Path:
 
 
 def _cache_file() -> str:
-    """The cache file in `config.state_dir()`, worked out the same way but without importing
-    jules_cli.config (dataclasses, TOML, ...), which would be most of a TAB press's time.
-    tests/test_completion.py checks that the two agree."""
-    override = os.environ.get("JULES_CONFIG_DIR")
-    if override:
-        folder = os.path.expanduser(override)
-    else:
-        import platformdirs
+    from jules_cli.folders import state_folder
 
-        folder = platformdirs.user_state_dir("jules", appauthor=False)
-    return os.path.join(folder, CACHE_FILE)
+    return os.path.join(state_folder(), CACHE_FILE)
 
 
 def _load(path: Path | str) -> dict[str, Any]:

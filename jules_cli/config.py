@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jules_cli import folders
 from jules_cli.errors import ConfigError, MissingKeyError, UsageError, register_secret
 from jules_cli.files import write_atomically
 
@@ -81,12 +82,7 @@ SETTINGS: dict[str, Setting] = {
 
 
 def config_dir() -> Path:
-    override = os.environ.get("JULES_CONFIG_DIR")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("jules", appauthor=False))
+    return Path(folders.config_folder())
 
 
 def config_path() -> Path:
@@ -94,13 +90,8 @@ def config_path() -> Path:
 
 
 def state_dir() -> Path:
-    """Where caches and the in-process emulator's state live."""
-    override = os.environ.get("JULES_CONFIG_DIR")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir("jules", appauthor=False))
+    """Where caches live (the in-process emulator's state is data: see folders)."""
+    return Path(folders.state_folder())
 
 
 def load(path: Path | None = None) -> dict[str, Any]:

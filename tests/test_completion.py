@@ -144,17 +144,19 @@ def test_states_and_until_values_follow_the_case_typed_and_comma_lists():
     assert cache.complete_until("pa") == ["paused"]
 
 
-def test_the_light_copy_of_the_cache_location_agrees_with_config(tmp_path, monkeypatch):
-    """completion.py finds the cache folder itself so that a TAB press need not import
-    jules_cli.config (and platformdirs); the two must not drift."""
+def test_the_cache_lives_in_the_state_folder_and_the_config_in_its_own(tmp_path, monkeypatch):
     from jules_cli import config
 
-    assert cache.cache_path() == config.state_dir() / cache.CACHE_FILE
     monkeypatch.setenv("JULES_CONFIG_DIR", "~/elsewhere")
     assert cache.cache_path() == config.state_dir() / cache.CACHE_FILE
+    assert config.state_dir() == config.config_dir() == Path("~/elsewhere").expanduser()
     monkeypatch.delenv("JULES_CONFIG_DIR")
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    for name in ("STATE", "CONFIG"):
+        monkeypatch.setenv(f"XDG_{name}_HOME", str(tmp_path / name.lower()))
     assert cache.cache_path() == config.state_dir() / cache.CACHE_FILE
+    if sys.platform.startswith("linux"):
+        assert config.state_dir() == tmp_path / "state" / "jules"
+        assert config.config_dir() == tmp_path / "config" / "jules"
 
 
 def test_a_broken_or_foreign_cache_file_offers_nothing_and_is_replaced(isolated_config):

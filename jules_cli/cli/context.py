@@ -125,14 +125,11 @@ def emulator_state_path() -> Path:
     override = os.environ.get("JULES_EMULATOR_STATE")
     if override:
         return Path(override).expanduser()
-    folder = os.environ.get("JULES_CONFIG_DIR")
-    if folder:
-        return Path(folder).expanduser() / "emulator-state.json"
-    import platformdirs
+    from jules_cli.folders import data_folder
 
     # Data, not configuration or cache: the sessions a user made live here until
     # `jules emulator reset`.
-    return Path(platformdirs.user_data_dir("jules", appauthor=False)) / "emulator-state.json"
+    return Path(data_folder()) / "emulator-state.json"
 
 
 def checked_emulator_speed(speed: float | None) -> float:
