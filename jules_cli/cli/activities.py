@@ -67,11 +67,9 @@ def list_activities(
     --json prints one JSON array, --jsonl one object per line; both stream page by page.
     """
     from jules_cli.render.activities import print_activities
-    from jules_cli.render.output import check_list_modes
 
-    check_list_modes(json_mode=json_output, json_lines=jsonl, quiet=quiet)
     appctx = app_context(ctx)
-    out = appctx.output(json_mode=json_output or jsonl, quiet=quiet)
+    out = appctx.list_output(json_mode=json_output, json_lines=jsonl, quiet=quiet)
     activities = appctx.client().list_activities(session_id, since=since_time(since), limit=limit)
     out.items(out.paged(activities), print_activities, json_lines=jsonl)
 

@@ -63,6 +63,14 @@ class AppContext:
         self._output = Output(json_mode=json_mode, quiet=quiet, no_color=self.no_color)
         return self._output
 
+    def list_output(self, *, json_mode: bool, json_lines: bool, quiet: bool) -> Output:
+        """The output of a list command: --json, --jsonl (refused beside the other two),
+        -q, or a table."""
+        from jules_cli.render.output import check_list_modes
+
+        check_list_modes(json_mode=json_mode, json_lines=json_lines, quiet=quiet)
+        return self.output(json_mode=json_mode or json_lines, quiet=quiet)
+
     @property
     def out(self) -> Output:
         """The output of the running command (plain mode unless the command chose one)."""

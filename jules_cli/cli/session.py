@@ -5,7 +5,7 @@
 # (some 15 ms per run for these modules); real ones cost nothing (Python >= 3.10 has `X | Y`).
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -33,6 +33,9 @@ from jules_cli.completion import (
     remember_sessions_while,
 )
 from jules_cli.errors import JulesError, UsageError
+
+if TYPE_CHECKING:
+    from jules_cli.render.output import Output
 
 app = typer.Typer(help="Start, follow and act on Jules coding sessions.", no_args_is_help=True)
 
@@ -259,13 +262,11 @@ def list_sessions(
 
     --json prints one JSON array, --jsonl one object per line; both stream page by page.
     """
-    from jules_cli.render.output import check_list_modes
     from jules_cli.render.sessions import print_sessions
     from jules_cli.sessions import filter_sessions, parse_states
 
-    check_list_modes(json_mode=json_output, json_lines=jsonl, quiet=quiet)
     appctx = app_context(ctx)
-    out = appctx.output(json_mode=json_output or jsonl, quiet=quiet)
+    out = appctx.list_output(json_mode=json_output, json_lines=jsonl, quiet=quiet)
     states = parse_states(state or [])
     if archived and all_sessions:
         raise UsageError("give either --archived or --all, not both")
@@ -302,20 +303,24 @@ def show(
         print_session(out, session)
 
 
+def _show_after(out: "Output", session: dict, what: str) -> None:
+    """An action's result: the session read back (--json), or what it is now."""
+    from jules_cli.render.sessions import print_state_change
+
+    if out.json_mode:
+        out.json(session)
+    else:
+        print_state_change(out, what, session)
+
+
 @app.command("approve")
 def approve(ctx: typer.Context, session_id: SessionArg, json_output: JsonOption = False) -> None:
     """Approve the session's pending plan."""
-    from jules_cli.render.sessions import print_state_change
-
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
     client = appctx.client()
     client.approve_plan(session_id)
-    session = client.get_session(session_id)
-    if json_output:
-        out.json(session)
-    else:
-        print_state_change(out, "Plan approved", session)
+    _show_after(out, client.get_session(session_id), "Plan approved")
 
 
 @app.command("send")
@@ -340,7 +345,6 @@ def send(
 ) -> None:
     """Send a message to the session (an answer, a follow-up task)."""
     from jules_cli.prompt import read_text
-    from jules_cli.render.sessions import print_state_change
 
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
@@ -356,11 +360,7 @@ def send(
         return
     client = appctx.client()
     client.send_message(session_id, text)
-    session = client.get_session(session_id)
-    if json_output:
-        out.json(session)
-    else:
-        print_state_change(out, "Message sent", session)
+    _show_after(out, client.get_session(session_id), "Message sent")
 
 
 @app.command("wait")

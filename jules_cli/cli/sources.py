@@ -35,12 +35,10 @@ def list_sources(
 
     --json prints one JSON array, --jsonl one object per line; both stream page by page.
     """
-    from jules_cli.render.output import check_list_modes
     from jules_cli.render.sources import print_sources
 
-    check_list_modes(json_mode=json_output, json_lines=jsonl, quiet=quiet)
     appctx = app_context(ctx)
-    out = appctx.output(json_mode=json_output or jsonl, quiet=quiet)
+    out = appctx.list_output(json_mode=json_output, json_lines=jsonl, quiet=quiet)
     pages = out.paged(appctx.client().list_sources(filter=filter, limit=limit))
     out.items(remember_sources_while(pages), print_sources, id_key="name", json_lines=jsonl)
 
