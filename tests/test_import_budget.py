@@ -41,7 +41,9 @@ PROBE = textwrap.dedent(
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     sys.stdout.flush()
     with open(report, "w") as handle:
-        json.dump({"code": code, "modules": sorted(sys.modules)}, handle)
+        # A None entry is a module blocked from importing, not one that was imported.
+        loaded = [name for name, module in sys.modules.items() if module is not None]
+        json.dump({"code": code, "modules": sorted(loaded)}, handle)
     """
 )
 
