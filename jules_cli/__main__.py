@@ -107,10 +107,10 @@ def _run(argv: list[str]) -> int:
         return ExitCode.INTERRUPTED
     except Exception as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
-            # A group run without a command: its help is the message (normally answered
-            # by _quick_answer already).
-            sys.stderr.write(exc.format_message() + "\n")  # type: ignore[attr-defined]
-            return ExitCode.USAGE
+            # A group run without a command: its help, on stdout with exit 0 as gh does
+            # (normally answered by _quick_answer already).
+            sys.stdout.write(exc.format_message() + "\n")  # type: ignore[attr-defined]
+            return ExitCode.OK
         # Typer's usage errors (bad option, missing argument) carry an exit_code and a
         # format_message(); everything else is a bug.
         if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):

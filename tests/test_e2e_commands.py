@@ -1069,7 +1069,7 @@ def test_jules_api_raw_calls(run_jules, emulator_server):
 
     one = ok(jules(run_jules, server, "api", f"sessions/{sid}"))
     same_json(one.stdout, served(server, f"sessions/{sid}"))
-    paged = ok(jules(run_jules, server, "api", "/sessions", "--paginate", "-p", "pageSize=1"))
+    paged = ok(jules(run_jules, server, "api", "/sessions", "--paginate", "--param", "pageSize=1"))
     same_json(paged.stdout, {"sessions": sessions})
     server.clear_requests()
 
@@ -1090,7 +1090,7 @@ def test_jules_api_raw_calls(run_jules, emulator_server):
     fails(jules(run_jules, server, "api", "sessions", "-d", "{not json"), 2)
     assert server.requests() == []
     fails(jules(run_jules, server, "api", "sessions/1"), 3)
-    fails(jules(run_jules, server, "api", "sessions", "-p", "bogus=1"), 5)
+    fails(jules(run_jules, server, "api", "sessions", "--param", "bogus=1"), 5)
 
 
 # -- auth and config ----------------------------------------------------------------------

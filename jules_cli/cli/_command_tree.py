@@ -546,10 +546,10 @@ TREE = {
                         },
                         {
                             "name": "wait",
-                            "opts": ["--wait", "-w"],
+                            "opts": ["--wait"],
                             "flag": True,
                             "help": "Then block like `session wait`.",
-                            "label": "-w, --wait",
+                            "label": "--wait",
                         },
                         {
                             "name": "follow",
@@ -1564,10 +1564,10 @@ TREE = {
                 },
                 {
                     "name": "param",
-                    "opts": ["--param", "-p"],
+                    "opts": ["--param"],
                     "multiple": True,
                     "help": "Query parameter key=value.",
-                    "label": "-p, --param KEY=VALUE",
+                    "label": "--param KEY=VALUE",
                 },
                 {
                     "name": "paginate",

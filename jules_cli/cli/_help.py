@@ -44,9 +44,10 @@ def quick_answer(
     node, path, words = TREE, [PROG], list(argv)
     while True:
         if not words and node.get("no_args_is_help"):
-            # Click's choice: the help, as the message of a usage error.
-            err.write(render(node, path) + "\n")
-            return 2
+            # `jules`, `jules session`: what can come next, as gh answers it (stdout, exit
+            # 0), not Click's usage error: asking what a command can do is no mistake.
+            out.write(render(node, path) + "\n")
+            return 0
         line = _words.scan(node, words)
         if line.bad or line.waiting is not None:
             return None

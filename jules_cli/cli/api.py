@@ -68,7 +68,8 @@ def api(
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", metavar="KEY=VALUE", help="Query parameter key=value."),
+        # No -p: that is --port (`emulator serve -p`); one meaning per short flag.
+        typer.Option("--param", metavar="KEY=VALUE", help="Query parameter key=value."),
     ] = None,
     paginate: Annotated[
         bool, typer.Option("--paginate", help="Follow nextPageToken and merge all pages.")

@@ -168,7 +168,8 @@ def new(
         ),
     ] = None,
     wait: Annotated[
-        bool, typer.Option("--wait", "-w", help="Then block like `session wait`.")
+        # No -w: that is --web (`session show -w`), as in gh; one meaning per short flag.
+        bool, typer.Option("--wait", help="Then block like `session wait`.")
     ] = False,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Then follow live like `activities tail`.")
