@@ -143,6 +143,12 @@ TREE = {
                             "label": "--json",
                         },
                         {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "no_verify",
                             "opts": ["--no-verify"],
                             "flag": True,
@@ -208,6 +214,12 @@ TREE = {
                             "label": "--json",
                         },
                         {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "help",
                             "opts": ["-h", "--help"],
                             "flag": True,
@@ -237,6 +249,12 @@ TREE = {
                             "flag": True,
                             "help": "Print the API's JSON objects unchanged.",
                             "label": "--json",
+                        },
+                        {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
                         },
                         {
                             "name": "help",
@@ -365,6 +383,12 @@ TREE = {
                             "label": "--json",
                         },
                         {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "jsonl",
                             "opts": ["--jsonl"],
                             "flag": True,
@@ -414,6 +438,12 @@ TREE = {
                             "flag": True,
                             "help": "Print the API's JSON objects unchanged.",
                             "label": "--json",
+                        },
+                        {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
                         },
                         {
                             "name": "help",
@@ -591,6 +621,12 @@ TREE = {
                             "label": "--json",
                         },
                         {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "quiet",
                             "opts": ["--quiet", "-q"],
                             "flag": True,
@@ -667,6 +703,12 @@ TREE = {
                             "label": "--json",
                         },
                         {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "jsonl",
                             "opts": ["--jsonl"],
                             "flag": True,
@@ -725,6 +767,12 @@ TREE = {
                             "label": "--json",
                         },
                         {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "help",
                             "opts": ["-h", "--help"],
                             "flag": True,
@@ -760,6 +808,12 @@ TREE = {
                             "flag": True,
                             "help": "Print the API's JSON objects unchanged.",
                             "label": "--json",
+                        },
+                        {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
                         },
                         {
                             "name": "help",
@@ -833,6 +887,12 @@ TREE = {
                             "label": "--json",
                         },
                         {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "help",
                             "opts": ["-h", "--help"],
                             "flag": True,
@@ -895,6 +955,12 @@ TREE = {
                             "label": "--json",
                         },
                         {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "help",
                             "opts": ["-h", "--help"],
                             "flag": True,
@@ -952,6 +1018,12 @@ TREE = {
                             "flag": True,
                             "help": "Print the API's JSON objects unchanged.",
                             "label": "--json",
+                        },
+                        {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
                         },
                         {
                             "name": "help",
@@ -1090,6 +1162,12 @@ TREE = {
                             "label": "--json",
                         },
                         {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "help",
                             "opts": ["-h", "--help"],
                             "flag": True,
@@ -1158,6 +1236,12 @@ TREE = {
                             "label": "--json",
                         },
                         {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "help",
                             "opts": ["-h", "--help"],
                             "flag": True,
@@ -1194,6 +1278,12 @@ TREE = {
                             "flag": True,
                             "help": "Print the API's JSON objects unchanged.",
                             "label": "--json",
+                        },
+                        {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
                         },
                         {
                             "name": "help",
@@ -1303,6 +1393,12 @@ TREE = {
                             "label": "--json",
                         },
                         {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "jsonl",
                             "opts": ["--jsonl"],
                             "flag": True,
@@ -1360,6 +1456,12 @@ TREE = {
                             "flag": True,
                             "help": "Print the API's JSON objects unchanged.",
                             "label": "--json",
+                        },
+                        {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
                         },
                         {
                             "name": "help",
@@ -1429,6 +1531,12 @@ TREE = {
                             "flag": True,
                             "help": "JSON Lines: one activity per line, flushed at once.",
                             "label": "--json",
+                        },
+                        {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
                         },
                         {
                             "name": "help",
@@ -1582,6 +1690,12 @@ TREE = {
                     "flag": True,
                     "hidden": True,
                     "help": "Accepted for uniformity: always JSON.",
+                },
+                {
+                    "name": "jq",
+                    "opts": ["--jq"],
+                    "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                    "label": "--jq EXPR",
                 },
                 {
                     "name": "help",

@@ -11,6 +11,7 @@ import typer
 from jules_cli.cli.context import app_context
 from jules_cli.cli.options import (
     IntervalOption,
+    JqOption,
     JsonLinesOption,
     JsonOption,
     LimitOption,
@@ -18,6 +19,7 @@ from jules_cli.cli.options import (
     SessionArg,
     TimeoutOption,
     UntilOption,
+    json_or_jq,
 )
 
 app = typer.Typer(help="A session's activities: plans, messages, progress.", no_args_is_help=True)
@@ -59,6 +61,7 @@ def list_activities(
     ] = None,
     limit: LimitOption = None,
     json_output: JsonOption = False,
+    jq: JqOption = None,
     jsonl: JsonLinesOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -80,6 +83,7 @@ def show(
     session_id: SessionArg,
     activity_id: Annotated[str, typer.Argument(metavar="ACTIVITY", help="Activity id.")],
     json_output: JsonOption = False,
+    jq: JqOption = None,
 ) -> None:
     """One activity with its artifacts."""
     from jules_cli.api import names
@@ -106,8 +110,14 @@ def tail(
     timeout: TimeoutOption = None,
     interval: IntervalOption = None,
     json_output: Annotated[
-        bool, typer.Option("--json", help="JSON Lines: one activity per line, flushed at once.")
+        bool,
+        typer.Option(
+            "--json",
+            help="JSON Lines: one activity per line, flushed at once.",
+            callback=json_or_jq,
+        ),
     ] = False,
+    jq: JqOption = None,
 ) -> None:
     """The activities so far, then new ones live until the session is done.
 

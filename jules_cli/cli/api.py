@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
+from jules_cli.cli.options import JqOption
 from jules_cli.errors import UsageError
 
 METHODS = ("GET", "POST", "DELETE", "PATCH", "PUT")
@@ -77,6 +78,7 @@ def api(
     json_output: Annotated[
         bool, typer.Option("--json", hidden=True, help="Accepted for uniformity: always JSON.")
     ] = False,
+    jq: JqOption = None,
 ) -> None:
     """Call any API endpoint with the configured key and print the JSON answer."""
     appctx = app_context(ctx)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import AppContext, app_context
-from jules_cli.cli.options import JsonOption
+from jules_cli.cli.options import JqOption, JsonOption
 from jules_cli.errors import ApiError, AuthError, UsageError
 
 app = typer.Typer(help="Store, check and remove the Jules API key.", no_args_is_help=True)
@@ -87,6 +87,7 @@ def login(
 def status(
     ctx: typer.Context,
     json_output: JsonOption = False,
+    jq: JqOption = None,
     no_verify: Annotated[
         bool, typer.Option("--no-verify", help="Do not ask the API whether it accepts the key.")
     ] = False,

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
-from jules_cli.cli.options import JsonOption
+from jules_cli.cli.options import JqOption, JsonOption
 from jules_cli.errors import UsageError
 
 app = typer.Typer(help="Read and change profile settings.", no_args_is_help=True)
@@ -42,7 +42,11 @@ def _text(value: object) -> str:
 
 
 @app.command("list")
-def list_settings(ctx: typer.Context, json_output: JsonOption = False) -> None:
+def list_settings(
+    ctx: typer.Context,
+    json_output: JsonOption = False,
+    jq: JqOption = None,
+) -> None:
     """Settings of the active profile (the stored key shown masked)."""
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
@@ -64,7 +68,12 @@ def list_settings(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
 
 @app.command("get")
-def get_setting(ctx: typer.Context, key: KeyArg, json_output: JsonOption = False) -> None:
+def get_setting(
+    ctx: typer.Context,
+    key: KeyArg,
+    json_output: JsonOption = False,
+    jq: JqOption = None,
+) -> None:
     """Print one setting; exit code 3 when it is not set."""
     from jules_cli.errors import NotFound
 

@@ -19,6 +19,7 @@ from jules_cli.errors import UsageError
 if TYPE_CHECKING:
     from jules_cli.api.client import JulesClient
     from jules_cli.config import Profile
+    from jules_cli.render.jq import JqFilter
     from jules_cli.render.output import Output
 
 EMULATOR_URL = "http://127.0.0.1/v1alpha"  # in-process: never leaves the process
@@ -36,6 +37,7 @@ class AppContext:
     emulator: bool = False
     no_input: bool = False
     emulator_speed: float | None = None
+    jq: JqFilter | None = None  # --jq EXPR of the running command, compiled
     _profile: Profile | None = field(default=None, repr=False)
     _client: JulesClient | None = field(default=None, repr=False)
     _output: Output | None = field(default=None, repr=False)
@@ -60,7 +62,14 @@ class AppContext:
     def output(self, *, json_mode: bool = False, quiet: bool = False) -> Output:
         from jules_cli.render.output import Output
 
-        self._output = Output(json_mode=json_mode, quiet=quiet, no_color=self.no_color)
+        if self.jq is not None and quiet:
+            raise UsageError("--jq cannot be combined with --quiet", "choose one output form")
+        self._output = Output(
+            json_mode=json_mode or self.jq is not None,
+            quiet=quiet,
+            no_color=self.no_color,
+            jq=self.jq,
+        )
         return self._output
 
     def list_output(self, *, json_mode: bool, json_lines: bool, quiet: bool) -> Output:
@@ -68,6 +77,8 @@ class AppContext:
         -q, or a table."""
         from jules_cli.render.output import check_list_modes
 
+        if json_lines and self.jq is not None:
+            json_mode = False  # the --json that --jq implies; --jsonl --jq filters each line
         check_list_modes(json_mode=json_mode, json_lines=json_lines, quiet=quiet)
         return self.output(json_mode=json_mode or json_lines, quiet=quiet)
 

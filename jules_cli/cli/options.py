@@ -56,7 +56,40 @@ def checked_interval(value: float | None) -> float | None:
     return value
 
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON objects unchanged.")]
+def checked_jq(ctx: typer.Context, value: str | None) -> str | None:
+    """Compile --jq EXPR while parsing (a bad one is exit 2 before any request) and keep
+    the program on the AppContext, whose outputs then filter their JSON through it."""
+    if value is not None:
+        from jules_cli.cli.context import app_context
+        from jules_cli.render.jq import JqFilter
+
+        app_context(ctx).jq = JqFilter(value)
+    return value
+
+
+def json_or_jq(ctx: typer.Context, value: bool) -> bool:
+    """--jq implies --json. Click handles the options given on the command line before the
+    others, so when --jq is given and --json is not, --jq has been compiled by now."""
+    from jules_cli.cli.context import app_context
+
+    return value or app_context(ctx).jq is not None
+
+
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print the API's JSON objects unchanged.", callback=json_or_jq),
+]
+JqOption = Annotated[
+    str | None,
+    typer.Option(
+        "--jq",
+        metavar="EXPR",
+        help="Filter the JSON output through the jq expression EXPR (implies --json); "
+        "strings print raw. A list gives EXPR the whole array; --jsonl and streams, each "
+        "object in turn.",
+        callback=checked_jq,
+    ),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only ids, one per line.")]
 JsonLinesOption = Annotated[
     bool,

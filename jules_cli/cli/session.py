@@ -12,6 +12,7 @@ import typer
 from jules_cli.cli.context import AppContext, app_context
 from jules_cli.cli.options import (
     IntervalOption,
+    JqOption,
     JsonLinesOption,
     JsonOption,
     LimitOption,
@@ -178,6 +179,7 @@ def new(
     timeout: TimeoutOption = None,
     interval: IntervalOption = None,
     json_output: JsonOption = False,
+    jq: JqOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR)."""
@@ -256,6 +258,7 @@ def list_sessions(
     ] = False,
     limit: LimitOption = None,
     json_output: JsonOption = False,
+    jq: JqOption = None,
     jsonl: JsonLinesOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -288,6 +291,7 @@ def show(
     session_id: SessionArg,
     web: Annotated[bool, typer.Option("--web", "-w", help="Open the page in a browser.")] = False,
     json_output: JsonOption = False,
+    jq: JqOption = None,
 ) -> None:
     """One session: state, title, source, branch, times, web URL, outputs (PR URL)."""
     from jules_cli.render.sessions import print_session, session_url
@@ -315,7 +319,12 @@ def _show_after(out: "Output", session: dict, what: str) -> None:
 
 
 @app.command("approve")
-def approve(ctx: typer.Context, session_id: SessionArg, json_output: JsonOption = False) -> None:
+def approve(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    json_output: JsonOption = False,
+    jq: JqOption = None,
+) -> None:
     """Approve the session's pending plan."""
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
@@ -343,6 +352,7 @@ def send(
     timeout: TimeoutOption = None,
     interval: IntervalOption = None,
     json_output: JsonOption = False,
+    jq: JqOption = None,
 ) -> None:
     """Send a message to the session (an answer, a follow-up task)."""
     from jules_cli.prompt import read_text
@@ -372,6 +382,7 @@ def wait(
     timeout: TimeoutOption = None,
     interval: IntervalOption = None,
     json_output: JsonOption = False,
+    jq: JqOption = None,
 ) -> None:
     """Block until the session is done (or --until); the exit code tells the outcome.
 
@@ -414,6 +425,7 @@ def diff(
     ] = None,
     stat: Annotated[bool, typer.Option("--stat", help="A diffstat instead of the diff.")] = False,
     json_output: JsonOption = False,
+    jq: JqOption = None,
 ) -> None:
     """The session's patch as a unified diff (its output's change set, else the newest
     non-empty one among its activities)."""
@@ -517,6 +529,7 @@ def artifacts(
         bool, typer.Option("--overwrite", help="Replace files that already exist in DIR.")
     ] = False,
     json_output: JsonOption = False,
+    jq: JqOption = None,
 ) -> None:
     """Every artifact of the session (patches, command outputs, media): listed, or saved."""
     from jules_cli.artifacts import check_artifacts_dir, iter_artifacts, save_artifacts
@@ -604,7 +617,12 @@ def _each(appctx: AppContext, ids: list[str], action, done: str, json_output: bo
 
 
 @app.command("archive")
-def archive(ctx: typer.Context, session_ids: SessionIds, json_output: JsonOption = False) -> None:
+def archive(
+    ctx: typer.Context,
+    session_ids: SessionIds,
+    json_output: JsonOption = False,
+    jq: JqOption = None,
+) -> None:
     """Archive sessions (hidden from `session list`, still readable by id)."""
     appctx = app_context(ctx)
     appctx.output(json_mode=json_output)
@@ -613,7 +631,12 @@ def archive(ctx: typer.Context, session_ids: SessionIds, json_output: JsonOption
 
 
 @app.command("unarchive")
-def unarchive(ctx: typer.Context, session_ids: SessionIds, json_output: JsonOption = False) -> None:
+def unarchive(
+    ctx: typer.Context,
+    session_ids: SessionIds,
+    json_output: JsonOption = False,
+    jq: JqOption = None,
+) -> None:
     """Bring archived sessions back to `session list`."""
     appctx = app_context(ctx)
     appctx.output(json_mode=json_output)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
-from jules_cli.cli.options import JsonLinesOption, JsonOption, LimitOption, QuietOption
+from jules_cli.cli.options import JqOption, JsonLinesOption, JsonOption, LimitOption, QuietOption
 from jules_cli.completion import complete_sources, remember_sources, remember_sources_while
 
 app = typer.Typer(help="Repositories connected to Jules.", no_args_is_help=True)
@@ -28,6 +28,7 @@ def list_sources(
     ] = None,
     limit: LimitOption = None,
     json_output: JsonOption = False,
+    jq: JqOption = None,
     jsonl: JsonLinesOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -55,6 +56,7 @@ def show_source(
         ),
     ],
     json_output: JsonOption = False,
+    jq: JqOption = None,
 ) -> None:
     """One source with its branches."""
     from jules_cli.api.names import source_name

@@ -17,7 +17,10 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jules_cli.render.jq import JqFilter
 
 # Wide enough that a pipe never wraps or ellipsises a line; Rich's default is 80.
 PIPE_WIDTH = 10_000
@@ -128,8 +131,11 @@ class Output:
         no_color: bool = False,
         stdout: IO[str] | None = None,
         stderr: IO[str] | None = None,
+        jq: JqFilter | None = None,
     ) -> None:
         self.stdout = stdout or sys.stdout
+        # --jq: every JSON value this output would print goes through the filter instead.
+        self.jq = jq
         self.stderr = stderr or sys.stderr
         self.json_mode = json_mode
         self.quiet = quiet
@@ -158,13 +164,23 @@ class Output:
     # -- data on stdout ---------------------------------------------------------------
 
     def json(self, data: Any) -> None:
-        self.stdout.write(to_json(data) + "\n")
+        self._write_json(data, compact=False)
         self.stdout.flush()
 
     def json_line(self, data: Any) -> None:
         """One compact object per line, flushed at once (JSON Lines for streams)."""
-        self.stdout.write(to_json(data, compact=True) + "\n")
+        self._write_json(data, compact=True)
         self.stdout.flush()
+
+    def _write_json(self, data: Any, *, compact: bool) -> None:
+        """`data` as JSON, or with --jq each value the filter yields for it: a string raw
+        (as gh and `jq -r` print it), anything else as JSON."""
+        if self.jq is None:
+            self.stdout.write(to_json(data, compact=compact) + "\n")
+            return
+        for result in self.jq.results(data):
+            text = result if isinstance(result, str) else to_json(result, compact=compact)
+            self.stdout.write(text + "\n")
 
     def line(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
@@ -224,7 +240,12 @@ class Output:
         Nothing is written before the first item arrives, and `]` only after the last: when
         the items fail part-way (an API error on page 3), stdout holds an unclosed array
         that no JSON parser accepts, ended by a newline, never a complete-looking one; the
-        error itself goes to stderr and the exit code (main()) tells what happened."""
+        error itself goes to stderr and the exit code (main()) tells what happened.
+
+        With --jq the filter sees the whole array, so the items are gathered first."""
+        if self.jq is not None:
+            self.json(list(items))
+            return
         write = self.stdout.write
         opened = False
         try:
@@ -241,11 +262,11 @@ class Output:
         self.stdout.flush()
 
     def json_lines(self, items: Iterable[Any]) -> None:
-        """JSON Lines: one compact object per line (flushed by `paged` and at the end)."""
-        write = self.stdout.write
+        """JSON Lines: one compact object per line (flushed by `paged` and at the end);
+        with --jq, what the filter yields for each object in turn."""
         try:
             for item in items:
-                write(to_json(item, compact=True) + "\n")
+                self._write_json(item, compact=True)
         except BaseException:
             self._flush_quietly()
             raise
