@@ -414,24 +414,40 @@ class JulesClient:
         limit: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield items lazily across pages, following nextPageToken (one page in memory)."""
-        query = dict(params or {})
-        if page_size is not None:
-            query["pageSize"] = max(1, min(page_size, MAX_PAGE_SIZE))
         if limit is not None and limit <= 0:
             return
         yielded = 0
-        token: str | None = None
-        while True:
-            if token:
-                query["pageToken"] = token
-            page = self.request("GET", path, params=query)
-            items = page.get(items_key) or []
+        for items, _ in self.paginate_pages(path, items_key, params=params, page_size=page_size):
             for item in items:
                 yield item
                 yielded += 1
                 if limit is not None and yielded >= limit:
                     return
-            token = page.get("nextPageToken")
+
+    def paginate_pages(
+        self,
+        path: str,
+        items_key: str,
+        *,
+        params: dict[str, Any] | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+    ) -> Iterator[tuple[list[Any], str | None]]:
+        """Yield (the page's items, its nextPageToken) page by page, for callers that
+        decide page by page whether to read on (`jules status` stops at the first page
+        older than --since; the dashboard reads one page per interval). `page_token`
+        starts from a later page."""
+        query = dict(params or {})
+        if page_size is not None:
+            query["pageSize"] = max(1, min(page_size, MAX_PAGE_SIZE))
+        token = page_token
+        while True:
+            if token:
+                query["pageToken"] = token
+            page = self.request("GET", path, params=query)
+            items = page.get(items_key) or []
+            token = page.get("nextPageToken") or None
+            yield items, token if items else None
             # An empty page that still carries a token would loop forever; stop there.
             if not token or not items:
                 return
@@ -494,6 +510,14 @@ class JulesClient:
                 filter = "archived = true"
         return self.paginate(
             "sessions", "sessions", params={"filter": filter}, page_size=page_size, limit=limit
+        )
+
+    def list_session_pages(
+        self, *, page_size: int | None = MAX_PAGE_SIZE, page_token: str | None = None
+    ) -> Iterator[tuple[list[Any], str | None]]:
+        """Non-archived sessions newest first, page by page: (sessions, nextPageToken)."""
+        return self.paginate_pages(
+            "sessions", "sessions", page_size=page_size, page_token=page_token
         )
 
     def delete_session(self, session: str) -> dict[str, Any]:

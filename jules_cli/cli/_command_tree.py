@@ -1336,6 +1336,36 @@ TREE = {
                 },
             },
         },
+        "status": {
+            "help": "What needs you (plan approval, a question, paused) with the command to act, what is\nrunning, and what ended within --since (default 24h) with its pull request or failure.\n\nCost: one sessions.list request per 100 sessions, newest first, stopping after the\nfirst page created entirely before --since; plus one ListActivities request for each\nsession that needs you and each FAILED one shown (none with --json).",
+            "short": "What needs you (plan approval, a question, paused) with the command to act, what is running, and what ended within --since (default 24h) with its pull request or failure.",
+            "usage": "[OPTIONS]",
+            "params": [
+                {
+                    "name": "since",
+                    "opts": ["--since"],
+                    "help": "Show what ended within DUR: seconds, or 90m, 24h, 168h.",
+                    "label": "--since DUR",
+                    "extra": "[default: 24h]",
+                },
+                {
+                    "name": "json_output",
+                    "opts": ["--json"],
+                    "flag": True,
+                    "help": "Print the API's JSON objects unchanged.",
+                    "label": "--json",
+                },
+                {
+                    "name": "help",
+                    "opts": ["-h", "--help"],
+                    "flag": True,
+                    "eager": True,
+                    "help_option": True,
+                    "help": "Show this message and exit.",
+                    "label": "-h, --help",
+                },
+            ],
+        },
         "activities": {
             "help": "A session's activities: plans, messages, progress.",
             "short": "A session's activities: plans, messages, progress.",

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "config": ("config", ()),
     "sources": ("sources", ("source",)),
     "session": ("session", ("sessions",)),
+    "status": ("status", ()),
     "activities": ("activities", ("activity",)),
     "emulator": ("emulator", ()),
     "api": ("api", ()),

@@ -1,0 +1,325 @@
+"""Every session at a glance: what needs you, what is running, what ended lately.
+
+The one definition behind `jules status` and `jules dashboard` (CLI.md, `jules status
+--json`): which group a session is in, how far back to read, which sessions are worth an
+activities request, and the one line that says what each one waits for or how it ended.
+Plain data in, plain data out: no Typer, Rich or Textual here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jules_cli.states import (
+    AWAITING_PLAN_APPROVAL,
+    AWAITING_USER_FEEDBACK,
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    PAUSED,
+    PLANNING,
+    QUEUED,
+)
+from jules_cli.times import parse_time
+
+if TYPE_CHECKING:
+    from jules_cli.api.client import JulesClient
+
+NEEDS_YOU = "needsYou"
+RUNNING = "running"
+ENDED = "ended"
+GROUPS: tuple[str, ...] = (NEEDS_YOU, RUNNING, ENDED)
+GROUP_TITLES = {NEEDS_YOU: "Needs you", RUNNING: "Running", ENDED: "Ended"}
+
+NEEDS_YOU_STATES = (AWAITING_PLAN_APPROVAL, AWAITING_USER_FEEDBACK, PAUSED)
+RUNNING_STATES = (QUEUED, PLANNING, IN_PROGRESS)
+ENDED_STATES = (COMPLETED, FAILED)
+
+DEFAULT_SINCE = "24h"
+PAGE_SIZE = 100  # the API's largest page: the fewest requests for a long history
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def created_at(session: dict[str, Any]) -> float | None:
+    return parse_time(session.get("createTime"))
+
+
+def updated_at(session: dict[str, Any]) -> float | None:
+    """When the session last changed (its createTime when the API gives no updateTime)."""
+    return parse_time(session.get("updateTime")) or created_at(session)
+
+
+def group_of(session: dict[str, Any], since: float) -> str | None:
+    """needsYou, running or ended; None for a session `status` leaves out: archived, an
+    ended one not updated since `since` (POSIX seconds), or one in no known state."""
+    if session.get("archived") is True:
+        return None
+    state = session.get("state")
+    if state in NEEDS_YOU_STATES:
+        return NEEDS_YOU
+    if state in RUNNING_STATES:
+        return RUNNING
+    if state in ENDED_STATES:
+        updated = updated_at(session)
+        return ENDED if updated is not None and updated >= since else None
+    return None
+
+
+def wants_activities(session: dict[str, Any]) -> bool:
+    """Is the session's one line read from its activities? Only for what needs you (the
+    question, the plan) and for a failure (its reason): everything else is in the
+    Session object itself."""
+    return session.get("state") in (*NEEDS_YOU_STATES, FAILED)
+
+
+def newest_first(sessions: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """By createTime, newest first; sessions without a readable time keep their order at
+    the end (Python's sort is stable)."""
+    return sorted(sessions, key=lambda s: -(created_at(s) or float("-inf")))
+
+
+def page_is_past(page: list[Any], since: float) -> bool:
+    """True when every session on the page was created before `since`: the last page
+    `status` reads (CLI.md). An empty page is past too."""
+    for session in page:
+        created = created_at(session) if isinstance(session, dict) else None
+        if created is None or created >= since:
+            return False
+    return True
+
+
+# -- the one line per session ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Detail:
+    """What a session waits for or how it ended, and the command that acts on it."""
+
+    text: str = ""
+    command: str | None = None
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return " ".join(line.split())
+    return ""
+
+
+def _latest(activities: Iterable[dict[str, Any]], kind: str) -> dict[str, Any] | None:
+    found = None
+    for activity in activities:
+        if isinstance(activity, dict) and kind in activity:
+            found = activity  # activities come oldest first
+    return found
+
+
+def plan_steps(activities: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps of the newest plan, in their index order ([] without a plan)."""
+    plan = _latest(activities, "planGenerated")
+    if plan is None:
+        return []
+    steps = [s for s in _list(_dict(_dict(plan["planGenerated"]).get("plan")).get("steps"))]
+    steps = [s for s in steps if isinstance(s, dict)]
+
+    def index(step: dict[str, Any]) -> float:
+        value = step.get("index", 0)
+        return (
+            float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+        )
+
+    return sorted(steps, key=index)
+
+
+def question(activities: Iterable[dict[str, Any]]) -> str:
+    """The agent's newest message, whole (what an AWAITING_USER_FEEDBACK session asks)."""
+    message = _latest(activities, "agentMessaged")
+    return _text(_dict(message["agentMessaged"]).get("agentMessage")) if message else ""
+
+
+def failure_reason(activities: Iterable[dict[str, Any]]) -> str:
+    failed = _latest(activities, "sessionFailed")
+    return _text(_dict(failed["sessionFailed"]).get("reason")) if failed else ""
+
+
+def change_summary(session: dict[str, Any]) -> str:
+    """`2 files, +10 -3` of the session's output patch, or ''."""
+    from jules_cli.diffstat import compact_summary, diffstat
+
+    for output in _list(session.get("outputs")):
+        patch = _dict(_dict(_dict(output).get("changeSet")).get("gitPatch")).get("unidiffPatch")
+        if isinstance(patch, str) and patch.strip():
+            stats = diffstat(patch)
+            if stats:
+                return compact_summary(stats)
+    return ""
+
+
+def pull_request_urls(session: dict[str, Any]) -> list[str]:
+    urls = []
+    for output in _list(session.get("outputs")):
+        url = _text(_dict(_dict(output).get("pullRequest")).get("url"))
+        if url:
+            urls.append(url)
+    return urls
+
+
+def describe(session: dict[str, Any], activities: list[dict[str, Any]] | None) -> Detail:
+    """The session's one line. `activities` (oldest first) are needed only where
+    wants_activities() says so; None means they were not read (or could not be)."""
+    sid = _text(session.get("id")) or "ID"
+    state = session.get("state")
+    acts = activities or []
+    if state == AWAITING_PLAN_APPROVAL:
+        steps = plan_steps(acts)
+        count = len(steps)
+        if activities is None:
+            text = "a plan waits for your approval"
+        else:
+            text = f"plan with {count} step{'s' if count != 1 else ''}"
+        return Detail(text, f"jules session approve {sid}")
+    if state == AWAITING_USER_FEEDBACK:
+        asked = _first_line(question(acts)) or "Jules asked a question"
+        return Detail(asked, f'jules session send {sid} "your reply"')
+    if state == PAUSED:
+        said = _first_line(question(acts))
+        return Detail(
+            f"paused: {said}" if said else "paused", f'jules session send {sid} "continue"'
+        )
+    if state in RUNNING_STATES:
+        return Detail("", f"jules activities tail {sid}")
+    if state == COMPLETED:
+        urls = pull_request_urls(session)
+        if urls:
+            return Detail(" ".join(urls), None)
+        change = change_summary(session)
+        return Detail(change or "no changes", f"jules session diff {sid}" if change else None)
+    if state == FAILED:
+        reason = _first_line(failure_reason(acts))
+        return Detail(reason or "no reason given", f"jules activities list {sid}")
+    return Detail("", None)
+
+
+def plan_progress(
+    activities: list[dict[str, Any]], state: Any = None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The newest plan's steps and the index (into that list) of the current one.
+
+    The API does not say which step the agent is on; the best evidence is a progress
+    update that names a step's title after the plan. None while the plan waits for
+    approval (nothing started), len(steps) once the session COMPLETED (all done).
+    """
+    steps = plan_steps(activities)
+    if not steps or state == AWAITING_PLAN_APPROVAL:
+        return steps, None
+    if state == COMPLETED:
+        return steps, len(steps)
+    titles = [" ".join(_text(s.get("title")).lower().split()) for s in steps]
+    current = 0
+    seen_plan = False
+    for activity in activities:
+        if not isinstance(activity, dict):
+            continue
+        if "planGenerated" in activity:
+            seen_plan, current = True, 0
+            continue
+        if not seen_plan or "progressUpdated" not in activity:
+            continue
+        update = _dict(activity["progressUpdated"])
+        said = " ".join(
+            f"{_text(update.get('title'))} {_text(update.get('description'))}".lower().split()
+        )
+        for number, title in enumerate(titles):
+            if title and title in said:
+                current = max(current, number)
+    return steps, current
+
+
+# -- reading it -----------------------------------------------------------------------
+
+
+@dataclass
+class Overview:
+    """The three groups, newest first, with each shown session's one line by id."""
+
+    needs_you: list[dict[str, Any]] = field(default_factory=list)
+    running: list[dict[str, Any]] = field(default_factory=list)
+    ended: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, Detail] = field(default_factory=dict)
+    # Activities that could not be read, by session id (the line then says less).
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def group(self, name: str) -> list[dict[str, Any]]:
+        return {NEEDS_YOU: self.needs_you, RUNNING: self.running, ENDED: self.ended}[name]
+
+    def to_json(self) -> dict[str, list[dict[str, Any]]]:
+        """CLI.md's `status --json`: the Session objects unchanged, newest first."""
+        return {NEEDS_YOU: self.needs_you, RUNNING: self.running, ENDED: self.ended}
+
+    def __len__(self) -> int:
+        return len(self.needs_you) + len(self.running) + len(self.ended)
+
+
+def grouped(sessions: Iterable[dict[str, Any]], since: float) -> Overview:
+    """Sort sessions into the groups (newest first, de-duplicated by id), no requests."""
+    overview = Overview()
+    seen: set[str] = set()
+    for session in newest_first(s for s in sessions if isinstance(s, dict)):
+        sid = _text(session.get("id")) or _text(session.get("name"))
+        if sid in seen:
+            continue  # a session that moved between pages while we read them
+        seen.add(sid)
+        name = group_of(session, since)
+        if name is not None:
+            overview.group(name).append(session)
+    return overview
+
+
+def sessions_since(client: JulesClient, since: float) -> Iterator[dict[str, Any]]:
+    """Non-archived sessions newest first, stopping after the first page that holds only
+    sessions created before `since` (each page costs one request)."""
+    for page, _ in client.list_session_pages(page_size=PAGE_SIZE):
+        yield from (s for s in page if isinstance(s, dict))
+        if page_is_past(page, since):
+            return
+
+
+def read_overview(
+    client: JulesClient,
+    since: float,
+    *,
+    read_activities: Callable[[str], list[dict[str, Any]]] | None = None,
+) -> Overview:
+    """`jules status`: the groups, then activities for each session that needs you and
+    each FAILED one shown (one ListActivities call each, more for a long history).
+
+    A failing activities read does not fail the overview: that line says less, and the
+    error is kept in `errors`. A failing sessions read raises (there is nothing to show).
+    """
+    from jules_cli.errors import JulesError
+
+    overview = grouped(sessions_since(client, since), since)
+    reader = read_activities or (lambda sid: list(client.list_activities(sid)))
+    for session in (*overview.needs_you, *overview.running, *overview.ended):
+        sid = _text(session.get("id"))
+        activities = None
+        if sid and wants_activities(session):
+            try:
+                activities = reader(sid)
+            except JulesError as exc:
+                overview.errors[sid] = str(exc)
+        overview.details[sid] = describe(session, activities)
+    return overview

@@ -1,0 +1,174 @@
+"""The overview behind `jules status` and the dashboard: groups, paging, one-line details."""
+
+from __future__ import annotations
+
+import pytest
+
+from jules_cli import overview as ov
+from jules_cli.errors import NotFound
+from jules_cli.times import format_time, parse_time
+
+NOW = parse_time("2026-01-02T00:00:00Z")
+SINCE = NOW - 24 * 3600
+
+
+def at(hours_ago: float) -> str:
+    return format_time(NOW - hours_ago * 3600)
+
+
+def session(sid: str, state: str, created: float, updated: float | None = None, **extra):
+    body = {"id": sid, "name": f"sessions/{sid}", "state": state, "createTime": at(created)}
+    body["updateTime"] = at(created if updated is None else updated)
+    body.update(extra)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("state", "group"),
+    [
+        ("AWAITING_PLAN_APPROVAL", "needsYou"),
+        ("AWAITING_USER_FEEDBACK", "needsYou"),
+        ("PAUSED", "needsYou"),
+        ("QUEUED", "running"),
+        ("PLANNING", "running"),
+        ("IN_PROGRESS", "running"),
+        ("COMPLETED", "ended"),
+        ("FAILED", "ended"),
+        ("STATE_UNSPECIFIED", None),
+        ("SOMETHING_NEW", None),
+    ],
+)
+def test_group_of_each_state(state, group):
+    assert ov.group_of(session("1", state, 1), SINCE) == group
+
+
+def test_ended_counts_by_update_time_and_archived_is_left_out():
+    old_but_updated = session("1", "COMPLETED", created=50, updated=2)
+    old = session("2", "FAILED", created=50, updated=30)
+    assert ov.group_of(old_but_updated, SINCE) == "ended"
+    assert ov.group_of(old, SINCE) is None
+    assert ov.group_of(session("3", "PAUSED", 1, archived=True), SINCE) is None
+    # Needing you or running never expires: a week-old question still waits.
+    assert ov.group_of(session("4", "AWAITING_USER_FEEDBACK", 24 * 7), SINCE) == "needsYou"
+
+
+def test_grouped_is_newest_first_and_deduplicated():
+    sessions = [
+        session("1", "IN_PROGRESS", 5),
+        session("2", "IN_PROGRESS", 1),
+        session("1", "IN_PROGRESS", 5),
+        session("3", "PAUSED", 3),
+    ]
+    grouped = ov.grouped(sessions, SINCE)
+    assert [s["id"] for s in grouped.running] == ["2", "1"]
+    assert [s["id"] for s in grouped.needs_you] == ["3"]
+    assert grouped.to_json() == {
+        "needsYou": [sessions[3]],
+        "running": [sessions[1], sessions[0]],
+        "ended": [],
+    }
+
+
+def test_page_is_past_only_when_every_session_is_older():
+    assert ov.page_is_past([session("1", "COMPLETED", 30), session("2", "COMPLETED", 40)], SINCE)
+    assert not ov.page_is_past([session("1", "COMPLETED", 2), session("2", "COMPLETED", 40)], SINCE)
+    assert not ov.page_is_past([{"id": "3", "state": "QUEUED"}], SINCE)  # no time: read on
+    assert ov.page_is_past([], SINCE)
+
+
+PLAN = {
+    "planGenerated": {
+        "plan": {
+            "steps": [
+                {"title": "Explore the repository"},
+                {"title": "Run the tests", "index": 2},
+                {"title": "Implement the change", "index": 1},
+            ]
+        }
+    }
+}
+
+
+def test_describe_needs_you():
+    plan = ov.describe(session("7", "AWAITING_PLAN_APPROVAL", 1), [PLAN])
+    assert plan == ov.Detail("plan with 3 steps", "jules session approve 7")
+    asked = {"agentMessaged": {"agentMessage": "\n  Should I   add a test?\nMore text."}}
+    feedback = ov.describe(session("8", "AWAITING_USER_FEEDBACK", 1), [PLAN, asked])
+    assert feedback == ov.Detail("Should I add a test?", 'jules session send 8 "your reply"')
+    paused = ov.describe(session("9", "PAUSED", 1), [])
+    assert paused == ov.Detail("paused", 'jules session send 9 "continue"')
+    unread = ov.describe(session("7", "AWAITING_PLAN_APPROVAL", 1), None)
+    assert unread.text == "a plan waits for your approval"
+
+
+def test_describe_ended():
+    pr = {"pullRequest": {"url": "https://github.com/o/r/pull/4"}}
+    assert ov.describe(session("1", "COMPLETED", 1, outputs=[pr]), None).text == (
+        "https://github.com/o/r/pull/4"
+    )
+    patch = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1,2 @@\n-a\n+b\n+c\n"
+    change = {"changeSet": {"gitPatch": {"unidiffPatch": patch}}}
+    done = ov.describe(session("2", "COMPLETED", 1, outputs=[change]), None)
+    assert done == ov.Detail("1 file, +2 -1", "jules session diff 2")
+    assert ov.describe(session("3", "COMPLETED", 1), None).text == "no changes"
+    failed = [{"sessionFailed": {"reason": "tests fail\ntraceback..."}}]
+    assert ov.describe(session("4", "FAILED", 1), failed).text == "tests fail"
+    assert ov.describe(session("4", "FAILED", 1), None).text == "no reason given"
+
+
+def test_plan_progress_follows_step_titles():
+    approved = {"planApproved": {}}
+    running = {"progressUpdated": {"title": "Implement the change: editing"}}
+    steps, current = ov.plan_progress([PLAN, approved], "IN_PROGRESS")
+    assert [s["title"] for s in steps][1] == "Implement the change" and current == 0
+    assert ov.plan_progress([PLAN, approved, running], "IN_PROGRESS")[1] == 1
+    assert ov.plan_progress([PLAN], "AWAITING_PLAN_APPROVAL")[1] is None
+    assert ov.plan_progress([PLAN, approved], "COMPLETED")[1] == 3
+    assert ov.plan_progress([], "IN_PROGRESS") == ([], None)
+
+
+class PagedClient:
+    """A client whose sessions come in fixed pages; records what was asked."""
+
+    def __init__(self, pages, activities=None, failing=()):
+        self.pages = pages
+        self.activities = activities or {}
+        self.failing = set(failing)
+        self.pages_read = 0
+        self.activity_reads: list[str] = []
+
+    def list_session_pages(self, *, page_size=None, page_token=None):
+        for index, page in enumerate(self.pages):
+            self.pages_read += 1
+            yield page, str(index + 1) if index + 1 < len(self.pages) else None
+
+    def list_activities(self, sid):
+        self.activity_reads.append(sid)
+        if sid in self.failing:
+            raise NotFound("sessions/x/activities: gone")
+        return iter(self.activities.get(sid, []))
+
+
+def test_read_overview_stops_at_the_first_page_past_since_and_reads_few_activities():
+    pages = [
+        [session("1", "AWAITING_PLAN_APPROVAL", 1), session("2", "COMPLETED", 2)],
+        [session("3", "FAILED", 20), session("4", "IN_PROGRESS", 30)],
+        [session("5", "FAILED", 40, updated=1), session("6", "COMPLETED", 50)],
+        [session("7", "AWAITING_USER_FEEDBACK", 60)],  # never read
+    ]
+    client = PagedClient(pages, {"1": [PLAN], "5": [{"sessionFailed": {"reason": "boom"}}]})
+    result = ov.read_overview(client, SINCE)
+    assert client.pages_read == 3
+    assert [s["id"] for s in result.needs_you] == ["1"]
+    assert [s["id"] for s in result.running] == ["4"]
+    assert [s["id"] for s in result.ended] == ["2", "3", "5"]
+    assert client.activity_reads == ["1", "3", "5"]
+    assert result.details["1"].text == "plan with 3 steps"
+    assert result.details["5"].text == "boom"
+
+
+def test_read_overview_survives_an_activities_failure():
+    client = PagedClient([[session("1", "PAUSED", 1)]], failing={"1"})
+    result = ov.read_overview(client, SINCE)
+    assert result.details["1"].command == 'jules session send 1 "continue"'
+    assert "gone" in result.errors["1"]
