@@ -27,6 +27,21 @@ def parse_github_remote(url: str) -> str | None:
     return None
 
 
+# `scheme://userinfo@host...` and scp-like `userinfo@host:path`: the userinfo may hold a
+# password or token (`https://user:ghp_...@github.com/o/r`), so it is never shown.
+_URL_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+_SCP_USERINFO = re.compile(r"^[^/:@]+(?::[^/@]*)?@(?=[^/:]+:)")
+
+
+def without_userinfo(url: str) -> str:
+    """`url` as it may be shown: without the user name and password part, if any."""
+    text = url.strip()
+    stripped = _URL_USERINFO.sub(r"\1", text, count=1)
+    if stripped != text:
+        return stripped
+    return _SCP_USERINFO.sub("", text, count=1)
+
+
 def _remote_url(name: str, cwd: Path | None) -> str | None:
     try:
         result = subprocess.run(
@@ -60,7 +75,7 @@ def current_repo(cwd: Path | None = None) -> str:
         repo = parse_github_remote(url)
         if repo:
             return repo
-        seen.append(f"{remote}={url}")
+        seen.append(f"{remote}={without_userinfo(url)}")
     detail = f" (found {', '.join(seen)})" if seen else ""
     raise UsageError(
         f"no GitHub remote named origin or upstream in this checkout{detail}",

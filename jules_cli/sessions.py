@@ -102,3 +102,33 @@ def filter_sessions(
         count += 1
         if limit is not None and count >= limit:
             return
+
+
+def browser_url(url: str) -> str:
+    """`url` if it may go to a web browser: an https:// URL with a host and nothing a
+    browser or its launcher could read another way (no spaces or control characters).
+    The URL comes from the API, so anything else - `file://`, a `-`-leading "URL" that a
+    launcher would take for an option - is refused with JulesError (exit 1)."""
+    from urllib.parse import urlsplit
+
+    from jules_cli.errors import JulesError
+
+    try:
+        parts = urlsplit(url)
+        usable = (
+            parts.scheme == "https"
+            and url.startswith("https://")
+            and bool(parts.hostname)
+            and not any(c.isspace() or not c.isprintable() for c in url)
+        )
+    except ValueError:
+        usable = False
+    if not usable:
+        from jules_cli.render.output import safe_text
+
+        raise JulesError(
+            f"not opening the session's URL, which is not an https:// web address: "
+            f"{safe_text(url)[:200]!s}",
+            "check the session with `jules session show ID`",
+        )
+    return url

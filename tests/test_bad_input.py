@@ -14,6 +14,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -518,3 +519,100 @@ def test_config_set_with_a_bad_value_changes_nothing(emulator_server, isolated_c
 def test_the_python_running_the_tests_is_the_one_of_jules():
     # The no-git test sets PATH to an empty folder: jules must not need PATH to start.
     assert Path(jules_command()[0]).is_absolute() and Path(sys.executable).is_absolute()
+
+
+# -- a session URL from the API that is not a web page -------------------------------------
+
+
+@pytest.fixture
+def session_with_url():
+    """A loopback API that answers GET sessions/123 with a session whose `url` the test
+    chooses (the emulator always gives a real https:// one)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    served = {"url": "https://jules.google.com/session/123"}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            body = json.dumps(
+                {"name": "sessions/123", "id": "123", "state": "COMPLETED", **served}
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    env = {
+        "JULES_API_URL": f"http://127.0.0.1:{server.server_address[1]}/v1alpha",
+        "JULES_API_KEY": "test-key-123456",
+    }
+    try:
+        yield served, env
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def recording_browser(tmp_path: Path) -> tuple[Path, Path]:
+    log = tmp_path / "browser-args"
+    script = tmp_path / "browser.sh"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {log}\n')
+    script.chmod(0o755)
+    return script, log
+
+
+HOSTILE_URLS = [
+    "file:///etc/passwd",
+    "--new-window=file:///etc/passwd",
+    "http://jules.google.com/session/123",
+    "javascript:alert(1)",
+    "https://jules.google.com/session/123 --args",
+    "https://jules.google.com/\x1b[31mred",
+]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal and a shell-script browser")
+@pytest.mark.parametrize("args", [("session", "show", "--web"), ("session", "open")])
+@pytest.mark.parametrize("url", HOSTILE_URLS, ids=range(len(HOSTILE_URLS)))
+def test_only_an_https_session_url_reaches_the_browser(session_with_url, tmp_path, args, url):
+    from tests import screen
+
+    served, env = session_with_url
+    served["url"] = url
+    browser, log = recording_browser(tmp_path)
+    env = {**env, "BROWSER": str(browser), "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    with screen.spawn([*args, "123"], env=env) as terminal:
+        code = terminal.wait()
+        text = terminal.text
+    assert code == 1, text
+    assert not log.exists()  # nothing was opened
+    assert text.startswith("Error: not opening the session's URL, which is not an https://")
+    assert len(text.splitlines()) == 1 or len(text) > 79  # one (wrapped) line
+    assert "\x1b" not in text and "Traceback" not in text
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal and a shell-script browser")
+def test_an_https_session_url_is_opened(session_with_url, tmp_path):
+    from tests import screen
+
+    served, env = session_with_url
+    browser, log = recording_browser(tmp_path)
+    env = {**env, "BROWSER": str(browser), "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    with screen.spawn(["session", "open", "123"], env=env) as terminal:
+        code = terminal.wait()
+        text = terminal.text
+    assert code == 0, text
+    assert "https://jules.google.com/session/123" in text
+    deadline = time.monotonic() + 10
+    while not log.exists() and time.monotonic() < deadline:  # the launcher runs detached
+        time.sleep(0.05)
+    assert log.read_text() == "https://jules.google.com/session/123\n"

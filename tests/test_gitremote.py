@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from jules_cli.errors import UsageError
-from jules_cli.gitremote import current_repo, parse_github_remote
+from jules_cli.gitremote import current_repo, parse_github_remote, without_userinfo
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,30 @@ def test_non_github_origin_falls_back_to_upstream(tmp_path):
 def test_outside_a_checkout_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="not one"):
         current_repo(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:ghp_secret123@gitlab.com/me/x.git", "https://gitlab.com/me/x.git"),
+        ("https://ghp_secret123@example.com/me/x", "https://example.com/me/x"),
+        ("ssh://deploy:ghp_secret123@example.com:22/me/x", "ssh://example.com:22/me/x"),
+        ("deploy:ghp_secret123@example.com:me/x.git", "example.com:me/x.git"),
+        ("/srv/git/hello.git", "/srv/git/hello.git"),
+        ("https://gitlab.com/me/x@y.git", "https://gitlab.com/me/x@y.git"),
+    ],
+)
+def test_without_userinfo(url, shown):
+    assert without_userinfo(url) == shown
+
+
+def test_credentials_in_a_remote_url_are_never_shown(tmp_path):
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "remote", "add", "origin", "https://me:ghp_secret123@gitlab.com/me/x.git")
+    git(tmp_path, "remote", "add", "upstream", "deploy:ghp_secret123@example.com:me/y.git")
+    with pytest.raises(UsageError) as raised:
+        current_repo(tmp_path)
+    message = str(raised.value)
+    assert "ghp_secret123" not in message and "me:" not in message
+    assert "origin=https://gitlab.com/me/x.git" in message
+    assert "upstream=example.com:me/y.git" in message

@@ -569,6 +569,12 @@ def open_in_browser(ctx: typer.Context, session_id: SessionArg) -> None:
 def _open_url(appctx: AppContext, url: str) -> None:
     import webbrowser
 
+    from jules_cli.render.output import safe_text
+    from jules_cli.sessions import browser_url
+
+    # The URL is the API's: only an https:// one reaches the browser (and the screen
+    # sees it escaped), so it can be neither a launcher's option nor a local file.
+    url = browser_url(url)
     out = appctx.out
     opened = False
     if appctx.out.is_terminal or appctx.interactive:
@@ -576,7 +582,7 @@ def _open_url(appctx: AppContext, url: str) -> None:
             opened = webbrowser.open(url)
         except webbrowser.Error:
             opened = False
-    out.line(url)
+    out.line(safe_text(url))
     if not opened:
         out.info("No browser available; open the URL above.")
 
