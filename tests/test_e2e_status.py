@@ -153,6 +153,11 @@ def test_paging_stops_at_the_first_page_created_before_since(run_jules, emulator
     assert len(got["ended"]) == 150 and got["needsYou"] == []
 
 
+def test_jq_filters_the_groups(run_jules, server):
+    result = run_jules("status", "--jq", ".needsYou[].id", env=server.env)
+    assert (result.returncode, result.stdout) == (0, "101\n103\n")
+
+
 def test_a_bad_since_is_a_usage_error_before_any_request(run_jules, server):
     server.clear_requests()
     result = run_jules("status", "--since", "yesterday", env=server.env)

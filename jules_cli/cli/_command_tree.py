@@ -1356,6 +1356,12 @@ TREE = {
                     "label": "--json",
                 },
                 {
+                    "name": "jq",
+                    "opts": ["--jq"],
+                    "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                    "label": "--jq EXPR",
+                },
+                {
                     "name": "help",
                     "opts": ["-h", "--help"],
                     "flag": True,

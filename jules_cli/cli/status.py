@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
-from jules_cli.cli.options import JsonOption
+from jules_cli.cli.options import JqOption, JsonOption
 from jules_cli.overview import DEFAULT_SINCE
 
 
@@ -39,6 +39,7 @@ def status(
     ctx: typer.Context,
     since: SinceOption = DEFAULT_SINCE,
     json_output: JsonOption = False,
+    jq: JqOption = None,
 ) -> None:
     """What needs you (plan approval, a question, paused) with the command to act, what is
     running, and what ended within --since (default 24h) with its pull request or failure.
