@@ -175,11 +175,13 @@ def activity_summary(activity: dict[str, Any]) -> str:
     return text
 
 
+# The 32-character activity id is left out of a narrow terminal before the summary is
+# cut below FLEX_MIN (`--json` or a pipe has it).
 ACTIVITY_COLUMNS = [
     Column("TIME", no_wrap=True),
     Column("KIND", no_wrap=True),
     Column("SUMMARY"),
-    Column("ID", no_wrap=True),
+    Column("ID", no_wrap=True, drop=1),
 ]
 
 

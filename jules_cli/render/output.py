@@ -116,10 +116,24 @@ def check_list_modes(*, json_mode: bool, json_lines: bool, quiet: bool) -> None:
 
 @dataclass
 class Column:
+    """A table column. In a terminal every row is one line: a `no_wrap` column (ids,
+    states, repos, branches, times) is shown whole; the others share the width left and
+    are cut with an ellipsis. When even that leaves too little room, the columns with the
+    highest `drop` are left out first (0: never left out). A pipe gets every column whole."""
+
     header: str
     style: str | None = None
-    no_wrap: bool = False  # ids: never wrapped, never ellipsised
+    no_wrap: bool = False  # shown whole, never cut, never wrapped
     justify: str = "left"
+    drop: int = 0
+    terminal: bool = True  # False: in pipes only (a terminal has it elsewhere)
+
+
+# Between two columns of a terminal table, as gh spaces them.
+COLUMN_GAP = 2
+# A column that is cut gets at least this much (or its whole text, if shorter) before a
+# droppable column is left out to make room for it.
+FLEX_MIN = 20
 
 
 class Output:
@@ -321,25 +335,29 @@ class Output:
             if count == 0 and empty:
                 self.info(empty)
             return count
-        from rich import box
-        from rich.table import Table
+        from rich.text import Text
 
-        table = Table(box=box.SIMPLE_HEAD, title=title, show_edge=False, pad_edge=False)
-        for column in columns:
-            table.add_column(
-                column.header,
-                style=column.style,
-                no_wrap=column.no_wrap,
-                overflow="fold",
-                justify=column.justify,  # type: ignore[arg-type]
-            )
-        for row in rows:
-            table.add_row(*(safe_renderable(cell) if cell is not None else "" for cell in row))
-            count += 1
+        keep = [i for i, column in enumerate(columns) if column.terminal]
+        columns = [columns[i] for i in keep]
+        cells = [[_cell_text(row[i] if i < len(row) else None) for i in keep] for row in rows]
+        count = len(cells)
         if count == 0 and empty:
             self.info(empty)
             return 0
-        self.console.print(table)
+        headers = [Text(column.header) for column in columns]
+        shown, widths = table_layout(
+            columns,
+            [[text.cell_len for text in line] for line in [headers, *cells]],
+            self.console.width,
+        )
+        gap = " " * COLUMN_GAP
+        header = _table_line(headers, columns, shown, widths, gap, style="bold")
+        self.console.print(header, no_wrap=True, overflow="crop", crop=True)
+        width = sum(widths[i] for i in shown) + COLUMN_GAP * (len(shown) - 1)
+        self.console.print("\u2500" * width, no_wrap=True, crop=True)
+        for line in cells:
+            text = _table_line(line, columns, shown, widths, gap)
+            self.console.print(text, no_wrap=True, overflow="crop", crop=True)
         return count
 
     def fields(self, pairs: Iterable[tuple[str, Any]]) -> None:
@@ -371,6 +389,75 @@ class Output:
 
     def warn(self, message: str) -> None:
         self.err.print(f"Warning: {message}", style="yellow", soft_wrap=True)
+
+
+def table_layout(
+    columns: Sequence[Column], widths: Sequence[Sequence[int]], total: int
+) -> tuple[list[int], dict[int, int]]:
+    """Which columns a terminal table of `total` cells shows, and how wide each is.
+
+    `widths` holds the cell widths of each line (the header's first). Whole columns get
+    their widest cell; the others (cut with an ellipsis) share what is left, each at most
+    its widest cell; droppable columns go, highest `drop` first, while that share is below
+    FLEX_MIN (or the whole columns alone do not fit)."""
+    natural = [max((line[i] for line in widths), default=0) for i in range(len(columns))]
+    shown = list(range(len(columns)))
+    while True:
+        flex = [i for i in shown if not columns[i].no_wrap]
+        room = total - sum(natural[i] for i in shown if columns[i].no_wrap)
+        room -= COLUMN_GAP * (len(shown) - 1)
+        floor = sum(min(natural[i], max(FLEX_MIN, len(columns[i].header))) for i in flex)
+        droppable = [i for i in shown if columns[i].drop]
+        if room >= floor or not droppable:
+            break
+        shown.remove(max(droppable, key=lambda i: (columns[i].drop, i)))
+    alloted = {i: natural[i] for i in shown if columns[i].no_wrap}
+    # The cut columns share the room fairly: narrow ones keep their whole text, and what
+    # they leave goes to the wider ones.
+    left = max(room, 0)
+    pending = sorted((i for i in shown if not columns[i].no_wrap), key=lambda i: natural[i])
+    for position, index in enumerate(pending):
+        share = left // (len(pending) - position)
+        alloted[index] = max(min(natural[index], share), min(natural[index], 1))
+        left -= alloted[index]
+    return shown, alloted
+
+
+def _cell_text(cell: Any):
+    """A cell as one line of rich Text: control characters shown, line breaks as spaces."""
+    from rich.text import Text
+
+    if cell is None:
+        return Text("")
+    text = safe_renderable(cell)
+    if not isinstance(text, Text):
+        text = Text(str(text))
+    if "\n" in text.plain or "\t" in text.plain:
+        flat = text.plain.replace("\n", " ").replace("\t", " ")
+        text = Text(flat, style=text.style, spans=text.spans)
+    return text
+
+
+def _table_line(cells, columns, shown, widths, gap: str, style: str | None = None):
+    from rich.text import Text
+
+    line = Text(style=style or "")
+    for position, index in enumerate(shown):
+        cell = cells[index].copy() if index < len(cells) else Text("")
+        width = widths[index]
+        if columns[index].style:
+            cell.stylize(columns[index].style, 0)
+        if cell.cell_len > width:
+            cell.truncate(width, overflow="ellipsis")
+        last = position == len(shown) - 1
+        if columns[index].justify == "right":
+            cell.pad_left(width - cell.cell_len)
+        elif not last:
+            cell.pad_right(width - cell.cell_len)
+        if position:
+            line.append(gap)
+        line.append_text(cell)
+    return line
 
 
 def _plain(cell: Any) -> str:

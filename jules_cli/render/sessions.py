@@ -97,12 +97,13 @@ def next_action(session: dict[str, Any]) -> str | None:
     return None
 
 
+# In a narrow terminal the title is cut first, then CREATED and REPO are left out.
 SESSION_COLUMNS = [
     Column("ID", no_wrap=True),
     Column("STATE", no_wrap=True),
     Column("TITLE"),
-    Column("REPO"),
-    Column("CREATED", no_wrap=True),
+    Column("REPO", no_wrap=True, drop=1),
+    Column("CREATED", no_wrap=True, drop=2),
 ]
 
 

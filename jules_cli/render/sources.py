@@ -8,11 +8,13 @@ from typing import Any
 from jules_cli.render.output import Column, Output
 from jules_cli.sources import branch_names, default_branch, repo_label
 
+# NAME (sources/github/OWNER/REPO) only repeats REPO: pipes keep it for scripts, a
+# terminal leaves it out (every command takes OWNER/REPO; `sources show` prints the name).
 SOURCE_COLUMNS = [
     Column("REPO", no_wrap=True),
-    Column("DEFAULT BRANCH"),
-    Column("VISIBILITY"),
-    Column("NAME", no_wrap=True),
+    Column("DEFAULT BRANCH", no_wrap=True),
+    Column("VISIBILITY", no_wrap=True),
+    Column("NAME", no_wrap=True, terminal=False),
 ]
 
 
