@@ -111,8 +111,66 @@ def _update(
 
 
 def _one_line(text: Any) -> str:
-    words = " ".join(str(text or "").split())
+    words = " ".join(printable(str(text or "")).split())
     return words if len(words) <= HELP_WIDTH else words[: HELP_WIDTH - 3].rstrip() + "..."
+
+
+# -- what may be offered at all ---------------------------------------------------------------
+#
+# A completed value is typed into the user's command line, so API text that is not what it
+# claims to be (an id `1; touch x`, a branch with `$(...)`) is never offered: each kind of
+# value has its alphabet, and anything outside it is left out. Descriptions beside values
+# (zsh, fish, PowerShell) lose their control characters.
+
+
+def _all_in(text: Any, allowed: str) -> bool:
+    """`text` is a non-empty str made only of `allowed` characters."""
+    return isinstance(text, str) and bool(text) and all(char in allowed for char in text)
+
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+ID_ALPHABET = _ALNUM + "-_"  # the contract's: letters, digits, `-` and `_`
+
+
+def is_api_id(text: Any) -> bool:
+    """An id as the API returns them: letters, digits, `-` and `_` (CLI.md)."""
+    return _all_in(text, ID_ALPHABET)
+
+
+def is_repo_label(text: Any) -> bool:
+    """`owner/repo` with GitHub's characters (letters, digits, `-`, `_`, `.`)."""
+    if not isinstance(text, str) or text.count("/") != 1:
+        return False
+    parts = text.split("/")
+    return all(_all_in(part, ID_ALPHABET + ".") and part not in (".", "..") for part in parts)
+
+
+def is_safe_branch(text: Any) -> bool:
+    """A branch name made of characters no shell reads specially."""
+    return _all_in(text, ID_ALPHABET + "./+@,=") and not text.startswith("-")
+
+
+def is_source_name(text: Any) -> bool:
+    """`sources/github/owner/repo`, each part with GitHub's characters."""
+    if not isinstance(text, str) or not text.startswith("sources/"):
+        return False
+    return all(_all_in(part, ID_ALPHABET + ".") for part in text.split("/")[1:])
+
+
+def printable(text: str) -> str:
+    """`text` without control characters (C0, C1, DEL; tabs and newlines become spaces)
+    or the invisible ones that reorder or split a line (bidi controls, U+2028/9): a
+    shell's completion menu would run or show them."""
+    return "".join(
+        " " if char in "\t\n\r" else char
+        for char in text
+        if char in "\t\n\r" or not (ord(char) < 32 or 127 <= ord(char) < 160 or char in _INVISIBLE)
+    )
+
+
+_INVISIBLE = frozenset(
+    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufeff"
+)
 
 
 # -- what list commands call -----------------------------------------------------------------
@@ -120,7 +178,7 @@ def _one_line(text: Any) -> str:
 
 def _session_entry(session: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     session_id = session.get("id") or str(session.get("name") or "").removeprefix("sessions/")
-    if not session_id or not isinstance(session_id, str):
+    if not is_api_id(session_id):
         return None
     return session_id, {"title": _one_line(session.get("title")), "state": session.get("state")}
 
@@ -134,13 +192,16 @@ def _source_entry(source: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         label = name.removeprefix("sources/").removeprefix("github/")
     else:
         return None
+    name = name or f"sources/github/{label}"
+    if not is_repo_label(label) or not is_source_name(name):
+        return None
     default = (repo.get("defaultBranch") or {}).get("displayName")
-    branches = [default] if default else []
+    branches = [default] if is_safe_branch(default) else []
     for branch in repo.get("branches") or []:
         branch_name = branch.get("displayName") if isinstance(branch, dict) else None
-        if branch_name and branch_name not in branches:
+        if is_safe_branch(branch_name) and branch_name not in branches:
             branches.append(branch_name)
-    return label, {"name": name or f"sources/github/{label}", "branches": branches}
+    return label, {"name": name, "branches": branches}
 
 
 def remember_sessions(sessions: Iterable[dict[str, Any]], *, now: float | None = None) -> None:
@@ -226,6 +287,8 @@ def complete_session_ids(incomplete: str) -> list[tuple[str, str]]:
     prefix = "sessions/" if incomplete and "sessions/".startswith(incomplete[:9]) else ""
     candidates = []
     for session_id, entry in sessions:
+        if not is_api_id(session_id):
+            continue
         state = entry.get("state") or ""
         help_text = _one_line(f"{state} {entry.get('title') or ''}")
         candidates.append((prefix + session_id, help_text))
@@ -235,14 +298,15 @@ def complete_session_ids(incomplete: str) -> list[tuple[str, str]]:
 def complete_sources(incomplete: str) -> list[tuple[str, str]]:
     """Cached sources as owner/repo (what --repo and `sources show` take)."""
     sources = sorted(cached_sources().items())
-    return _matching(((label, entry.get("name") or "") for label, entry in sources), incomplete)
+    labels = ((label, str(entry.get("name") or "")) for label, entry in sources)
+    return _matching(((k, v) for k, v in labels if is_repo_label(k)), incomplete)
 
 
 def complete_source_names(incomplete: str) -> list[tuple[str, str]]:
     """Cached sources as full resource names (what --source takes)."""
     sources = sorted(cached_sources().items())
     names = ((str(entry.get("name") or ""), label) for label, entry in sources)
-    return _matching(((name, label) for name, label in names if name), incomplete)
+    return _matching(((name, label) for name, label in names if is_source_name(name)), incomplete)
 
 
 def _wanted_source(ctx: Any) -> str | None:
@@ -266,7 +330,7 @@ def complete_branches(ctx: object, incomplete: str) -> list[tuple[str, str]]:
     branches: dict[str, str] = {}
     for label, entry in sorted(sources.items()):
         for branch in entry.get("branches") or []:
-            if isinstance(branch, str):
+            if is_safe_branch(branch):
                 branches.setdefault(branch, label)
     return _matching(branches.items(), incomplete)
 

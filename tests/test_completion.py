@@ -513,3 +513,81 @@ def test_fish_completes_commands_with_help_and_cached_session_ids(jules_on_path)
     assert run("jules ses") == ["session\tStart, follow and act on Jules coding sessions"]
     assert [line.split("\t")[0] for line in run("jules session app")] == ["apply", "approve"]
     assert run("jules session show 1") == ["1111\tCOMPLETED Fix the flaky test"]
+
+
+# -- hostile API text never becomes typed text ---------------------------------------------
+
+HOSTILE_SESSIONS = [
+    {"id": "1; touch x", "title": "injected", "state": "COMPLETED"},
+    {"id": "$(touch x)", "title": "injected", "state": "COMPLETED"},
+    {"id": "3`id`", "title": "injected", "state": "COMPLETED"},
+    {"id": "4\nrm -rf", "title": "injected", "state": "COMPLETED"},
+    {"id": "5\x1b[2J", "title": "injected", "state": "COMPLETED"},
+    {"name": "sessions/6 &", "title": "injected", "state": "COMPLETED"},
+    {"id": "777", "title": "Fine\x1b[31m red\x07 \u202eevil\nsecond line", "state": "FAILED"},
+]
+HOSTILE_SOURCES = [
+    {
+        "name": "sources/github/octo/ok",
+        "githubRepo": {
+            "owner": "octo",
+            "repo": "ok",
+            "branches": [
+                {"displayName": "main"},
+                {"displayName": "x;rm"},
+                {"displayName": "$(id)"},
+                {"displayName": "-rf"},
+            ],
+        },
+    },
+    {"name": "sources/github/a b/c", "githubRepo": {"owner": "a b", "repo": "c"}},
+    {"name": "sources/github/o/r;x", "githubRepo": {"owner": "o", "repo": "r;x"}},
+]
+
+
+def test_only_ids_of_the_contract_alphabet_are_cached_or_offered():
+    cache.remember_sessions(HOSTILE_SESSIONS)
+    assert cache.complete_session_ids("") == [("777", "FAILED Fine[31m red evil second line")]
+    cache.remember_sources(HOSTILE_SOURCES)
+    assert cache.complete_sources("") == [("octo/ok", "sources/github/octo/ok")]
+    assert [b for b, _ in cache.complete_branches(FakeContext(repo="octo/ok"), "")] == ["main"]
+
+
+def test_a_hand_made_cache_cannot_smuggle_text_into_any_shell(capsys):
+    # An old or edited cache file: the TAB path filters what it reads, too.
+    path = cache.cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    entries = {
+        s["id"]: {"title": s["title"], "state": "COMPLETED", "seen": now}
+        for s in HOSTILE_SESSIONS
+        if "id" in s
+    }
+    path.write_text(json.dumps({"version": cache.CACHE_VERSION, "sessions": entries}))
+    for shell in ("bash", "zsh", "fish", "powershell"):
+        env = {"_JULES_COMPLETE": f"complete_{shell}", "_JULES_COMPLETE_CURRENT": ""}
+        if shell == "bash":
+            env["_JULES_COMPLETE_LINE"] = "jules session show "
+        assert respond(["session", "show"], env) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert [line.split("\t")[0].split(":")[0] for line in lines] == ["777"], (shell, lines)
+        for line in lines:
+            assert line.isprintable() or "\t" in line, (shell, line)
+            assert all(c.isprintable() for c in line.replace("\t", "")), (shell, line)
+
+
+def test_bash_never_completes_an_injected_id(jules_on_path, tmp_path):
+    bash = need("bash")
+    cache.remember_sessions([*SESSIONS, *HOSTILE_SESSIONS])
+    driver = BASH_DRIVER.split('tab "jules ses"')[0] + 'tab "jules session show "\n'
+    result = subprocess.run(
+        [bash, "--norc", "--noprofile", "-c", driver, "driver", COMPLETIONS / "jules.bash"],
+        env=jules_on_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["jules session show  => 1111 2222 777"]
+    assert not (tmp_path / "x").exists()

@@ -91,7 +91,9 @@ def load_tree() -> dict[str, Any]:
 
 
 def _short(text: str | None) -> str:
-    words = " ".join((text or "").split())
+    # Help shown beside a value (zsh, fish, PowerShell) may quote API text: no control
+    # characters, so that it can neither run in the terminal nor split the answer.
+    words = " ".join("".join(c if c.isprintable() else " " for c in text or "").split())
     first = words.split(". ")[0].rstrip(".")
     return first if len(first) <= SHORT_HELP else first[: SHORT_HELP - 3].rstrip() + "..."
 
@@ -128,9 +130,15 @@ def _call(values: dict[str, Any], ctx: LineContext, incomplete: str) -> list[Can
     candidates = []
     for item in found:
         value, help_text = (item[0], item[1]) if isinstance(item, tuple) else (item, "")
-        if str(value).startswith(incomplete):
-            candidates.append(Candidate(str(value), _short(help_text)))
+        value = str(value)
+        # The last line of defence for values that come from the API (via the cache):
+        # nothing a shell could read as more than a word is ever typed for the user.
+        if value.startswith(incomplete) and all(char in _SAFE_VALUE for char in value):
+            candidates.append(Candidate(value, _short(str(help_text))))
     return candidates
+
+
+_SAFE_VALUE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+@,=:%")
 
 
 def _values(param: dict[str, Any], ctx: LineContext, incomplete: str) -> Completions:
