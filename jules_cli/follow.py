@@ -693,3 +693,55 @@ def follow(
             delay = min(delay, remaining)
         if delay > 0:
             sleep(delay)
+
+
+# -- a message and its answer ------------------------------------------------------------
+
+
+class MessagingClient(ActivitySource, Protocol):
+    def send_message(self, session: str, prompt: str) -> dict[str, Any]: ...
+
+
+def send_and_wait(
+    client: MessagingClient,
+    session_id: str,
+    text: str,
+    *,
+    timeout: float | None = None,
+    interval: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[dict[str, Any] | None, int]:
+    """Send a message, then wait for the agent's answer to it (`send --wait-reply`, the
+    MCP server's `send_message` with `wait_reply`).
+
+    Returns (the agentMessaged activity, 0); or the activity that ended the session
+    first (sessionCompleted: 0, sessionFailed: 8); or (None, 10) at the timeout.
+    """
+    poller = ActivityPoller(client, session_id)
+    poller.poll()  # everything so far: the answer must come after this
+    client.send_message(session_id, text)
+    deadline = None if timeout is None else clock() + timeout
+    backoff = Backoff(interval)
+    message_seen = False
+    while True:
+        try:
+            fresh = poller.poll()
+        except (Unavailable, RateLimited):
+            fresh = []
+        for activity in fresh:
+            if "userMessaged" in activity:
+                message_seen = True
+            elif "agentMessaged" in activity and message_seen:
+                return activity, ExitCode.OK
+            elif "sessionFailed" in activity:
+                return activity, ExitCode.WAIT_FAILED
+            elif "sessionCompleted" in activity and message_seen:
+                return activity, ExitCode.OK
+        delay = backoff.next_delay(bool(fresh))
+        if deadline is not None:
+            left = deadline - clock()
+            if left <= 0:
+                return None, ExitCode.WAIT_TIMEOUT
+            delay = min(delay, left)
+        sleep(delay)

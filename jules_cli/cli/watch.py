@@ -157,42 +157,9 @@ def finish(result) -> None:
 def wait_for_reply(
     appctx: AppContext, session_id: str, text: str, options: WatchOptions
 ) -> tuple[dict[str, Any] | None, int]:
-    """Send a message, then wait for the agent's answer to it.
+    """Send a message, then wait for the agent's answer (jules_cli.follow.send_and_wait)."""
+    from jules_cli.follow import send_and_wait
 
-    Returns (the agentMessaged activity, 0); or the activity that ended the session
-    first (sessionCompleted: 0, sessionFailed: 8); or (None, 10) at the timeout.
-    """
-    import time
-
-    from jules_cli.errors import RateLimited, Unavailable
-    from jules_cli.follow import ActivityPoller, Backoff
-
-    client = appctx.client()
-    seconds = options.timeout
-    poller = ActivityPoller(client, session_id)
-    poller.poll()  # everything so far: the answer must come after this
-    client.send_message(session_id, text)
-    deadline = None if seconds is None else time.monotonic() + seconds
-    backoff = Backoff(options.interval)
-    message_seen = False
-    while True:
-        try:
-            fresh = poller.poll()
-        except (Unavailable, RateLimited):
-            fresh = []
-        for activity in fresh:
-            if "userMessaged" in activity:
-                message_seen = True
-            elif "agentMessaged" in activity and message_seen:
-                return activity, ExitCode.OK
-            elif "sessionFailed" in activity:
-                return activity, ExitCode.WAIT_FAILED
-            elif "sessionCompleted" in activity and message_seen:
-                return activity, ExitCode.OK
-        delay = backoff.next_delay(bool(fresh))
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None, ExitCode.WAIT_TIMEOUT
-            delay = min(delay, left)
-        time.sleep(delay)
+    return send_and_wait(
+        appctx.client(), session_id, text, timeout=options.timeout, interval=options.interval
+    )
