@@ -81,6 +81,12 @@ def _run(argv: list[str]) -> int:
         from jules_cli.cli._tab import respond
 
         return respond(argv)
+    from jules_cli.cli._command_tree import TREE
+    from jules_cli.cli._words import hoist_globals
+
+    # Global options are taken after the command too (`jules session list --emulator`):
+    # Click knows them only before it, so they are moved there first.
+    argv = hoist_globals(TREE, argv)
     answered = _quick_answer(argv)
     if answered is not None:
         return answered

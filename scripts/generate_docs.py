@@ -270,7 +270,7 @@ def group_page(name_path: list[str], command: Any, ctx: Any, version: str, pages
     lines += [
         ".SH GLOBAL OPTIONS",
         "Every command also takes the global options of " + f"{bold('jules')}(1)"
-        f" before its name, and {bold('-h')}, {bold('--help')}.",
+        f" before or after its name, and {bold('-h')}, {bold('--help')}.",
     ]
     lines += see_also(["jules", *pages], name)
     return "\n".join(lines) + "\n"

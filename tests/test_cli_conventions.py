@@ -45,3 +45,60 @@ def test_wait_and_param_have_no_short_flag_that_means_something_else():
     show = _words.subcommand(_words.subcommand(TREE, "session"), "show")
     assert _words.option_named(new, "-w") is None
     assert _words.option_named(show, "-w")["opts"] == ["--web", "-w"]
+
+
+# -- global options after the command ------------------------------------------------------
+
+import pytest  # noqa: E402
+
+from jules_cli.cli._words import hoist_globals  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("words", "hoisted"),
+    [
+        (["session", "list", "--emulator"], ["--emulator", "session", "list"]),
+        (
+            ["session", "list", "-L", "3", "--profile", "work", "--json"],
+            ["--profile", "work", "session", "list", "-L", "3", "--json"],
+        ),
+        (
+            ["--debug", "session", "--no-color", "show", "1", "--api-url=http://x"],
+            ["--debug", "--no-color", "--api-url=http://x", "session", "show", "1"],
+        ),
+        (
+            ["session", "list", "-qL", "5", "--no-input"],
+            ["--no-input", "session", "list", "-qL", "5"],
+        ),
+        # A value of the command's own option, a word after `--`, --help and --version, a
+        # global option missing its value, and words that name no command stay put.
+        (["session", "new", "--title", "--debug", "x"], None),
+        (["session", "new", "x", "--", "--debug"], None),
+        (["session", "show", "1", "--help"], None),
+        (["session", "show", "1", "--version"], None),
+        (["session", "list", "--profile"], None),
+        (["no-such-command", "--emulator"], None),
+    ],
+)
+def test_global_options_after_the_command_are_moved_before_it(words, hoisted):
+    assert hoist_globals(TREE, words) == (words if hoisted is None else hoisted)
+
+
+def test_global_options_work_after_the_command(run_jules):
+    after = run_jules("session", "new", "--no-repo", "-q", "Say hello", "--emulator")
+    assert after.returncode == 0, after.stderr
+    listed = run_jules("session", "list", "-q", "--emulator", "--emulator-speed", "50")
+    assert (listed.returncode, listed.stdout) == (0, after.stdout)
+    helped = run_jules("session", "list", "--emulator", "--help")
+    assert helped.returncode == 0 and helped.stdout.startswith("Usage: jules session list")
+
+
+def test_tab_offers_global_options_after_the_command():
+    from jules_cli.cli._tab import complete
+
+    offered = [c.value for c in complete(TREE, ["session", "list"], "--emu").candidates]
+    assert offered == ["--emulator", "--emulator-speed"]
+    after_used = [
+        c.value for c in complete(TREE, ["--emulator", "session", "list"], "--emu").candidates
+    ]
+    assert after_used == ["--emulator-speed"]

@@ -231,13 +231,10 @@ def test_subcommands_complete_with_their_help_and_hidden_ones_stay_hidden(root):
 
 
 def test_options_long_names_first_short_ones_on_request_and_no_repeats(root):
-    assert values(complete(root, ["thing", "show"], "--")) == [
-        "--shell",
-        "--output",
-        "--verbose",
-        "--tag",
-        "--help",
-    ]
+    offered = values(complete(root, ["thing", "show"], "--"))
+    assert offered[:5] == ["--shell", "--output", "--verbose", "--tag", "--help"]
+    assert "--profile" in offered[5:]  # the global options after the command's own
+    assert values(complete(root, ["--profile", "w", "thing", "show"], "--p")) == []
     assert values(complete(root, ["thing", "show"], "-v")) == ["-v"]
     used = values(complete(root, ["thing", "show", "--verbose", "--tag", "x"], "--"))
     assert "--verbose" not in used and "--tag" in used  # --tag may be repeated

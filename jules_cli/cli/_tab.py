@@ -201,12 +201,17 @@ def _argument_at(node: dict[str, Any], position: int) -> dict[str, Any] | None:
 
 def complete(tree: dict[str, Any], words: list[str], incomplete: str) -> Completions:
     """What may come next after `jules WORDS...`, starting with `incomplete`."""
+    # Global options may come after the command (`jules session list --emulator`).
+    words = _words.hoist_globals(tree, words)
     resolved = _resolve(tree, words)
     if resolved is None:
         return Completions()
     node, path, own = resolved
     line = _words.scan(node, own)
     ctx = LineContext(line.params, " ".join(path))
+    pending = _words.global_option(tree, node, own[-1]) if own and not line.separator else None
+    if pending is not None and _words.takes_value(pending) and not incomplete.startswith("-"):
+        return _values(pending, ctx, incomplete)  # `... --profile <TAB>` after the command
     if not line.separator and incomplete.startswith("--") and "=" in incomplete:
         name, _, value = incomplete.partition("=")
         option = _words.option_named(node, name)
@@ -216,7 +221,18 @@ def complete(tree: dict[str, Any], words: list[str], incomplete: str) -> Complet
         found.option_prefix = f"{name}="
         return found
     if not line.separator and incomplete.startswith("-"):
-        return _option_names(node, own, incomplete)
+        found = _option_names(node, own, incomplete)
+        if node is not tree and not _words.is_group(node):
+            # The global options too, after the command's own.
+            shared = {
+                "params": [
+                    p
+                    for p in _words.options(tree)
+                    if _words.global_option(tree, node, p["opts"][0])
+                ]
+            }
+            found.candidates += _option_names(shared, words, incomplete).candidates
+        return found
     if line.waiting is not None:
         return _values(line.waiting, ctx, incomplete)
     if _words.is_group(node):

@@ -164,3 +164,102 @@ def _value(found: Scan, param: Param, value: Any, word: str | None) -> None:
         found.params.setdefault(param["name"], []).append(value)
     else:
         found.params[param["name"]] = value
+
+
+# Global options that stay where they are: `--help` belongs to the command it follows,
+# and `--version` is the program's own answer, only before a command.
+_NOT_HOISTED = ("help", "version")
+
+
+def global_option(tree: Node, node: Node, name: str) -> Param | None:
+    """The root's option `name` when the command `node` has none of that name."""
+    if node is tree or option_named(node, name) is not None:
+        return None
+    param = option_named(tree, name)
+    if param is None or param.get("help_option") or param["name"] in _NOT_HOISTED:
+        return None
+    return param
+
+
+def hoist_globals(tree: Node, words: list[str]) -> list[str]:
+    """`words` with the global options given after the command moved before it, so that
+    `jules session list --emulator` means `jules --emulator session list`, as in gh.
+
+    Each command keeps its own options first (an option of the same name, or a value of
+    one of its options: `--title --debug` is a title), words after `--` are never moved,
+    and a global option whose value is missing stays where it is (Click then says so).
+    Words that do not lead to a command are returned unchanged."""
+    head = scan(tree, words)
+    if head.bad or not head.rest:
+        return list(words)
+    moved: list[str] = []
+    kept = list(words[: len(words) - len(head.rest)])
+    node, rest = tree, head.rest
+    while True:
+        sub = subcommand(node, rest[0])
+        if sub is None:
+            return list(words)
+        kept.append(rest[0])
+        node, rest = sub, rest[1:]
+        rest = _pick_globals(tree, node, rest, kept, moved)
+        if not is_group(node) or not rest:
+            break
+    return [*kept[: len(words) - len(head.rest)], *moved, *kept[len(words) - len(head.rest) :]]
+
+
+def _pick_globals(tree: Node, node: Node, words: list[str], kept: list[str], moved: list[str]):
+    """Copy the words of command `node` into `kept`, global options into `moved`; for a
+    group, stop at its subcommand's name and return the words from there on."""
+    ignore_unknown = bool(node.get("ignore_unknown"))
+    stop_at_positional = not node.get("interspersed", not is_group(node))
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "--":
+            kept.extend(words[index:])
+            return []
+        if word[:1] != "-" or len(word) == 1:
+            if is_group(node):
+                return words[index:]
+            if stop_at_positional:
+                kept.extend(words[index:])
+                return []
+            kept.append(word)
+            index += 1
+            continue
+        name, equals, _ = word.partition("=")
+        own = option_named(node, name)
+        if own is None and word[:2] != "--" and not _is_short(name):
+            own = option_named(node, "-" + word[1])  # a cluster (`-qL5`) of its own options
+        if own is not None or ignore_unknown:
+            count = _value_words(node, word, own)
+            kept.extend(words[index : index + 1 + count])
+            index += 1 + count
+            continue
+        param = global_option(tree, node, name)
+        if param is None:
+            kept.append(word)  # unknown: Click reports it
+            index += 1
+            continue
+        count = 0 if equals or not takes_value(param) else param.get("nargs", 1)
+        if index + 1 + count > len(words):
+            kept.extend(words[index:])  # its value is missing: left for Click to report
+            return []
+        moved.extend(words[index : index + 1 + count])
+        index += 1 + count
+    return []
+
+
+def _value_words(node: Node, word: str, param: Param | None) -> int:
+    """How many of the next words the option word `word` of `node` takes as its value."""
+    if param is None or "=" in word:
+        return 0
+    if word[:2] == "--" or _is_short(word):
+        return param.get("nargs", 1) if takes_value(param) else 0
+    for position in range(1, len(word)):  # a cluster: the first option taking a value
+        found = option_named(node, "-" + word[position])
+        if found is None:
+            return 0
+        if takes_value(found):
+            return 0 if word[position + 1 :] else found.get("nargs", 1)
+    return 0
