@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,48 @@ class NewSession:
         if self.auto_pr:
             body["automationMode"] = "AUTO_CREATE_PR"
         return body
+
+
+def new_session_for_agent(
+    client: JulesClient,
+    settings: Callable[[str], Any],
+    *,
+    prompt: str,
+    repo: str | None = None,
+    branch: str | None = None,
+    title: str | None = None,
+    require_approval: bool | None = None,
+    auto_pr: bool | None = None,
+    no_repo: bool = False,
+) -> NewSession:
+    """The rules of `session new` where there is no checkout to look at (the MCP server):
+    `repo` or `no_repo`, else the profile's repo (with the profile's branch); never
+    repoless unless asked, since every session costs one of the day's tasks."""
+    from jules_cli.sources import check_branch, resolve_source
+
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise UsageError("the prompt is empty", "say what Jules should do")
+    if no_repo and (repo or branch):
+        raise UsageError("no_repo cannot be combined with repo or branch")
+    wanted = None if no_repo else (repo or settings("repo"))
+    if not no_repo and not wanted:
+        raise UsageError(
+            "no repository given", "give repo OWNER/REPO, or no_repo for a session without one"
+        )
+    request = NewSession(
+        prompt=prompt,
+        title=title or None,
+        require_approval=bool(settings("require-approval"))
+        if require_approval is None
+        else require_approval,
+        auto_pr=bool(settings("auto-pr")) if auto_pr is None else auto_pr,
+    )
+    if wanted:
+        request.source = resolve_source(client, wanted)
+        # The profile's branch belongs to the profile's repository, not to one named here.
+        profile_branch = None if repo else settings("branch")
+        request.branch = check_branch(request.source, branch or profile_branch)
+    return request
 
 
 def check_parallel(count: int) -> int:

@@ -1681,6 +1681,48 @@ TREE = {
                 },
             },
         },
+        "mcp": {
+            "help": "Serve jules to coding agents over the Model Context Protocol.",
+            "short": "Serve jules to coding agents over the Model Context Protocol.",
+            "usage": "[OPTIONS] COMMAND [ARGS]...",
+            "no_args_is_help": True,
+            "params": [
+                {
+                    "name": "help",
+                    "opts": ["-h", "--help"],
+                    "flag": True,
+                    "eager": True,
+                    "help_option": True,
+                    "help": "Show this message and exit.",
+                    "label": "-h, --help",
+                },
+            ],
+            "commands": {
+                "serve": {
+                    "help": "A Model Context Protocol server on stdio: the agent starts it and calls its tools.\n\nTools: list_sources, list_sessions, get_session, list_activities, get_diff,\nwait_for_session, and (unless --read-only) create_session, approve_plan, send_message,\narchive_session. Results are the API's JSON objects; a failure is a tool error with\nthe one-line error the command would print. It never asks anything: the key comes\nfrom JULES_API_KEY or the profile, and --emulator works as everywhere.",
+                    "short": "A Model Context Protocol server on stdio: the agent starts it and calls its tools.",
+                    "usage": "[OPTIONS]",
+                    "params": [
+                        {
+                            "name": "read_only",
+                            "opts": ["--read-only"],
+                            "flag": True,
+                            "help": "Serve only the tools that change nothing (list_*, get_*, wait_for_session).",
+                            "label": "--read-only",
+                        },
+                        {
+                            "name": "help",
+                            "opts": ["-h", "--help"],
+                            "flag": True,
+                            "eager": True,
+                            "help_option": True,
+                            "help": "Show this message and exit.",
+                            "label": "-h, --help",
+                        },
+                    ],
+                },
+            },
+        },
         "api": {
             "help": "Call any API endpoint with the configured key and print the JSON answer.",
             "short": "Call any API endpoint with the configured key and print the JSON answer.",

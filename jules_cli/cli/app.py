@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "status": ("status", ()),
     "activities": ("activities", ("activity",)),
     "emulator": ("emulator", ()),
+    "mcp": ("mcp", ()),
     "api": ("api", ()),
     "completion": ("completion", ()),
 }

@@ -1,0 +1,47 @@
+"""`jules mcp serve`: the Model Context Protocol server for coding agents, on stdio."""
+
+# No `from __future__ import annotations` (see cli/session.py).
+
+from typing import Annotated
+
+import typer
+
+from jules_cli.cli.context import app_context
+from jules_cli.errors import UsageError
+
+app = typer.Typer(help="Serve jules to coding agents over the Model Context Protocol.",
+                  no_args_is_help=True)
+
+INSTALL_HINT = "install it with: pip install 'julesctl[mcp]'"
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only",
+            help="Serve only the tools that change nothing (list_*, get_*, wait_for_session).",
+        ),
+    ] = False,
+) -> None:
+    """A Model Context Protocol server on stdio: the agent starts it and calls its tools.
+
+    Tools: list_sources, list_sessions, get_session, list_activities, get_diff,
+    wait_for_session, and (unless --read-only) create_session, approve_plan, send_message,
+    archive_session. Results are the API's JSON objects; a failure is a tool error with
+    the one-line error the command would print. It never asks anything: the key comes
+    from JULES_API_KEY or the profile, and --emulator works as everywhere.
+    """
+    try:
+        from jules_cli.mcp.server import serve as serve_stdio
+    except ImportError as error:
+        if (error.name or "").split(".")[0] != "mcp":
+            raise
+        missing = "jules mcp serve needs the MCP SDK (the mcp extra)"
+        raise UsageError(missing, INSTALL_HINT) from None
+
+    appctx = app_context(ctx)
+    appctx.no_input = True  # stdin carries the protocol: nothing may ever read it
+    serve_stdio(appctx.client(), appctx.setting, read_only=read_only)

@@ -1,0 +1,1 @@
+"""The MCP front-end (`jules mcp serve`); needs the `mcp` extra: pip install 'julesctl[mcp]'."""

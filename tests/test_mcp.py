@@ -1,0 +1,269 @@
+"""`jules mcp serve`, driven by the official MCP SDK's own client over stdio, as a coding
+agent would: the installed command against the in-process emulator (or a real emulator
+server on loopback, where a test needs to see the requests or the key)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import pytest
+
+pytest.importorskip("mcp")
+
+from mcp.client.session import ClientSession  # noqa: E402
+from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
+
+from tests.conftest import jules_command  # noqa: E402
+from tests.test_import_budget import probe  # noqa: E402
+
+ALL_TOOLS = {
+    "list_sources",
+    "list_sessions",
+    "get_session",
+    "create_session",
+    "approve_plan",
+    "send_message",
+    "wait_for_session",
+    "list_activities",
+    "get_diff",
+    "archive_session",
+}
+READ_ONLY_TOOLS = {"list_sources", "list_sessions", "get_session", "wait_for_session",
+                   "list_activities", "get_diff"}
+
+
+def serve(*args: str, env: dict[str, str] | None = None):
+    """Run `jules [args] mcp serve` and hand a connected ClientSession to `body`."""
+    command = jules_command()
+    base = {name: os.environ[name] for name in ("JULES_CONFIG_DIR", "PATH") if name in os.environ}
+
+    def run(body: Callable[[ClientSession], Awaitable[Any]], *serve_args: str) -> Any:
+        async def main() -> Any:
+            params = StdioServerParameters(
+                command=command[0],
+                args=[*command[1:], *args, "mcp", "serve", *serve_args],
+                env={**base, **(env or {})},
+            )
+            with open(os.devnull, "w") as errlog:
+                async with (
+                    stdio_client(params, errlog=errlog) as (read, write),
+                    ClientSession(read, write) as session,
+                ):
+                    await session.initialize()
+                    return await body(session)
+
+        return anyio.run(main)
+
+    return run
+
+
+@pytest.fixture
+def in_process():
+    return serve("--emulator", "--emulator-speed", "200")
+
+
+def text_of(result) -> str:
+    return "".join(block.text for block in result.content if block.type == "text")
+
+
+def test_the_tools_and_the_read_only_set(in_process):
+    async def names(session: ClientSession) -> set[str]:
+        return {tool.name for tool in (await session.list_tools()).tools}
+
+    assert in_process(names) == ALL_TOOLS
+    assert in_process(names, "--read-only") == READ_ONLY_TOOLS
+
+
+def test_every_tool_on_a_session_from_start_to_end(in_process):
+    progress: list[str] = []
+
+    async def body(session: ClientSession) -> dict[str, Any]:
+        async def call(name: str, **arguments: Any):
+            result = await session.call_tool(name, arguments)
+            assert not result.is_error, (name, text_of(result))
+            return result
+
+        seen: dict[str, Any] = {}
+        seen["sources"] = (await call("list_sources")).structured_content
+        only = await call("list_sources", filter="name=sources/github/jules-demo/webapp")
+        seen["filtered"] = only.structured_content
+        created = (
+            await call(
+                "create_session",
+                prompt="Add a greeting module",
+                repo="jules-demo/hello-world",
+                require_approval=True,
+                title="Greeting",
+            )
+        ).structured_content
+        sid = created["id"]
+        seen["created"] = created
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            progress.append(message or "")
+
+        waited = await session.call_tool(
+            "wait_for_session",
+            {"session": f"sessions/{sid}", "until": "settled", "timeout_seconds": 30},
+            progress_callback=on_progress,
+        )
+        seen["waited"] = waited.structured_content
+        seen["approved"] = (await call("approve_plan", session=sid)).structured_content
+        done = await call("wait_for_session", session=sid, timeout_seconds=30)
+        seen["done"] = done.structured_content
+        seen["diff"] = text_of(await call("get_diff", session=sid))
+        seen["activities"] = (await call("list_activities", session=sid)).structured_content
+        replied = await call("send_message", session=sid, message="Thanks! [ask]", wait_reply=True)
+        seen["replied"] = replied.structured_content
+        listed = await call("list_sessions", repo="jules-demo/hello-world", limit=5)
+        seen["listed"] = listed.structured_content
+        seen["failed"] = (await call("list_sessions", state="FAILED")).structured_content
+        seen["got"] = (await call("get_session", session=sid)).structured_content
+        seen["archived"] = (await call("archive_session", session=sid)).structured_content
+        seen["after_archive"] = (await call("list_sessions")).structured_content
+        return seen
+
+    seen = in_process(body)
+    assert [s["id"] for s in seen["sources"]["sources"]] == [
+        "github/jules-demo/hello-world",
+        "github/jules-demo/webapp",
+        "github/octo-org/data-pipeline",
+    ]
+    assert [s["id"] for s in seen["filtered"]["sources"]] == ["github/jules-demo/webapp"]
+    created = seen["created"]
+    assert created["title"] == "Greeting"
+    assert created["sourceContext"]["source"] == "sources/github/jules-demo/hello-world"
+    assert created["sourceContext"]["githubRepoContext"]["startingBranch"] == "main"
+    assert seen["waited"]["outcome"] == "waiting"
+    assert seen["waited"]["session"]["state"] == "AWAITING_PLAN_APPROVAL"
+    assert any("AWAITING_PLAN_APPROVAL" in message for message in progress)
+    assert seen["approved"]["id"] == created["id"]
+    assert seen["done"]["outcome"] == "completed"
+    assert seen["done"]["session"]["state"] == "COMPLETED"
+    assert seen["diff"].startswith("diff --git ")
+    kinds = [next(k for k in a if k in ("planGenerated", "planApproved", "progressUpdated",
+                                          "sessionCompleted", "agentMessaged", "userMessaged"))
+             for a in seen["activities"]["activities"] if any(
+                 k in a for k in ("planGenerated", "planApproved", "sessionCompleted"))]
+    assert kinds[0] == "planGenerated" and "planApproved" in kinds and kinds[-1] == (
+        "sessionCompleted")
+    assert "agentMessaged" in seen["replied"]["reply"]
+    assert seen["replied"]["session"]["id"] == created["id"]
+    assert [s["id"] for s in seen["listed"]["sessions"]] == [created["id"]]
+    assert seen["failed"] == {"sessions": []}
+    assert seen["got"]["id"] == created["id"]
+    assert seen["archived"]["archived"] is True
+    assert created["id"] not in [s["id"] for s in seen["after_archive"]["sessions"]]
+
+
+def test_a_failing_call_is_a_tool_error_with_the_commands_one_line(in_process, run_jules):
+    async def body(session: ClientSession):
+        return [
+            await session.call_tool("get_session", {"session": "4242424242"}),
+            await session.call_tool("get_session", {"session": "../etc"}),
+            await session.call_tool("create_session", {"prompt": "Fix it"}),
+            await session.call_tool("wait_for_session", {"session": "1", "until": "soon"}),
+        ]
+
+    missing, malformed, no_repo, bad_until = in_process(body)
+    cli = run_jules("--emulator", "session", "show", "4242424242")
+    assert cli.returncode == 3
+    cli_error = [line for line in cli.stderr.splitlines() if line.startswith("Error: ")]
+    assert missing.is_error and text_of(missing) == cli_error[0]
+    assert malformed.is_error and text_of(malformed).startswith("Error: not a session id")
+    assert no_repo.is_error
+    assert text_of(no_repo) == (
+        "Error: no repository given - give repo OWNER/REPO, or no_repo for a session without one"
+    )
+    assert bad_until.is_error and text_of(bad_until).startswith("Error: ")
+    for result in (missing, malformed, no_repo, bad_until):
+        assert "\n" not in text_of(result)
+
+
+def test_a_wait_that_times_out_is_bounded_by_its_timeout(in_process):
+    async def body(session: ClientSession):
+        created = await session.call_tool(
+            "create_session", {"prompt": "Never ends [stall]", "no_repo": True}
+        )
+        started = time.monotonic()
+        waited = await session.call_tool(
+            "wait_for_session", {"session": created.structured_content["id"],
+                                 "timeout_seconds": 1.5}
+        )
+        return waited, time.monotonic() - started
+
+    waited, elapsed = in_process(body)
+    assert not waited.is_error
+    assert waited.structured_content["outcome"] == "timeout"
+    assert waited.structured_content["session"]["state"] in ("QUEUED", "PLANNING", "IN_PROGRESS")
+    assert 1.4 <= elapsed < 8
+
+
+def test_read_only_refuses_the_tools_that_change_things(in_process):
+    async def body(session: ClientSession):
+        return await session.call_tool(
+            "create_session", {"prompt": "x", "repo": "jules-demo/hello-world"}
+        )
+
+    result = in_process(body, "--read-only")
+    assert result.is_error
+
+
+def test_against_a_server_the_key_is_sent_and_never_written(emulator_server):
+    key = emulator_server.env["JULES_API_KEY"]
+    run = serve(env=emulator_server.env)
+
+    async def body(session: ClientSession):
+        listed = await session.call_tool("list_sources", {})
+        failing = await session.call_tool("get_session", {"session": "999"})
+        return listed, failing
+
+    listed, failing = run(body)
+    assert not listed.is_error
+    served = emulator_server.emulator.list_sources()["sources"]
+    assert listed.structured_content == {"sources": served}
+    assert json.loads(text_of(listed)) == {"sources": served}
+    assert failing.is_error and key not in text_of(failing)
+    requests = emulator_server.requests()
+    assert requests and all(r["apiKey"] == key for r in requests)
+
+
+def test_without_a_key_it_says_so_and_exits_4_without_asking(tmp_path):
+    result = subprocess.run(
+        [*jules_command(), "mcp", "serve"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "JULES_API_URL": "http://127.0.0.1:9/v1alpha"},
+    )
+    assert result.returncode == 4
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: no API key")
+
+
+def test_without_the_sdk_it_says_how_to_install_it(tmp_path):
+    blocked = (
+        "import sys; sys.modules['mcp'] = None; "
+        "from jules_cli.__main__ import main; sys.exit(main(['--emulator', 'mcp', 'serve']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'julesctl[mcp]'" in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("Error")]) == 1
+
+
+def test_no_other_command_imports_mcp(tmp_path, emulator_server):
+    for args in (("sources", "list", "--json"), ("session", "list"), ("--help",)):
+        run = probe(tmp_path, *args, env=emulator_server.env)
+        assert run.code == 0, run.stderr
+        assert run.heavy(("mcp", "jules_cli.mcp", "pydantic", "starlette")) == [], args
