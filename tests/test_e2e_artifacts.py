@@ -420,9 +420,15 @@ def served_artifacts(handle, sid: str) -> list[tuple[str | None, dict]]:
 
 
 EVERY_KIND = "Add a greeting [media] [bash-fail] [patch:readme]"
+# The live API may no longer send bashOutput artifacts (jules-api.md 13): the artifact
+# commands must work with and without them.
+BOTH_BASH_MODES = pytest.mark.parametrize(
+    "emulator_bash_output", [True, False], ids=["bash-output", "no-bash-output"], indirect=True
+)
 
 
-def test_artifacts_list_every_kind(emulator_server, jules):
+@BOTH_BASH_MODES
+def test_artifacts_list_every_kind(emulator_server, jules, emulator_bash_output):
     sid = finished_session(emulator_server, EVERY_KIND, auto_pr=True)
     served = served_artifacts(emulator_server, sid)
     result = jules("session", "artifacts", sid)
@@ -431,15 +437,20 @@ def test_artifacts_list_every_kind(emulator_server, jules):
     assert [row[0] for row in rows] == [str(n) for n in range(1, len(served) + 1)]
     assert [row[1] for row in rows] == [aid or "(output)" for aid, _ in served]
     assert [row[2] for row in rows] == [next(iter(artifact)) for _, artifact in served]
-    assert {row[2] for row in rows} == {"bashOutput", "media", "changeSet", "pullRequest"}
+    kinds = {"media", "changeSet", "pullRequest"} | (
+        {"bashOutput"} if emulator_bash_output else set()
+    )
+    assert {row[2] for row in rows} == kinds
     summaries = {row[2]: [] for row in rows}
     for row in rows:
         summaries[row[2]].append(row[3])
-    assert "`python -m pytest -q` exit 1" in summaries["bashOutput"]
+    if emulator_bash_output:
+        assert "`python -m pytest -q` exit 1" in summaries["bashOutput"]
     assert summaries["media"] == ["image/png, 74 B"]
     assert summaries["pullRequest"][0].startswith("https://github.com/jules-demo/hello-world/")
 
 
+@BOTH_BASH_MODES
 def test_artifacts_json_are_the_api_objects(emulator_server, jules):
     sid = finished_session(emulator_server, EVERY_KIND, auto_pr=True)
     result = jules("session", "artifacts", sid, "--json")
@@ -447,7 +458,10 @@ def test_artifacts_json_are_the_api_objects(emulator_server, jules):
     assert json.loads(result.stdout) == [a for _, a in served_artifacts(emulator_server, sid)]
 
 
-def test_artifacts_saved_as_files_of_every_kind(emulator_server, jules, tmp_path):
+@BOTH_BASH_MODES
+def test_artifacts_saved_as_files_of_every_kind(
+    emulator_server, jules, tmp_path, emulator_bash_output
+):
     sid = finished_session(emulator_server, EVERY_KIND, auto_pr=True)
     served = served_artifacts(emulator_server, sid)
     target = tmp_path / "artifacts"
@@ -478,7 +492,7 @@ def test_artifacts_saved_as_files_of_every_kind(emulator_server, jules, tmp_path
             assert kind == "pullRequest" and path.suffix == ".json"
             assert json.loads(data) == artifact
     logs = [p.read_text() for p in saved if p.suffix == ".log"]
-    assert any(log.endswith("exit code: 1\n") for log in logs)
+    assert any(log.endswith("exit code: 1\n") for log in logs) == emulator_bash_output
 
     # Saving again does not silently replace the files...
     again = jules("session", "artifacts", sid, "-o", str(target))
@@ -489,6 +503,7 @@ def test_artifacts_saved_as_files_of_every_kind(emulator_server, jules, tmp_path
     assert sorted(target.iterdir()) == saved
 
 
+@BOTH_BASH_MODES
 def test_hostile_artifacts_stay_inside_the_folder(emulator_server, jules, tmp_path):
     sid = finished_session(emulator_server, "Add a greeting [hostile]")
     work = tmp_path / "work"

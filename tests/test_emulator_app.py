@@ -109,7 +109,7 @@ def test_get_source_with_slashes_and_unknown(http):
 # -- sessions ---------------------------------------------------------------------------
 
 
-def test_create_session_echoes_input_and_fills_branch(http):
+def test_create_session_fills_branch_and_keeps_input_only_fields_to_itself(http):
     created = new_session(
         http,
         sourceContext={"source": SOURCE, "environmentVariablesEnabled": True},
@@ -123,8 +123,10 @@ def test_create_session_echoes_input_and_fills_branch(http):
         "githubRepoContext": {"startingBranch": "main"},
         "environmentVariablesEnabled": True,
     }
-    assert created["requirePlanApproval"] is True
-    assert created["automationMode"] == "AUTO_CREATE_PR"
+    # Input-only (jules-api.md 13): never in an answer, create or read.
+    assert "requirePlanApproval" not in created and "automationMode" not in created
+    read = http.get(f"sessions/{created['id']}").json()
+    assert "requirePlanApproval" not in read and "automationMode" not in read
     assert list(created)[:5] == ["name", "title", "createTime", "updateTime", "state"]
     assert list(created)[-1] == "id"
 
@@ -392,7 +394,14 @@ def test_fixed_key():
     url = "http://127.0.0.1/v1alpha/sessions"
     wrong = client.get(url, headers={"x-goog-api-key": "wrong"})
     assert wrong.status_code == 401
-    assert error_of(wrong)["details"][0]["reason"] == "API_KEY_INVALID"
+    # Live, a wrong key gets the 401 a missing key gets, with a misleading message
+    # (jules-api.md 13): same code, status and reason.
+    missing = client.get(url)
+    assert missing.status_code == 401
+    assert {**error_of(wrong), "message": None} == {**error_of(missing), "message": None}
+    assert error_of(wrong)["status"] == "UNAUTHENTICATED"
+    assert error_of(wrong)["details"][0]["reason"] == "CREDENTIALS_MISSING"
+    assert error_of(wrong)["message"] == "API keys are not supported by this API"
     assert client.get(url, headers={"X-Goog-Api-Key": "right-key"}).status_code == 200
     assert client.get(url, params={"key": "right-key"}).status_code == 200
 
@@ -695,3 +704,208 @@ def test_jules_client_errors_in_process(emu):
     emu.emulator.api_key = "another"
     with pytest.raises(AuthError):
         emu.client.get_session("1")
+
+
+# -- conformance with the live API (jules-api.md 13) -----------------------------------
+
+
+def test_null_fields_count_as_absent_nested_too(http):
+    # `jules-api` sends "githubRepoContext": null whenever no branch is given.
+    created = new_session(
+        http,
+        sourceContext={"source": SOURCE, "githubRepoContext": None, "workingBranch": None},
+        title=None,
+        requirePlanApproval=None,
+        automationMode=None,
+    )
+    assert created["sourceContext"] == {
+        "source": SOURCE,
+        "githubRepoContext": {"startingBranch": "main"},
+    }
+    assert created["title"] == "Add a greeting"
+    # Nested too: a null inside a message is that field left out of it.
+    nested = new_session(
+        http, sourceContext={"source": SOURCE, "environmentVariablesEnabled": None}
+    )
+    assert nested["sourceContext"] == created["sourceContext"]
+    empty = http.post(
+        "sessions",
+        json={"prompt": "x", "sourceContext": {"source": SOURCE, "githubRepoContext": {}}},
+    )
+    nulled = http.post(
+        "sessions",
+        json={
+            "prompt": "x",
+            "sourceContext": {"source": SOURCE, "githubRepoContext": {"startingBranch": None}},
+        },
+    )
+    assert nulled.status_code == empty.status_code and nulled.json() == empty.json()
+    assert "sourceContext" not in new_session(http, sourceContext=None)
+    # null is "not set", never a way around the checks: a required field stays required.
+    missing = http.post("sessions", json={"prompt": None})
+    assert missing.status_code == 400
+    sid = created["id"]
+    assert http.post(f"sessions/{sid}:sendMessage", json={"prompt": None}).status_code == 400
+    assert http.post(f"sessions/{sid}:archive", json={"name": None}).status_code == 200
+
+
+def test_input_only_fields_still_drive_the_session(http, emu):
+    sid = new_session(
+        http,
+        "Plan first",
+        sourceContext={"source": SOURCE},
+        requirePlanApproval=True,
+        automationMode="AUTO_CREATE_PR",
+    )["id"]
+    emu.emulator.settle()
+    waiting = http.get(f"sessions/{sid}").json()
+    assert waiting["state"] == "AWAITING_PLAN_APPROVAL"
+    assert http.post(f"sessions/{sid}:approvePlan", json={}).status_code == 200
+    emu.emulator.settle()
+    done = http.get(f"sessions/{sid}").json()
+    assert done["state"] == "COMPLETED" and "pullRequest" in done["outputs"][0]
+    assert "requirePlanApproval" not in done and "automationMode" not in done
+    listed = http.get("sessions").json()["sessions"][0]
+    assert "requirePlanApproval" not in listed and "automationMode" not in listed
+
+
+def test_activity_page_tokens_are_nanosecond_timestamps(http, emu):
+    sid = new_session(http, "Busy [many:30] [same-time]")["id"]
+    emu.emulator.settle()
+    served = http.get(f"sessions/{sid}/activities", params={"pageSize": 100}).json()
+    seen, tokens, token = [], [], None
+    while True:
+        params = {"pageSize": 4, **({"pageToken": token} if token else {})}
+        page = http.get(f"sessions/{sid}/activities", params=params).json()
+        seen += page["activities"]
+        token = page.get("nextPageToken")
+        if not token:
+            break
+        tokens.append(token)
+    # Every activity once, in order, although most share one createTime ([same-time]).
+    assert seen == served["activities"] and len(seen) > 30
+    assert all(t.isdigit() and len(t) == 19 for t in tokens), tokens
+    first = int(tokens[0])
+    created = seen[3]["createTime"]
+    assert abs(first - _ns(created)) < 10**6  # the cursor is about the last item's time
+    bad = http.get(f"sessions/{sid}/activities", params={"pageToken": "not-a-number"})
+    assert bad.status_code == 400
+    # A filter and a token combine (a long catch-up).
+    since = seen[1]["createTime"]
+    filtered = http.get(
+        f"sessions/{sid}/activities",
+        params={"pageSize": 2, "filter": f'create_time>"{since}"'},
+    ).json()
+    rest = http.get(
+        f"sessions/{sid}/activities",
+        params={"pageSize": 100, "filter": f'create_time>"{since}"',
+                "pageToken": filtered["nextPageToken"]},
+    ).json()  # fmt: skip
+    expected = [a for a in seen if _ns(a["createTime"]) > _ns(since)]
+    assert filtered["activities"] + rest["activities"] == expected
+
+
+def _ns(text: str) -> int:
+    from jules_cli.emulator.wire import parse_time
+
+    return parse_time(text)
+
+
+def test_source_page_tokens_are_the_next_source_id():
+    client, _ = many_sources_app(5)
+    first = client.get("sources", params={"pageSize": 2}).json()
+    assert first["nextPageToken"] == "github/acme/repo-002"
+    second = client.get("sources", params={"pageSize": 2, "pageToken": "github/acme/repo-002"})
+    assert [s["id"] for s in second.json()["sources"]] == [
+        "github/acme/repo-002",
+        "github/acme/repo-003",
+    ]
+    assert second.json()["nextPageToken"] == "github/acme/repo-004"
+    assert client.get("sources", params={"pageToken": "github/nobody/x"}).status_code == 400
+
+
+# -- scale: bulk seeding and indexes ------------------------------------------------------
+
+
+def test_bulk_seed_sessions_and_activities(http, emu):
+    control = httpx.Client(transport=httpx.WSGITransport(app=emu.app))
+    made = control.post(f"{CONTROL}/bulk", json={"sessions": 250}).json()["sessions"]
+    assert len(made) == 250
+    emu.clock.advance(10)  # bulk sessions end a second before now: keep the two apart
+    archived = control.post(
+        f"{CONTROL}/bulk", json={"sessions": 3, "archived": True, "state": "FAILED"}
+    ).json()["sessions"]
+    fresh = new_session(http, "after the bulk")["id"]
+    seen, token = [], None
+    while True:
+        params = {"pageSize": 100, **({"pageToken": token} if token else {})}
+        page = http.get("sessions", params=params).json()
+        seen += [s["id"] for s in page["sessions"]]
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    assert seen == [fresh, *made[::-1]]
+    both = http.get(
+        "sessions", params={"filter": "archived = true OR archived = false", "pageSize": 5}
+    ).json()
+    assert [s["id"] for s in both["sessions"]] == [fresh, *archived[::-1], made[-1]]
+    only = http.get("sessions", params={"filter": "archived = true"}).json()["sessions"]
+    assert [(s["id"], s["state"], s["archived"]) for s in only] == [
+        (sid, "FAILED", True) for sid in archived[::-1]
+    ]
+    # Archiving moves a session between the indexes; deleting drops it.
+    http.post(f"sessions/{made[-1]}:archive")
+    http.delete(f"sessions/{made[-2]}")
+    top = http.get("sessions", params={"pageSize": 2}).json()["sessions"]
+    assert [s["id"] for s in top] == [fresh, made[-3]]
+
+    (busy,) = control.post(f"{CONTROL}/bulk", json={"activities": 120}).json()["sessions"]
+    page = http.get(f"sessions/{busy}/activities", params={"pageSize": 100}).json()
+    assert len(page["activities"]) == 100 and page["nextPageToken"].isdigit()
+    control.post(f"{CONTROL}/bulk", json={"session": busy, "activities": 5})
+    rest = http.get(
+        f"sessions/{busy}/activities", params={"pageToken": page["nextPageToken"]}
+    ).json()["activities"]
+    assert len(rest) == 25
+    times = [a["createTime"] for a in page["activities"] + rest]
+    assert times == sorted(times)
+    last = rest[-1]["id"]
+    assert http.get(f"sessions/{busy}/activities/{last}").json() == rest[-1]
+    bad = control.post(f"{CONTROL}/bulk", json={"sessions": -1})
+    assert bad.status_code == 400 and "sessions" in bad.json()["error"]["message"]
+    assert (
+        control.post(f"{CONTROL}/bulk", json={"session": "1", "activities": 1}).status_code == 404
+    )
+
+
+def test_steps_play_in_time_order_across_many_sessions(emu, http):
+    # The due heap: sessions created at different times all progress, however many.
+    ids = []
+    for n in range(20):
+        ids.append(new_session(http, f"task {n} [many:2]")["id"])
+        emu.clock.advance(3)
+    emu.clock.advance(200)
+    states = {http.get(f"sessions/{sid}").json()["state"] for sid in ids}
+    assert states == {"COMPLETED"}
+    # A deleted session with steps pending is simply forgotten.
+    doomed = new_session(http, "doomed")["id"]
+    http.delete(f"sessions/{doomed}")
+    emu.clock.advance(200)
+    assert http.get("sessions", params={"pageSize": 1}).json()["sessions"][0]["id"] == ids[-1]
+
+
+def test_saved_state_round_trips_with_indexes_and_cursors(emu, http):
+    sid = new_session(http, "Busy [many:12] [same-time]")["id"]
+    waiting = new_session(http, "Later [ask]")["id"]
+    emu.emulator.settle()
+    page = http.get(f"sessions/{sid}/activities", params={"pageSize": 5}).json()
+    restored = Emulator.from_dict(
+        __import__("json").loads(emu.emulator.state_json()), clock=emu.clock
+    )
+    again = restored.list_activities(sid, page_size=5, page_token=page["nextPageToken"])
+    original = emu.emulator.list_activities(sid, page_size=5, page_token=page["nextPageToken"])
+    assert again == original
+    assert restored.list_sessions() == emu.emulator.list_sessions()
+    restored.send_message(waiting, {"prompt": "yes"})
+    restored.settle()
+    assert restored.get_session(waiting)["state"] == "COMPLETED"

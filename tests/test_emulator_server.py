@@ -269,3 +269,55 @@ def test_serve_forever_prints_env_lines_and_stops_on_ctrl_c(tmp_path):
     assert child.returncode == 0
     assert "Emulator stopped." in stderr
     assert "Traceback" not in stderr
+
+
+def test_holds_200_concurrent_clients_without_an_error():
+    # 200 clients connect at the same moment (a barrier), then each reads sessions in a
+    # loop with a fresh connection per request (the server speaks HTTP/1.0), for a
+    # bounded time. A listen queue of 5 (socketserver's default) refused or reset some of
+    # them; bench/run.py runs the same for 20 s against `jules emulator serve`.
+    import http.client
+    import threading
+
+    clients, seconds = 200, 2.0
+    handle = start_server(Emulator(speed=200))
+    handle.app.emulator.bulk_seed({"sessions": 50})
+    barrier = threading.Barrier(clients)
+    errors: list[str] = []
+    done = [0]
+    lock = threading.Lock()
+
+    def client() -> None:
+        barrier.wait()
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                connection = http.client.HTTPConnection(handle.host, handle.port, timeout=10)
+                connection.request(
+                    "GET", "/v1alpha/sessions?pageSize=5", headers={"X-Goog-Api-Key": "k"}
+                )
+                response = connection.getresponse()
+                body = response.read()
+                connection.close()
+                ok = response.status == 200 and body.startswith(b"{")
+                with lock:
+                    done[0] += 1
+                    if not ok:
+                        errors.append(f"HTTP {response.status}")
+            except OSError as exc:
+                with lock:
+                    errors.append(repr(exc))
+            if time.monotonic() >= deadline:
+                return
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        handle.shutdown()
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == [], f"{len(errors)} of {done[0] + len(errors)} failed: {errors[:3]}"
+    assert done[0] >= clients

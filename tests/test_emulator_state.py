@@ -164,7 +164,8 @@ def test_no_pull_request_without_auto_create_pr_or_source(emulator, clock):
     assert "sourceContext" not in repoless
 
 
-def test_intermediate_change_set_and_bash_output(emulator, clock):
+def test_intermediate_change_set_and_bash_output(clock):
+    emulator = Emulator(clock=clock, rng_seed=7, bash_output=True)
     sid = create(emulator)
     clock.advance(100)
     bash = artifacts(emulator, sid, "bashOutput")
@@ -181,7 +182,7 @@ def test_intermediate_change_set_and_bash_output(emulator, clock):
 
 def test_plan_approval_waits_until_approved(emulator, clock):
     sid = create(emulator, requirePlanApproval=True)
-    assert emulator.get_session(sid)["requirePlanApproval"] is True
+    assert "requirePlanApproval" not in emulator.get_session(sid)  # input-only
     clock.advance(1000)
     assert state(emulator, sid) == "AWAITING_PLAN_APPROVAL"
     assert kinds(emulator, sid) == ["planGenerated"]
@@ -321,7 +322,8 @@ def test_no_changes_completes_without_a_patch(emulator, clock):
     assert "artifacts" not in activities(emulator, sid)[-1]
 
 
-def test_bash_fail_has_a_nonzero_exit_code(emulator, clock):
+def test_bash_fail_has_a_nonzero_exit_code(clock):
+    emulator = Emulator(clock=clock, rng_seed=7, bash_output=True)
     sid = create(emulator, "[bash-fail]")
     clock.advance(100)
     codes = [bash.get("exitCode", 0) for bash in artifacts(emulator, sid, "bashOutput")]
@@ -590,3 +592,29 @@ def test_time_format_round_trip():
     assert format_time(ns) == "2026-01-17T00:03:53.137240Z"
     assert parse_time("2026-01-17T01:03:53.137240+01:00") == ns
     assert format_time(parse_time("2026-08-08T12:42:12.441608052Z")).endswith(".441608052Z")
+
+
+def test_bash_output_artifacts_can_be_switched_off(clock, monkeypatch):
+    # The official SDK says the API stopped sending bashOutput (jules-api.md 13): the
+    # emulator runs both ways. Off, the "Ran bash command" updates stay (title and the
+    # transcript in the description) without the artifact; other artifacts stay.
+    emulator = Emulator(clock=clock, rng_seed=7, bash_output=False)
+    sid = create(emulator, "[bash-fail] [hostile]")
+    clock.advance(1000)
+    assert artifacts(emulator, sid, "bashOutput") == []
+    ran = [
+        a
+        for a in activities(emulator, sid)
+        if a.get("progressUpdated", {}).get("title") == "Ran bash command"
+    ]
+    assert len(ran) == 2 and all("artifacts" not in a for a in ran)
+    assert "Exit Code: 1" in ran[1]["progressUpdated"]["description"]
+    assert artifacts(emulator, sid, "media") and artifacts(emulator, sid, "changeSet")
+    # The default follows $JULES_EMULATOR_BASH_OUTPUT (the in-process emulator's setting).
+    monkeypatch.setenv("JULES_EMULATOR_BASH_OUTPUT", "off")
+    assert Emulator(clock=clock).bash_output is False
+    monkeypatch.setenv("JULES_EMULATOR_BASH_OUTPUT", "1")
+    assert Emulator(clock=clock).bash_output is True
+    monkeypatch.setenv("JULES_EMULATOR_BASH_OUTPUT", "maybe")
+    with pytest.raises(ValueError, match="JULES_EMULATOR_BASH_OUTPUT"):
+        Emulator(clock=clock)

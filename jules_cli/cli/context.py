@@ -114,7 +114,12 @@ class AppContext:
             import httpx
 
             from jules_cli.emulator.inprocess import PersistentEmulatorApp
+            from jules_cli.emulator.state import bash_output_default
 
+            try:
+                bash_output_default()  # $JULES_EMULATOR_BASH_OUTPUT, checked before any request
+            except ValueError as exc:
+                raise UsageError(str(exc), "set it to 1 (on) or 0 (off)") from exc
             source = resolve_key(None)
             state_path = emulator_state_path()
             transport = httpx.WSGITransport(

@@ -66,6 +66,14 @@ def serve(
             help='Inject a fault, as JSON, e.g. \'{"status":429,"retryAfter":1,"times":2}\'.',
         ),
     ] = None,
+    bash_output: Annotated[
+        bool | None,
+        typer.Option(
+            "--bash-output/--no-bash-output",
+            help="Emit bashOutput artifacts (default: $JULES_EMULATOR_BASH_OUTPUT, else on).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the Jules API on loopback; prints the JULES_API_URL/JULES_API_KEY to export."""
     from jules_cli.emulator import serve_forever
@@ -76,7 +84,13 @@ def serve(
         raise UsageError(f"--port must be 0-65535, not {port}")
     try:
         code = serve_forever(
-            host, port, speed=speed, seed_file=seed, api_key=key, faults=_faults(fault or [])
+            host,
+            port,
+            speed=speed,
+            seed_file=seed,
+            api_key=key,
+            faults=_faults(fault or []),
+            bash_output=bash_output,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc

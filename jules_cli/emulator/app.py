@@ -41,7 +41,9 @@ MISSING_KEY_MESSAGE = (
     "Method doesn't allow unregistered callers (callers without established identity). "
     "Please use API Key or other form of API consumer identity to call this API."
 )
-BAD_KEY_MESSAGE = "API key not valid. Please pass a valid API key."
+# A wrong or revoked key was observed live to get the very answer a missing one gets,
+# reason CREDENTIALS_MISSING and this (misleading) message (jules-api.md 7, 13).
+BAD_KEY_MESSAGE = "API keys are not supported by this API"
 
 
 class DropConnection(Exception):
@@ -426,7 +428,7 @@ class EmulatorApp:
             raise unauthenticated("CREDENTIALS_MISSING", MISSING_KEY_MESSAGE, method)
         expected = self.emulator.api_key
         if expected is not None and key != expected:
-            raise unauthenticated("API_KEY_INVALID", BAD_KEY_MESSAGE, method)
+            raise unauthenticated("CREDENTIALS_MISSING", BAD_KEY_MESSAGE, method)
 
     # -- the control plane --------------------------------------------------------------
 
@@ -437,6 +439,8 @@ class EmulatorApp:
         try:
             body = _json_body(_read_body(environ)) if method in ("POST", "PUT") else None
             result = self._control_action(method, action, body)
+            if isinstance(result, _Raw):
+                return 200, [_JSON_TYPE], result.text.encode() + b"\n"
             return 200, [_JSON_TYPE], _dump(result)
         except ApiFault as fault:
             return fault.code, [_JSON_TYPE], _dump(fault.envelope())
@@ -451,6 +455,7 @@ class EmulatorApp:
                 "now": emulator.now(),
                 "apiKeyRequired": self.require_key,
                 "apiKey": "(any non-empty key)" if emulator.api_key is None else "(fixed)",
+                "bashOutput": emulator.bash_output,
                 "faultsQueued": len(self.faults()),
                 "requestsLogged": len(self.requests()),
                 "requestsInFlight": self.in_flight(),
@@ -481,9 +486,18 @@ class EmulatorApp:
             return {"now": emulator.now()}
         if (method, action) == ("POST", "sources"):
             return emulator.add_source(body)
+        if (method, action) == ("POST", "bulk"):
+            return emulator.bulk_seed(body)
         if (method, action) == ("GET", "state"):
-            return emulator.to_dict()
+            return _Raw(emulator.state_json())
         raise ApiFault(404, f"No emulator control endpoint {method} {CONTROL_PREFIX}/{action}")
+
+
+@dataclass
+class _Raw:
+    """A control-plane answer already dumped as JSON (under the emulator's lock)."""
+
+    text: str
 
 
 def make_app(

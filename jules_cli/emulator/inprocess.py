@@ -53,11 +53,15 @@ class PersistentEmulatorApp:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         with _exclusive_lock(self.lock_path):
             emulator = self.load()
+            loaded = emulator.revision
             self._app.emulator = emulator
             try:
                 body = b"".join(self._app(environ, capture))
             finally:
-                self._save(emulator)
+                # Only a request that changed something rewrites the file (a big state
+                # costs its size to write; reads of settled sessions change nothing).
+                if emulator.revision != loaded:
+                    self._save(emulator)
         start_response(*captured)
         return [body]
 
@@ -77,8 +81,7 @@ class PersistentEmulatorApp:
             return Emulator(speed=self.speed, clock=self._clock)
 
     def _save(self, emulator: Emulator) -> None:
-        data = json.dumps(emulator.to_dict(), separators=(",", ":"))
-        write_atomically(self.state_path, data.encode("utf-8"))
+        write_atomically(self.state_path, emulator.state_json().encode("utf-8"))
 
 
 @contextlib.contextmanager

@@ -7,22 +7,35 @@ delays are in simulated seconds, divided by `speed` to get real ones.
 
 Every public method takes the lock, so one Emulator can serve many threads. Methods
 answer with the API's JSON objects (plain dicts) or raise ApiFault.
+
+Users point their scripts and CI at the emulator with their own (large) seeds, so no
+request looks at every session: sessions are found by id in a dict, listed from sorted
+indexes (one per archived flag) kept up to date on every change, and "play everything
+that is due" pops a heap of due times instead of visiting each session. A page costs
+O(page size + log N) however many sessions there are.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
+import heapq
+import itertools
 import json
+import os
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from jules_cli.emulator import content, scenario
+from jules_cli.emulator.wire import (
+    NANOS as NANOS_PER_SECOND,
+)
 from jules_cli.emulator.wire import (
     ApiFault,
     decode_page_token,
@@ -39,6 +52,12 @@ from jules_cli.emulator.wire import (
 
 STATE_FORMAT = "jules-emulator-state"
 STATE_VERSION = 1
+# `bashOutput` artifacts on or off (jules-api.md 13: the official SDK says the API stopped
+# returning them, the Discovery document still lists them). The Emulator's default when
+# not told, so the in-process emulator and a whole test run can be switched with it.
+BASH_OUTPUT_ENV = "JULES_EMULATOR_BASH_OUTPUT"
+# Bulk seeding (the control plane's /_emulator/bulk) is for benchmarks and big fixtures.
+MAX_BULK = 1_000_000
 
 DEFAULT_PAGE_SIZES = {"sources": 30, "sessions": 30, "activities": 50}
 MAX_PAGE_SIZE = 100
@@ -138,8 +157,35 @@ class SessionRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SessionRecord:
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        known = _RECORD_FIELDS
+        record = cls(**{key: value for key, value in data.items() if key in known})
+        if record.activities and "cur" not in record.activities[-1]:
+            _renumber_cursors(record.activities, 0)  # a state saved before cursors existed
+        return record
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON-able data, default values left out: a state of 100,000
+        sessions stays small to save and quick to load. Shares (does not copy) the
+        record's lists; dump it before anything changes."""
+        out: dict[str, Any] = {}
+        for name, default in _RECORD_DEFAULTS:
+            value = getattr(self, name)
+            if default is _REQUIRED or value != default:
+                out[name] = value
+        return out
+
+    @property
+    def order_key(self) -> tuple[int, int, str]:
+        """Sessions list newest first: by createTime, ties by creation order."""
+        return (self.create_ns, self.seq, self.id)
+
+    def activity_index(self, activity_id: str) -> int | None:
+        """Where an activity is in `activities` (an id -> position map, built on first use)."""
+        index = self.__dict__.get("_by_id")
+        if index is None or len(index) != len(self.activities):
+            index = {record["body"]["id"]: n for n, record in enumerate(self.activities)}
+            self.__dict__["_by_id"] = index
+        return index.get(activity_id)
 
     @property
     def source(self) -> str | None:
@@ -164,14 +210,85 @@ class SessionRecord:
         out["url"] = f"https://jules.google.com/session/{self.id}"
         if self.outputs:
             out["outputs"] = copy.deepcopy(self.outputs)
-        if self.require_plan_approval:
-            out["requirePlanApproval"] = True
-        if self.automation_mode and self.automation_mode != AUTOMATION_MODES[0]:
-            out["automationMode"] = self.automation_mode
+        # requirePlanApproval and automationMode are input-only: the live API never returns
+        # them (jules-api.md 13), so a script that reads them back must fail here too.
         if self.archived:
             out["archived"] = True
         out["id"] = self.id
         return out
+
+
+_REQUIRED = object()
+_RECORD_FIELDS = frozenset(f.name for f in fields(SessionRecord))
+_RECORD_DEFAULTS = [
+    (
+        f.name,
+        f.default
+        if f.default is not MISSING
+        else (f.default_factory() if f.default_factory is not MISSING else _REQUIRED),
+    )
+    for f in fields(SessionRecord)
+]
+
+
+def _renumber_cursors(activities: list[dict[str, Any]], start: int) -> None:
+    """Give activities[start:] their page cursors: the createTime in nanoseconds, plus one
+    nanosecond per activity that shares it, so cursors strictly increase in list order
+    and a page token (a cursor) is a nanosecond timestamp like the live API's."""
+    previous = activities[start - 1]["cur"] if start > 0 else None
+    for record in activities[start:]:
+        cursor = record["ns"] if previous is None else max(record["ns"], previous + 1)
+        record["cur"] = previous = cursor
+
+
+def bash_output_default() -> bool:
+    """Whether bashOutput artifacts are on when nobody says: $JULES_EMULATOR_BASH_OUTPUT
+    (1/true/on or 0/false/off), else on."""
+    value = os.environ.get(BASH_OUTPUT_ENV, "").strip().lower()
+    if not value:
+        return True
+    if value in ("0", "false", "off", "no"):
+        return False
+    if value in ("1", "true", "on", "yes"):
+        return True
+    raise ValueError(f"{BASH_OUTPUT_ENV} must be on or off (1/0), not {value!r}")
+
+
+def _without_bash_output(body: dict[str, Any]) -> dict[str, Any]:
+    artifacts = body.get("artifacts")
+    if not artifacts or not any("bashOutput" in a for a in artifacts):
+        return body
+    kept = [a for a in artifacts if "bashOutput" not in a]
+    body = {key: value for key, value in body.items() if key != "artifacts"}
+    if kept:
+        body["artifacts"] = kept
+    return body
+
+
+class _Order:
+    """Sessions' order keys (createTime ns, seq, id), ascending; pages read it backwards.
+
+    Sessions mostly arrive newest, so an insert is an append; a removal is a binary
+    search plus a memmove of the tail."""
+
+    def __init__(self, keys: Iterable[tuple[int, int, str]] = ()) -> None:
+        self.keys = sorted(keys)
+
+    def add(self, key: tuple[int, int, str]) -> None:
+        if not self.keys or key > self.keys[-1]:
+            self.keys.append(key)
+        else:
+            bisect.insort(self.keys, key)
+
+    def remove(self, key: tuple[int, int, str]) -> None:
+        index = bisect.bisect_left(self.keys, key)
+        if index < len(self.keys) and self.keys[index] == key:
+            del self.keys[index]
+
+    def before(self, cursor: tuple[int, int] | None, count: int) -> list[tuple[int, int, str]]:
+        """Up to `count` keys older than `cursor` (all when None), newest first."""
+        end = len(self.keys) if cursor is None else bisect.bisect_left(self.keys, tuple(cursor))
+        return self.keys[max(end - count, 0) : end][::-1]
 
 
 class Emulator:
@@ -182,6 +299,8 @@ class Emulator:
     accepted, or None for any non-empty key. `seed`: {"sources": [...], "sessions": [...]}
     (see docs/emulator.md). `activities_404_seconds`: simulated seconds during which a new
     session's activities answer 404, like the live API's eventual consistency.
+    `bash_output`: whether scripted sessions emit bashOutput artifacts (default:
+    bash_output_default(), i.e. $JULES_EMULATOR_BASH_OUTPUT, else on).
     """
 
     def __init__(
@@ -193,10 +312,14 @@ class Emulator:
         seed: dict[str, Any] | None = None,
         activities_404_seconds: float = 2.0,
         rng_seed: int | None = None,
+        bash_output: bool | None = None,
     ) -> None:
         if not speed > 0:
             raise ValueError("speed must be above 0")
         self.speed = float(speed)
+        self.bash_output = bash_output_default() if bash_output is None else bool(bash_output)
+        # Bumped by every change; a caller that persists the state saves only when it moved.
+        self.revision = 0
         self.api_key = api_key or None
         self.activities_404_seconds = float(activities_404_seconds)
         self.lock = threading.RLock()
@@ -211,10 +334,47 @@ class Emulator:
         self._offset_ns = 0
         self._seq = 0
         self._pull_numbers: dict[str, int] = {}
-        self._sessions: dict[str, SessionRecord] = {}
+        self._clear_sessions()
         self._sources = default_sources()
+        self.revision += 1
         if self._seed:
             self._load_seed(self._seed)
+
+    def _clear_sessions(self) -> None:
+        self._sessions: dict[str, SessionRecord] = {}
+        # The sessions list's indexes, one per archived flag (see the module doc).
+        self._orders = {False: _Order(), True: _Order()}
+        # (due ns, session id) for every session with a scheduled step; entries that no
+        # longer match _due_at (rescheduled, deleted) are stale and skipped when popped.
+        self._due: list[tuple[int, str]] = []
+        self._due_at: dict[str, int] = {}
+
+    def _index(self, session: SessionRecord) -> None:
+        """Make a new session known to the indexes."""
+        self._sessions[session.id] = session
+        self._orders[session.archived].add(session.order_key)
+        self._schedule(session)
+
+    def _schedule(self, session: SessionRecord) -> None:
+        """Keep the due heap in step with the session's next scheduled step."""
+        due = self._next_due(session)
+        if due is None:
+            self._due_at.pop(session.id, None)
+        elif self._due_at.get(session.id) != due:
+            self._due_at[session.id] = due
+            heapq.heappush(self._due, (due, session.id))
+            if len(self._due) > 2 * len(self._due_at) + 1024:
+                self._due = [(d, sid) for sid, d in self._due_at.items()]
+                heapq.heapify(self._due)
+
+    def _next_due_any(self) -> int | None:
+        """The earliest due time of any session (dropping stale heap entries on the way)."""
+        while self._due:
+            due, session_id = self._due[0]
+            if self._due_at.get(session_id) == due:
+                return due
+            heapq.heappop(self._due)
+        return None
 
     def now_ns(self) -> int:
         """The emulator's current time: the clock, plus any time jumped with advance()."""
@@ -244,6 +404,7 @@ class Emulator:
             raise ValueError("cannot go back in time")
         with self.lock:
             self._offset_ns += self._sim_ns(seconds)
+            self.revision += 1
             self._catch_up()
 
     def settle(self, max_steps: int = 100_000) -> None:
@@ -252,15 +413,22 @@ class Emulator:
         with self.lock:
             for _ in range(max_steps):
                 self._catch_up()
-                due = [d for s in self._sessions.values() if (d := self._next_due(s)) is not None]
-                if not due:
+                due = self._next_due_any()
+                if due is None:
                     return
-                self._offset_ns += max(min(due) - self.now_ns(), 0)
+                self._offset_ns += max(due - self.now_ns(), 0)
+                self.revision += 1
 
     def _catch_up(self) -> None:
+        """Play every step whose time has come, in due order, popping the due heap."""
         now = self.now_ns()
-        for session in self._sessions.values():
+        while (due := self._next_due_any()) is not None and due <= now:
+            _, session_id = heapq.heappop(self._due)
+            del self._due_at[session_id]
+            session = self._sessions[session_id]
             self._play(session, now)
+            self._schedule(session)
+            self.revision += 1
 
     @staticmethod
     def _next_due(session: SessionRecord) -> int | None:
@@ -287,6 +455,8 @@ class Emulator:
         if "state" in step:
             self._set_state(session, step["state"], at)
         for body in step.get("activities", ()):
+            if not self.bash_output:
+                body = _without_bash_output(body)
             self._add_activity(session, body, at)
         if "complete" in step:
             self._complete(session, step["complete"], at)
@@ -329,7 +499,20 @@ class Emulator:
         if artifacts:
             activity["artifacts"] = artifacts
         activity["id"] = activity_id
-        session.activities.append({"seq": self._next_seq(), "ns": at, "body": activity})
+        record = {"seq": self._next_seq(), "ns": at, "body": activity}
+        activities = session.activities
+        if not activities or at >= activities[-1]["ns"]:
+            record["cur"] = at if not activities else max(at, activities[-1]["cur"] + 1)
+            activities.append(record)
+            index = session.__dict__.get("_by_id")
+            if index is not None and len(index) == len(activities) - 1:
+                index[activity_id] = len(activities) - 1
+        else:
+            # Older than the newest (a seed's own order): keep the list sorted by time.
+            position = bisect.bisect_right(activities, at, key=lambda r: r["ns"])
+            activities.insert(position, record)
+            _renumber_cursors(activities, position)
+            session.__dict__.pop("_by_id", None)
         return activity
 
     def _context(self, session: SessionRecord) -> scenario.Context:
@@ -391,16 +574,22 @@ class Emulator:
     ) -> dict[str, Any]:
         with self.lock:
             wanted = _parse_source_filter(filter)
-            positions = {source["name"]: index for index, source in enumerate(self._sources)}
             items = [s for s in self._sources if wanted is None or s["name"] in wanted]
-            return _page(
-                items,
-                "sources",
-                lambda s: positions[s["name"]],
-                page_size,
-                page_token,
-                copy.deepcopy,
-            )
+            start = 0
+            if page_token:
+                # The live API's source tokens are the next source's id
+                # (`github/owner/repo`, jules-api.md 6); clients must not parse them.
+                start = next((n for n, s in enumerate(items) if s["id"] == page_token), -1)
+                if start < 0:
+                    raise invalid_argument("Invalid page token.", "page_token")
+            size = _page_size(page_size, "sources")
+            page = items[start : start + size]
+            result: dict[str, Any] = {}
+            if page:
+                result["sources"] = copy.deepcopy(page)
+            if start + size < len(items):
+                result["nextPageToken"] = items[start + size]["id"]
+            return result
 
     def get_source(self, name: str) -> dict[str, Any]:
         with self.lock:
@@ -468,7 +657,8 @@ class Emulator:
                 activities_ready_ns=now + self._sim_ns(self.activities_404_seconds),
             )
             self._start_lifecycle(session, directives, now)
-            self._sessions[session.id] = session
+            self._index(session)
+            self.revision += 1
             return session.render()
 
     def _start_lifecycle(
@@ -535,25 +725,38 @@ class Emulator:
         with self.lock:
             self._catch_up()
             archived = _parse_archived_filter(filter)
-            items = sorted(
-                (s for s in self._sessions.values() if s.archived in archived),
-                key=lambda s: (s.create_ns, s.seq),
+            size = _page_size(page_size, "sessions")
+            cursor = None
+            if page_token:
+                cursor = _decode_cursor(page_token, "sessions")
+                if not (
+                    isinstance(cursor, list)
+                    and len(cursor) == 2
+                    and all(isinstance(part, int) for part in cursor)
+                ):
+                    raise invalid_argument("Invalid page token.", "page_token")
+            # One more than a page tells whether a next page exists; with both flags the
+            # two indexes' newest keys are merged.
+            keys = heapq.merge(
+                *(self._orders[flag].before(cursor, size + 1) for flag in sorted(archived)),
                 reverse=True,
             )
-            return _page(
-                items,
-                "sessions",
-                lambda s: [s.create_ns, s.seq],
-                page_size,
-                page_token,
-                SessionRecord.render,
-                descending=True,
-            )
+            page = list(itertools.islice(keys, size + 1))
+            result: dict[str, Any] = {}
+            if page[:size]:
+                result["sessions"] = [self._sessions[key[2]].render() for key in page[:size]]
+            if len(page) > size:
+                last = page[size - 1]
+                result["nextPageToken"] = encode_page_token({"k": "sessions", "after": last[:2]})
+            return result
 
     def delete_session(self, session_id: str) -> dict[str, Any]:
         with self.lock:
-            self._session(session_id)
+            session = self._session(session_id)
             del self._sessions[session_id]
+            self._orders[session.archived].remove(session.order_key)
+            self._due_at.pop(session_id, None)
+            self.revision += 1
             return {}
 
     def archive_session(self, session_id: str, body: Any = None) -> dict[str, Any]:
@@ -568,8 +771,11 @@ class Emulator:
             _known_fields(body or {}, ("name",), "")
             session = self._session(session_id)
             if session.archived != archived:
+                self._orders[session.archived].remove(session.order_key)
                 session.archived = archived
+                self._orders[archived].add(session.order_key)
                 session.update_ns = max(session.update_ns, self.now_ns())
+                self.revision += 1
             return session.render()
 
     def approve_plan(self, session_id: str, body: Any = None) -> dict[str, Any]:
@@ -595,6 +801,8 @@ class Emulator:
                 files = scenario.default_work_files(directives)
                 session.script = scenario.work_script(directives, self._context(session), files)
             session.next_due_ns = now + self._sim_ns(session.script[0]["delay"])
+            self._schedule(session)
+            self.revision += 1
             return {}
 
     @staticmethod
@@ -642,6 +850,8 @@ class Emulator:
             else:
                 reply = "Thanks, I will take that into account."
             session.replies.append({"due_ns": reply_at, "activity": scenario.agent_message(reply)})
+            self._schedule(session)
+            self.revision += 1
             return {}
 
     def _plan_follow_up(
@@ -668,28 +878,32 @@ class Emulator:
             session = self._session(session_id)
             if self.now_ns() < session.activities_ready_ns:
                 raise not_found()
-            keep = _parse_activity_filter(filter)
-            items = sorted(
-                (a for a in session.activities if keep(a["ns"])),
-                key=lambda a: (a["ns"], a["seq"]),
-            )
-            return _page(
-                items,
-                "activities",
-                lambda a: [a["ns"], a["seq"]],
-                page_size,
-                page_token,
-                lambda a: copy.deepcopy(a["body"]),
-            )
+            low, high = _activity_range(session.activities, filter)
+            size = _page_size(page_size, "activities")
+            if page_token:
+                # A cursor in nanoseconds, shaped like the live API's tokens (jules-api.md 6).
+                if not page_token.isdigit() or len(page_token) > 20:
+                    raise invalid_argument("Invalid page token.", "page_token")
+                after = bisect.bisect_right(
+                    session.activities, int(page_token), key=lambda r: r["cur"]
+                )
+                low = max(low, after)
+            page = session.activities[low : min(low + size, high)]
+            result: dict[str, Any] = {}
+            if page:
+                result["activities"] = [copy.deepcopy(record["body"]) for record in page]
+            if low + size < high:
+                result["nextPageToken"] = str(page[-1]["cur"])
+            return result
 
     def get_activity(self, session_id: str, activity_id: str) -> dict[str, Any]:
         with self.lock:
             self._catch_up()
             session = self._session(session_id)
-            for record in session.activities:
-                if record["body"]["id"] == activity_id:
-                    return copy.deepcopy(record["body"])
-            raise not_found()
+            index = session.activity_index(activity_id)
+            if index is None:
+                raise not_found()
+            return copy.deepcopy(session.activities[index]["body"])
 
     # -- seeds and persistence ------------------------------------------------------
 
@@ -768,10 +982,89 @@ class Emulator:
             self._start_lifecycle(session, _lenient_directives(prompt), created)
         else:
             session.waiting_for = _WAITING_STATES.get(state)
-        self._sessions[session.id] = session
+        self._index(session)
+
+    def bulk_seed(self, spec: Any) -> dict[str, Any]:
+        """Add many sessions (and activities) at once, for benchmarks and big fixtures
+        (the control plane's POST /_emulator/bulk, see docs/emulator.md).
+
+        {"sessions": N} adds N ended sessions, a second apart, the newest created just
+        now; {"activities": M} gives each M progress updates (one new session when
+        `sessions` is not given); {"session": ID, "activities": M} appends M to that
+        session. Optional: "state" (default COMPLETED), "archived", "source", "prompt".
+        Answers {"sessions": [ids, oldest first]}.
+        """
+        spec = _known_fields(
+            spec if spec is not None else {},
+            ("sessions", "activities", "session", "state", "archived", "source", "prompt"),
+            "bulk",
+        )
+        count = spec.get("sessions")
+        per_session = spec.get("activities", 0)
+        for name, value in (("sessions", count), ("activities", per_session)):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_BULK
+            ):
+                raise ValueError(f"bulk: `{name}` must be a count from 0 to {MAX_BULK}")
+        state = spec.get("state", "COMPLETED")
+        if state not in STATES or state == "STATE_UNSPECIFIED":
+            raise ValueError(f"bulk: unknown state {state!r}")
+        prompt = spec.get("prompt") or "Bulk session"
+        if not isinstance(prompt, str):
+            raise ValueError("bulk: `prompt` must be a string")
+        with self.lock:
+            self._catch_up()
+            now = self.now_ns()
+            if spec.get("session") is not None:
+                if count is not None:
+                    raise ValueError("bulk: give `sessions` or `session`, not both")
+                session = self._session(str(spec["session"]))
+                start = max(now, session.activities[-1]["ns"] if session.activities else now)
+                self._bulk_activities(session, per_session, start)
+                self.revision += 1
+                return {"sessions": [session.id]}
+            source_context = None
+            if spec.get("source") is not None:
+                source_context = self._source_context({"source": spec["source"]})
+            if count is None:
+                count = 1
+            ids = []
+            # A second apart, ending now; each session's activities a millisecond apart
+            # after its createTime (so they never reach past now for M < 1000).
+            step = NANOS_PER_SECOND
+            for index in range(count):
+                created = now - (count - index) * step
+                session = SessionRecord(
+                    id=self._new_session_id(),
+                    seq=self._next_seq(),
+                    prompt=f"{prompt} {index + 1}",
+                    title=f"{prompt} {index + 1}",
+                    create_ns=created,
+                    update_ns=created,
+                    state=state,
+                    source_context=copy.deepcopy(source_context),
+                    archived=bool(spec.get("archived")),
+                )
+                session.waiting_for = _WAITING_STATES.get(state)
+                self._bulk_activities(session, per_session, created)
+                if session.activities:
+                    session.update_ns = max(created, session.activities[-1]["ns"])
+                self._index(session)
+                ids.append(session.id)
+            self.revision += 1
+            return {"sessions": ids}
+
+    def _bulk_activities(self, session: SessionRecord, count: int, start: int) -> None:
+        step = NANOS_PER_SECOND // 1000
+        for index in range(count):
+            note = scenario.progress(f"Progress {index + 1}", f"Bulk progress note {index + 1}.")
+            self._add_activity(session, note, start + (index + 1) * step)
 
     def to_dict(self) -> dict[str, Any]:
-        """The whole state as JSON-able data; Emulator.from_dict() restores it."""
+        """The whole state as JSON-able data; Emulator.from_dict() restores it.
+
+        It shares the sessions' lists: dump it before the emulator changes again (or use
+        state_json(), which dumps under the lock)."""
         with self.lock:
             return {
                 "format": STATE_FORMAT,
@@ -784,8 +1077,13 @@ class Emulator:
                 "pullNumbers": dict(self._pull_numbers),
                 "seed": copy.deepcopy(self._seed),
                 "sources": copy.deepcopy(self._sources),
-                "sessions": [asdict(s) for s in self._sessions.values()],
+                "sessions": [s.to_json() for s in self._sessions.values()],
             }
+
+    def state_json(self) -> str:
+        """to_dict() as compact JSON text, dumped under the lock."""
+        with self.lock:
+            return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_dict(
@@ -813,10 +1111,16 @@ class Emulator:
         emulator._seq = int(data.get("seq", 0))
         emulator._pull_numbers = dict(data.get("pullNumbers") or {})
         emulator._sources = list(data.get("sources") or [])
-        emulator._sessions = {}
-        for raw in data.get("sessions") or []:
-            session = SessionRecord.from_json(raw)
-            emulator._sessions[session.id] = session
+        emulator._clear_sessions()
+        records = [SessionRecord.from_json(raw) for raw in data.get("sessions") or []]
+        emulator._sessions = {record.id: record for record in records}
+        for flag in (False, True):
+            emulator._orders[flag] = _Order(r.order_key for r in records if r.archived == flag)
+        emulator._due_at = {
+            record.id: due for record in records if (due := emulator._next_due(record)) is not None
+        }
+        emulator._due = [(due, sid) for sid, due in emulator._due_at.items()]
+        heapq.heapify(emulator._due)
         return emulator
 
 
@@ -906,6 +1210,8 @@ def _known_fields(body: Any, allowed: Iterable[str], where: str) -> dict[str, An
                 f'Invalid JSON payload received. Unknown name "{key}"{at}: Cannot find field.',
                 where or None,
             )
+        if value is None:
+            continue  # proto3 JSON: null means "not set", exactly like leaving it out
         out[name] = value
     return out
 
@@ -921,39 +1227,17 @@ def _typed(value: Any, expected: type, where: str, type_name: str) -> Any:
     return value
 
 
-def _page(
-    items: list[Any],
-    key: str,
-    cursor_of: Callable[[Any], Any],
-    page_size: int | None,
-    page_token: str | None,
-    render: Callable[[Any], dict[str, Any]],
-    *,
-    descending: bool = False,
-) -> dict[str, Any]:
-    """One page after the token's cursor; nextPageToken only when more items follow."""
+def _page_size(page_size: int | None, key: str) -> int:
+    """The API's rules: default per collection, 0 or negative is the default, at most 100."""
     size = page_size if page_size and page_size > 0 else DEFAULT_PAGE_SIZES[key]
-    size = min(size, MAX_PAGE_SIZE)
-    if page_token:
-        cursor = decode_page_token(page_token)
-        if not isinstance(cursor, dict) or cursor.get("k") != key or "after" not in cursor:
-            raise invalid_argument("Invalid page token.", "page_token")
-        after = cursor["after"]
-        try:
-            if descending:
-                items = [item for item in items if cursor_of(item) < after]
-            else:
-                items = [item for item in items if cursor_of(item) > after]
-        except TypeError as exc:
-            raise invalid_argument("Invalid page token.", "page_token") from exc
-    page = items[:size]
-    result: dict[str, Any] = {key: [render(item) for item in page]}
-    if not page:
-        # Proto3 omits an empty repeated field: an empty list answers `{}`.
-        del result[key]
-    if len(items) > size:
-        result["nextPageToken"] = encode_page_token({"k": key, "after": cursor_of(page[-1])})
-    return result
+    return min(size, MAX_PAGE_SIZE)
+
+
+def _decode_cursor(page_token: str, key: str) -> Any:
+    cursor = decode_page_token(page_token)
+    if not isinstance(cursor, dict) or cursor.get("k") != key or "after" not in cursor:
+        raise invalid_argument("Invalid page token.", "page_token")
+    return cursor["after"]
 
 
 _OR = re.compile(r"\s+OR\s+")
@@ -995,10 +1279,12 @@ def _parse_archived_filter(text: str | None) -> set[bool]:
 _TIME_TERM = re.compile(r'create_time\s*(>=|<=|>|<|=)\s*"([^"]+)"')
 
 
-def _parse_activity_filter(text: str | None) -> Callable[[int], bool]:
+def _activity_range(activities: list[dict[str, Any]], text: str | None) -> tuple[int, int]:
+    """The slice [low, high) of a session's activities (sorted by time) that a create_time
+    filter keeps: each comparison is a binary search, so no activity is looked at."""
+    low, high = 0, len(activities)
     if not text or not text.strip():
-        return lambda ns: True
-    checks: list[Callable[[int], bool]] = []
+        return low, high
     for term in _AND.split(text.strip()):
         match = _TIME_TERM.fullmatch(term.strip())
         if not match:
@@ -1012,15 +1298,16 @@ def _parse_activity_filter(text: str | None) -> Callable[[int], bool]:
             pivot = parse_time(value)
         except ValueError as exc:
             raise invalid_argument(f"Invalid timestamp in filter: {value!r}", "filter") from exc
-        checks.append(_comparison(operator, pivot))
-    return lambda ns: all(check(ns) for check in checks)
+        first_at = bisect.bisect_left(activities, pivot, key=_ns_of)  # first with ns >= pivot
+        first_after = bisect.bisect_right(activities, pivot, key=_ns_of)  # first with ns > pivot
+        if operator in (">", ">="):
+            low = max(low, first_after if operator == ">" else first_at)
+        if operator in ("<", "<="):
+            high = min(high, first_at if operator == "<" else first_after)
+        if operator == "=":
+            low, high = max(low, first_at), min(high, first_after)
+    return low, max(low, high)
 
 
-def _comparison(operator: str, pivot: int) -> Callable[[int], bool]:
-    return {
-        ">": lambda ns: ns > pivot,
-        ">=": lambda ns: ns >= pivot,
-        "<": lambda ns: ns < pivot,
-        "<=": lambda ns: ns <= pivot,
-        "=": lambda ns: ns == pivot,
-    }[operator]
+def _ns_of(record: dict[str, Any]) -> int:
+    return record["ns"]
