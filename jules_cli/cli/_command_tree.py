@@ -1653,6 +1653,14 @@ TREE = {
                             "label": "--fault JSON",
                         },
                         {
+                            "name": "bash_output",
+                            "opts": ["--bash-output"],
+                            "secondary": ["--no-bash-output"],
+                            "flag": True,
+                            "help": "Emit bashOutput artifacts (default: $JULES_EMULATOR_BASH_OUTPUT, else on).",
+                            "label": "--bash-output / --no-bash-output",
+                        },
+                        {
                             "name": "help",
                             "opts": ["-h", "--help"],
                             "flag": True,
