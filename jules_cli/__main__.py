@@ -105,8 +105,10 @@ def _run(argv: list[str]) -> int:
         _silence_stdout()
         return ExitCode.OK
     except JulesError as exc:
-        # An expected failure: the one line says it all, --debug or not.
-        _error(str(exc))
+        # An expected failure: the one line says it all, --debug or not (unless the
+        # command said it already, e.g. what a Ctrl-C in a live view leaves running).
+        if not getattr(exc, "reported", False):
+            _error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         _error("interrupted")

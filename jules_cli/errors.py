@@ -156,4 +156,12 @@ class Unavailable(ApiError):
 
 
 class Interrupted(JulesError):
+    """Ctrl-C. With `reported=True` the command has already said, in its own words, what
+    stopping means (a live view: the session goes on at Jules, and how to follow it
+    again), so `main()` exits 130 without a further `Error:` line."""
+
     exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, message: str = "interrupted", *, reported: bool = False) -> None:
+        super().__init__(message)
+        self.reported = reported

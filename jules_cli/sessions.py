@@ -174,3 +174,75 @@ def browser_url(url: str) -> str:
             "check the session with `jules session show ID`",
         )
     return url
+
+
+# -- what a session is waiting on, why it failed (read from its activities) ------------------
+#
+# The Session object says only the state; the question, the plan awaiting approval and the
+# failure reason are activities. The live view, `session show`, `wait`'s last line, `status`
+# and the dashboard all need the same answers, so they are computed once, here.
+
+
+def _latest(activities: Iterable[dict[str, Any]], kind: str) -> dict[str, Any] | None:
+    found = None
+    for activity in activities:
+        if isinstance(activity, dict) and isinstance(activity.get(kind), dict):
+            found = activity
+    return found
+
+
+def failure_reason(activities: Iterable[dict[str, Any]]) -> str | None:
+    """The reason of the newest sessionFailed activity (None when there is none, or it
+    gives no reason)."""
+    failed = _latest(activities, "sessionFailed")
+    if failed is None:
+        return None
+    reason = failed["sessionFailed"].get("reason")
+    return " ".join(reason.split()) if isinstance(reason, str) and reason.strip() else None
+
+
+def pending_question(activities: Iterable[dict[str, Any]]) -> str | None:
+    """What the agent asked last: its newest message, when nothing the user said or did
+    came after it (then it is no longer the open question)."""
+    question = None
+    for activity in activities:
+        if not isinstance(activity, dict):
+            continue
+        if isinstance(activity.get("agentMessaged"), dict):
+            text = activity["agentMessaged"].get("agentMessage")
+            question = text if isinstance(text, str) and text.strip() else None
+        elif "userMessaged" in activity or "planApproved" in activity:
+            question = None
+    return question
+
+
+def pending_plan(activities: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest planGenerated activity when no planApproved came after it."""
+    plan = None
+    for activity in activities:
+        if not isinstance(activity, dict):
+            continue
+        if isinstance(activity.get("planGenerated"), dict):
+            plan = activity
+        elif "planApproved" in activity:
+            plan = None
+    return plan
+
+
+def has_change(session: dict[str, Any], activities: Iterable[dict[str, Any]] = ()) -> bool:
+    """Did the session produce a non-empty patch (its outputs, or any activity's)?"""
+
+    def patched(artifact: Any) -> bool:
+        change = artifact.get("changeSet") if isinstance(artifact, dict) else None
+        patch = (change or {}).get("gitPatch") if isinstance(change, dict) else None
+        unidiff = patch.get("unidiffPatch") if isinstance(patch, dict) else None
+        return isinstance(unidiff, str) and bool(unidiff.strip())
+
+    outputs = session.get("outputs")
+    if isinstance(outputs, list) and any(patched(output) for output in outputs):
+        return True
+    for activity in activities:
+        artifacts = activity.get("artifacts") if isinstance(activity, dict) else None
+        if isinstance(artifacts, list) and any(patched(a) for a in artifacts):
+            return True
+    return False

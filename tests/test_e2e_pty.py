@@ -191,9 +191,9 @@ def test_plan_feedback_is_sent_then_the_plan_is_asked_again(emulator_server, ter
     term = terminal("activities", "tail", sid, *FAST)
     term.expect(PLAN_PROMPT)
     term.type("Please also update the README\r")
-    term.expect("Feedback sent.")
+    term.expect("Feedback sent: Please also update the README")
     # The agent acknowledges; the plan still waits, so the question comes back.
-    term.expect(PLAN_PROMPT)
+    term.expect("Approve the plan above? [Y/n, or type more feedback]")
     term.type("y\r")
     term.expect("Plan approved.")
     assert term.finish() == 0, term.text

@@ -214,7 +214,8 @@ def new(
     if quiet:
         out.ids(s.get("id", "") for s in created)
     elif not json_output:
-        print_created(out, created, hint=not (wait or follow))
+        live = follow and out.is_terminal  # the live view shows the state as it changes
+        print_created(out, created, hint=not (wait or follow), state=not live)
     if follow:
         finish(watch(appctx, created[0]["id"], options, show_activities=True))
     elif wait:

@@ -32,23 +32,27 @@ def ask(question: str) -> str | None:
     return None if line == "" else line.strip()
 
 
-def _latest(activities: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
-    return next((a for a in reversed(activities) if kind in a), None)
-
-
 def answer_hook(appctx: AppContext, watcher):
-    """The engine's on_waiting_for_user: approve a plan or reply to the agent in place."""
-    from jules_cli.render.activities import activity_details
+    """The engine's on_waiting_for_user: approve a plan or reply to the agent in place.
+
+    Everything it prints stays in the scrollback: the plan or question, the prompt with
+    the answer typed, and one confirmation line; then the live view goes on below.
+    Feedback on a plan is confirmed at once; the view then waits for Jules's answer or a
+    new plan (the engine calls again only when one arrives), shows it, and asks again: a
+    new plan in full, the same plan by reference to the one above."""
+    from jules_cli.render.activities import plan_lines
     from jules_cli.render.output import safe_text
+    from jules_cli.sessions import pending_plan, pending_question
 
     client = appctx.client()
     out = watcher.out
+    shown_plans: set[str] = set()
 
     def hook(session: dict[str, Any], recent: list[dict[str, Any]]) -> bool:
         watcher.pause()
         keep_following = respond(session, recent)
-        # The live view comes back only to go on following: after a refusal or an error
-        # (Ctrl-C at the prompt) the watcher's finish() prints the final view once.
+        # The live view comes back only to go on following: after a refusal the
+        # watcher's finish() prints the final view once.
         if keep_following:
             watcher.resume()
         return keep_following
@@ -56,40 +60,49 @@ def answer_hook(appctx: AppContext, watcher):
     def respond(session: dict[str, Any], recent: list[dict[str, Any]]) -> bool:
         sid = session.get("id", "")
         state = session.get("state")
-        plan = _latest(recent, "planGenerated")
-        approved_after = plan is not None and any(
-            "planApproved" in a for a in recent[recent.index(plan) :]
-        )
-        if state == "AWAITING_PLAN_APPROVAL" or (plan is not None and not approved_after):
-            if plan is not None:
-                out.err.print("\nJules proposes this plan:", style="bold")
-                for part in activity_details(plan, terminal=True):
-                    out.err.print(part)
-            reply = ask("Approve this plan? [Y/n, or type feedback] ")
+        plan = pending_plan(recent)
+        if state == "AWAITING_PLAN_APPROVAL" or plan is not None:
+            question = "Approve this plan? [Y/n, or type feedback] "
+            key = str(plan.get("id") or plan.get("name") or id(plan)) if plan else ""
+            if plan is not None and key not in shown_plans:
+                heading = "a new plan" if shown_plans else "this plan"
+                heading = f"Jules proposes {heading}:"
+                out.err.print(f"\n{heading}", style="bold")
+                for line in plan_lines(plan):
+                    out.err.print(line)
+                shown_plans.add(key)
+            elif plan is not None:
+                question = "Approve the plan above? [Y/n, or type more feedback] "
+            reply = ask(question)
             if reply is None:
                 return False
             if reply.lower() in ("", "y", "yes"):
                 client.approve_plan(sid)
+                watcher.acted("planApproved")
                 out.success("Plan approved.")
+                watcher.waiting(None)
                 return True
             if reply.lower() in ("n", "no"):
                 out.info("Not approved.")  # the closing lines say how to approve later
                 return False
             client.send_message(sid, reply)
-            out.success("Feedback sent.")
+            watcher.acted("userMessaged", reply)
+            out.success(safe_text(f"Feedback sent: {reply}"))
+            watcher.waiting("Waiting for Jules's answer to your feedback…")
             return True
-        question = _latest(recent, "agentMessaged")
+        question = pending_question(recent)
         if question is not None:
-            text = (question.get("agentMessaged") or {}).get("agentMessage", "")
             out.err.print("\nJules asks:", style="bold yellow")
-            out.err.print(safe_text(text))  # the agent's text must not drive the terminal
+            out.err.print(safe_text(question), style="bold")  # shown, never obeyed
         elif state == "PAUSED":
             out.err.print("\nThe session is paused.", style="bold yellow")
         reply = ask("Your reply (empty to stop following): ")
         if not reply:
             return False  # the closing lines say how to reply later
         client.send_message(sid, reply)
+        watcher.acted("userMessaged", reply)
         out.success("Reply sent.")
+        watcher.waiting("Waiting for Jules to go on…")
         return True
 
     return hook
@@ -124,7 +137,7 @@ def watch(
 ):
     """Follow a session until the condition; returns the engine's FollowResult."""
     from jules_cli.follow import follow
-    from jules_cli.render.live import Watcher, print_outcome
+    from jules_cli.render.live import Watcher, print_interrupted, print_outcome
 
     out = appctx.out
     condition = options.condition
@@ -133,19 +146,50 @@ def watch(
     hook = None
     if show_activities and appctx.interactive and not condition.stops_for_user:
         hook = answer_hook(appctx, watcher)
-    with watcher:
-        result = follow(
-            appctx.client(),
-            session_id,
-            condition=condition,
-            timeout=options.timeout,
-            interval=options.interval,
-            on_activity=watcher.activity if show_activities else None,
-            on_state_change=watcher.state_change,
-            on_waiting_for_user=hook,
-        )
-    print_outcome(out, result.session, result.state, result.outcome)
+    try:
+        with watcher:
+            result = follow(
+                appctx.client(),
+                session_id,
+                condition=condition,
+                timeout=options.timeout,
+                interval=options.interval,
+                on_activity=watcher.activity if show_activities else None,
+                on_state_change=watcher.state_change,
+                on_waiting_for_user=hook,
+            )
+    except KeyboardInterrupt:
+        if not out.err_is_terminal:
+            raise  # a script's log gets the usual one line, `Error: interrupted`
+        from jules_cli.errors import Interrupted
+
+        # The live panel is gone (Watcher.__exit__); say what stopping means.
+        print_interrupted(out, watcher.view, again="tail" if show_activities else "wait")
+        raise Interrupted(reported=True) from None
+    reason = watcher.view.reason
+    if result.state == "FAILED" and reason is None:
+        reason = _failure_reason(appctx, session_id)
+    print_outcome(
+        out,
+        result.session,
+        result.state,
+        result.outcome,
+        reason=reason,
+        activities=watcher.view.change_activities,
+    )
     return result
+
+
+def _failure_reason(appctx: AppContext, session_id: str) -> str | None:
+    """Why a session failed (its sessionFailed activity), for a wait that did not list
+    the activities; None when they cannot be read (the exit code says FAILED anyway)."""
+    from jules_cli.errors import JulesError
+    from jules_cli.sessions import failure_reason
+
+    try:
+        return failure_reason(appctx.client().list_activities(session_id))
+    except JulesError:
+        return None
 
 
 def finish(result) -> None:

@@ -227,6 +227,19 @@ def stream_line(activity: dict[str, Any], *, terminal: bool):
     return safe_text(f"{stamp}\t{kind}\t{activity_summary(activity)}")
 
 
+def plan_lines(activity: dict[str, Any]) -> list[Any]:
+    """A plan to read before approving it: numbered steps, each with its description."""
+    lines: list[Any] = []
+    steps = plan_steps(activity)
+    for number, step in enumerate(steps, start=1):
+        lines.append(_text(f"  {number}. {as_text(step.get('title'))}", style="bold"))
+        if step.get("description"):
+            lines.append(_text(f"     {as_text(step['description'])}"))
+    if not steps:
+        lines.append(_text("  (a plan with no steps)"))
+    return lines
+
+
 def activity_details(activity: dict[str, Any], *, terminal: bool) -> list[Any]:
     """The renderables that show one activity in full."""
     from rich.text import Text

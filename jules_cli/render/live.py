@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from jules_cli.render.activities import activity_kind, as_dict, as_text, plan_steps, stream_line
 from jules_cli.render.output import Output, safe_text
 from jules_cli.render.sessions import STATE_MEANING, next_action, pull_requests, state_text
+from jules_cli.sessions import failure_reason, has_change
 
-RECENT_LINES = 12
+# Columns the live panel leaves free on its right (see SessionView.__rich_console__).
+LIVE_MARGIN = 3
 
 
 def elapsed_text(seconds: float) -> str:
@@ -26,20 +27,23 @@ class PlanProgress:
 
     The API does not say which step is current. A progress update naming a step's title
     moves the marker there; otherwise each progress update after approval moves it one
-    step on, never past the last; a completed session has every step done.
+    step on, never past the last; a completed session has every step done, and a failed
+    one has the step it was on marked as the one that failed.
     """
 
     def __init__(self) -> None:
         self.steps: list[dict[str, Any]] = []
         self.current = 0
         self.finished = False
+        self.failed = False
         self._updates = 0
 
     def add(self, activity: dict[str, Any]) -> None:
         kind = activity_kind(activity)
         if kind == "planGenerated":
             self.steps = plan_steps(activity)
-            self.current, self._updates, self.finished = 0, 0, False
+            self.current, self._updates = 0, 0
+            self.finished = self.failed = False
         elif kind == "progressUpdated" and self.steps:
             body = as_dict(activity.get("progressUpdated"))
             text = f"{as_text(body.get('title'))} {as_text(body.get('description'))}".lower()
@@ -51,34 +55,56 @@ class PlanProgress:
             self._updates += 1
             self.current = max(self.current, min(self._updates - 1, len(self.steps) - 1))
         elif kind == "sessionCompleted":
-            self.finished = True
+            self.finished, self.failed = True, False
+        elif kind == "sessionFailed":
+            self.failed, self.finished = True, False
+        elif kind in ("userMessaged", "planApproved"):
+            self.failed = False  # a message reopens a failed session
 
-    def checklist(self):
+    def checklist(self, limit: int | None = None):
+        """The steps as lines; with `limit`, at most that many lines: a window around the
+        current step, with a line saying how many steps are left out on each side."""
         from rich.text import Text
 
+        shown = range(len(self.steps))
+        if limit is not None and len(self.steps) > limit:
+            room = max(limit - 2, 1)  # a line for the steps left out on each side
+            first = min(max(self.current - room // 2, 0), len(self.steps) - room)
+            shown = range(first, first + room)
         lines = []
-        for index, step in enumerate(self.steps):
-            if self.finished or index < self.current:
-                mark, style = "[x]", "green"
-            elif index == self.current:
-                mark, style = "[>]", "bold"
-            else:
-                mark, style = "[ ]", "dim"
+        if shown.start > 0:
+            lines.append(Text(f"  ... {shown.start} steps done before"))
+        for index in shown:
+            step = self.steps[index]
             title = safe_text(as_text(step.get("title")))
-            lines.append(Text(f"  {mark} {index + 1}. {title}", style=style))
+            if self.finished or index < self.current:
+                line = Text(f"  [x] {index + 1}. {title}", style="green")
+            elif index == self.current and self.failed:
+                line = Text(f"  [!] {index + 1}. {title}", style="bold red")
+                line.append("  failed here", style="red")
+            elif index == self.current:
+                line = Text(f"  [>] {index + 1}. {title}", style="bold")
+            else:
+                line = Text(f"  [ ] {index + 1}. {title}")
+            lines.append(line)
+        if shown.stop < len(self.steps):
+            lines.append(Text(f"  ... {len(self.steps) - shown.stop} more steps"))
         return lines
 
 
 class SessionView:
-    """What the live view shows: a header (state, elapsed, plan) above recent activity."""
+    """The live region: a panel with the state, elapsed time, the plan as a checklist,
+    and a note on what the view waits for. The activities are not in it: they are
+    printed above it, for good, as they arrive."""
 
     def __init__(self, session_id: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.session_id = session_id
         self.session: dict[str, Any] = {}
         self.state = "…"
         self.plan = PlanProgress()
-        self.recent: deque = deque(maxlen=RECENT_LINES)
-        self.lines: list[Any] = []  # the whole stream, printed for good when following ends
+        self.reason: str | None = None  # why the session failed
+        self.change_activities: list[dict[str, Any]] = []  # the newest one with a patch
+        self.note: str | None = None  # e.g. "waiting for Jules's answer to your feedback"
         self._clock = clock
         self._started = clock()
 
@@ -87,14 +113,21 @@ class SessionView:
         self.state = state
         if state == "COMPLETED":
             self.plan.finished = True
+        elif state == "FAILED":
+            self.plan.failed = True
 
     def add(self, activity: dict[str, Any]) -> None:
         self.plan.add(activity)
-        line = stream_line(activity, terminal=True)
-        self.recent.append(line)
-        self.lines.append(line)
+        kind = activity_kind(activity)
+        if kind == "sessionFailed":
+            self.reason = failure_reason([activity])
+        if has_change({}, [activity]):
+            self.change_activities = [activity]
+        if kind not in ("userMessaged", "planApproved"):
+            self.note = None  # Jules moved: what the view waited for came
 
-    def header(self):
+    def header(self, width: int | None = None, height: int | None = None):
+        """The panel; with `height`, no taller than that (the plan is cut to fit)."""
         from rich.console import Group
         from rich.panel import Panel
         from rich.text import Text
@@ -103,93 +136,203 @@ class SessionView:
         header.append_text(state_text(self.state))
         meaning = STATE_MEANING.get(self.state)
         if meaning:
-            header.append(f"  {meaning}", style="dim")
+            header.append(f"  {meaning}")
         header.append(f"   elapsed {elapsed_text(self._clock() - self._started)}", style="dim")
         body: list[Any] = [header]
+        if self.state == "FAILED":
+            body.append(Text(safe_text(f"Reason: {self.reason or 'not given'}"), style="bold red"))
+        if self.note:
+            body.append(Text(safe_text(self.note), style="yellow"))
         if self.plan.steps:
             body.append(Text("Plan:", style="bold"))
-            body.extend(self.plan.checklist())
+            limit = None if height is None else max(height - len(body) - 3, 3)
+            body.extend(self.plan.checklist(limit))
         title = safe_text(as_text(self.session.get("title")) or f"session {self.session_id}")
-        return Panel(Group(*body), title=Text(title), title_align="left", expand=True)
+        return Panel(
+            Group(*body), title=Text(title), title_align="left", expand=True, width=width
+        )
 
-    def __rich__(self):
-        from rich.console import Group
-
-        return Group(self.header(), *self.recent)
+    def __rich_console__(self, console, options):
+        # Live, the panel stops short of the last column: the terminal echoes a typed ^C
+        # where the cursor is, and after a full-width line that wraps to a new line, so
+        # the panel would be erased one line short, leaving its top border behind.
+        # And no taller than the screen: Rich cannot move the cursor up into the
+        # scrollback to erase what scrolled off it.
+        height = max(console.size.height - 2, 6)
+        yield self.header(width=max(options.max_width - LIVE_MARGIN, 20), height=height)
 
 
 class Watcher:
-    """Receives the follow engine's events and shows them in the right form."""
+    """Receives the follow engine's events and shows them in the right form.
+
+    In a terminal (live): each activity is printed as a line, for good, above a live
+    panel that Rich redraws in place. When the user is asked something the panel is
+    erased (`pause`), the question, the answer and its confirmation are printed like any
+    other line, and `resume` starts a *new* live panel below them: a paused rich Live
+    restarted would move the cursor up by the height it last drew, over whatever was
+    printed in between, and erase it. Nothing above the panel is ever redrawn.
+    Elsewhere: one line per event.
+    """
 
     def __init__(self, out: Output, session_id: str, *, live: bool) -> None:
         self.out = out
         self.view = SessionView(session_id)
+        self.is_live = live
         self._live = None
-        if live:
-            from rich.live import Live
-
-            # Transient: the moving window is erased at the end and replaced by the
-            # whole stream, so nothing that scrolled out of the window is lost.
-            self._live = Live(self.view, console=out.console, refresh_per_second=4, transient=True)
+        self._echoes: list[tuple[str, str]] = []  # (kind, text) the user just did here
 
     def __enter__(self) -> Watcher:
-        if self._live is not None:
-            self._live.start()
+        self.resume()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.finish()
+    def __exit__(self, exc_type, *exc: object) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self.clear()  # Ctrl-C: the panel goes, the caller says what that means
+        else:
+            self.finish()
 
     def pause(self) -> None:
-        """Hide the live view while the user is asked something."""
-        if self._live is not None and self._live.is_started:
-            self._live.stop()
-
-    def finish(self) -> None:
-        if self._live is None:
-            return
-        self.pause()
-        for line in self.view.lines:
-            self.out.print(line)
-        self.out.print(self.view.header())
-        self._live = None
+        """Erase the live panel (the cursor goes back to where it began)."""
+        if self._live is not None:
+            live, self._live = self._live, None
+            live.stop()
 
     def resume(self) -> None:
-        if self._live is not None and not self._live.is_started:
-            self._live.start()
+        """Show the live panel again, below everything printed so far."""
+        if not self.is_live or self._live is not None:
+            return
+        from rich.live import Live
+
+        # A fresh Live each time (see the class doc); transient, so that stopping it
+        # erases the panel instead of leaving a copy of it behind. No stdout/stderr
+        # redirection: the prompts write to the real streams while the panel is down.
+        self._live = Live(
+            self.view,
+            console=self.out.console,
+            refresh_per_second=4,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._live.start()
+
+    def finish(self) -> None:
+        """Replace the live panel by its final state, printed once, for good."""
+        if not self.is_live:
+            return
+        self.pause()
+        self.out.print(self.view.header())
+        self.is_live = False
+
+    def clear(self) -> None:
+        """Erase the live panel for good, printing nothing (on Ctrl-C)."""
+        self.pause()
+        self.is_live = False
+
+    def acted(self, kind: str, text: str = "") -> None:
+        """The user just did this from the view (approved, sent `text`): its echo in the
+        activity stream is not printed again, the confirmation line said it already."""
+        if self.is_live:
+            self._echoes.append((kind, text))
+
+    def waiting(self, note: str | None) -> None:
+        self.view.note = note
+
+    def _is_echo(self, activity: dict[str, Any]) -> bool:
+        kind = activity_kind(activity)
+        text = ""
+        if kind == "userMessaged":
+            text = as_text(as_dict(activity.get("userMessaged")).get("userMessage")).strip()
+        for echo in self._echoes:
+            if echo == (kind, text):
+                self._echoes.remove(echo)
+                return True
+        return False
 
     def activity(self, activity: dict[str, Any]) -> None:
         if self.out.json_mode:
             self.out.json_line(activity)
-        elif self._live is not None:
+        elif self.is_live:
             self.view.add(activity)
+            if not self._is_echo(activity):
+                # Printed above the live panel by Rich, which redraws the panel below it.
+                self.out.print(stream_line(activity, terminal=True))
         else:
-            self.view.plan.add(activity)
+            self.view.add(activity)
             self.out.print(stream_line(activity, terminal=self.out.is_terminal))
 
     def state_change(self, old: str | None, new: str, session: dict[str, Any]) -> None:
         self.view.update(session, new)
-        if self._live is None:
+        if not self.is_live:
             change = f"{old} -> {new}" if old else new
             self.out.info(safe_text(f"{as_text(session.get('id'))}: {change}"))
 
 
-def print_outcome(out: Output, session: dict[str, Any], state: str, outcome: str) -> None:
-    """The closing lines of a wait or a follow, on stderr."""
+def print_outcome(
+    out: Output,
+    session: dict[str, Any],
+    state: str,
+    outcome: str,
+    *,
+    reason: str | None = None,
+    activities: list[dict[str, Any]] | None = None,
+) -> None:
+    """The closing lines of a wait or a follow, on stderr: where the session ended up,
+    why when it failed, its pull request, and what to do next.
+
+    `reason`: why it failed (from its sessionFailed activity); `activities`: those seen,
+    if any, for a hint that fits what the session did (a change to get, or none)."""
     sid = as_text(session.get("id"))
     if outcome == "timeout":
         out.warn(safe_text(f"timed out; session {sid} is still {state}"))
         return
-    message = safe_text(f"Session {sid} is {state}: {STATE_MEANING.get(state, '')}")
     if state == "FAILED":
-        out.err.print(message, style="bold red", soft_wrap=True)
+        message = f"Session {sid} FAILED: {reason or 'no reason given'}"
+        out.err.print(safe_text(message), style="bold red", soft_wrap=True)
     elif outcome == "needs_user":
-        out.err.print(message, style="bold yellow", soft_wrap=True)
-        # The state judged may differ from the API's (a plan pending on a COMPLETED).
-        action = next_action({**session, "state": state})
-        if action:
-            out.info(safe_text(f"Next: {action}"))
+        message = f"Session {sid} is {state}: {STATE_MEANING.get(state, '')}"
+        out.err.print(safe_text(message), style="bold yellow", soft_wrap=True)
+    elif state == "COMPLETED":
+        out.success(safe_text(f"Session {sid} is COMPLETED."))
     else:
-        out.success(message)
+        out.success(safe_text(f"Session {sid} is {state}: {STATE_MEANING.get(state, '')}"))
+    print_pull_requests(out, session)
+    # The state judged may differ from the API's (a plan pending on a COMPLETED).
+    action = next_action({**session, "state": state}, activities)
+    if action:
+        print_next(out, action)
+
+
+def print_interrupted(out: Output, view: SessionView, *, again: str = "tail") -> None:
+    """After Ctrl-C in a live view or at its prompt: one line saying that the session
+    goes on at Jules (stopping the view stops nothing there) and what to run next."""
+    sid = view.session_id
+    follow = f"jules activities tail {sid}" if again == "tail" else f"jules session wait {sid}"
+    state = view.state
+    if state in ("AWAITING_PLAN_APPROVAL", "AWAITING_USER_FEEDBACK", "PAUSED"):
+        action = next_action({**view.session, "id": sid, "state": state})
+        message = f"Stopped following; session {sid} still waits for you: {action}"
+    elif state in ("COMPLETED", "FAILED"):
+        message = f"Stopped following; session {sid} is {state}: `jules session show {sid}`"
+    else:
+        message = f"Stopped following; session {sid} goes on at Jules. Follow it again: `{follow}`"
+    out.err.print(safe_text(message), style="yellow", soft_wrap=True)
+
+
+def print_pull_requests(out: Output, session: dict[str, Any]) -> None:
+    """`Pull request: URL` lines on stderr; the URL stands out (it is what one clicks)."""
+    from rich.text import Text
+
     for pr in pull_requests(session):
-        out.info(safe_text(f"Pull request: {as_text(pr.get('url'))}"))
+        line = Text("Pull request: ")
+        line.append(safe_text(as_text(pr.get("url"))), style="bold cyan")
+        out.err.print(line, soft_wrap=True)
+
+
+def print_next(out: Output, action: str) -> None:
+    """`Next: ...` on stderr, on one unbroken line (the command in it is copied)."""
+    from rich.text import Text
+
+    line = Text("Next: ", style="bold")
+    line.append(safe_text(action))
+    out.err.print(line, soft_wrap=True)

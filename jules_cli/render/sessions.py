@@ -77,14 +77,21 @@ def session_url(session: dict[str, Any]) -> str:
     return url or f"https://jules.google.com/session/{as_text(session.get('id'))}"
 
 
-def next_action(session: dict[str, Any]) -> str | None:
-    """What the user should do now, when the session waits for them."""
+def next_action(
+    session: dict[str, Any], activities: Iterable[dict[str, Any]] | None = None
+) -> str | None:
+    """What the user can do now, given the session's state and what it produced.
+
+    `activities`, when known, count for "did it make a change" besides the session's
+    outputs (the API puts the final change set there when there is one)."""
+    from jules_cli.sessions import has_change
+
     sid = as_text(session.get("id")) or "ID"
     state = session.get("state")
     if state == "AWAITING_PLAN_APPROVAL":
         return (
-            f"review the plan with `jules activities list {sid}`, "
-            f"then run `jules session approve {sid}`"
+            f"approve the plan with `jules session approve {sid}`, "
+            f'or ask for changes with `jules session send {sid} "..."`'
         )
     if state == "AWAITING_USER_FEEDBACK":
         return f'answer with `jules session send {sid} "your reply"`'
@@ -92,8 +99,15 @@ def next_action(session: dict[str, Any]) -> str | None:
         return f'resume with `jules session send {sid} "continue"`'
     if state in ("QUEUED", "PLANNING", "IN_PROGRESS"):
         return f"follow it with `jules activities tail {sid}`"
+    if state == "FAILED":
+        return (
+            f'a message reopens it: `jules session send {sid} "..."`; '
+            f"or start over with `jules session retry {sid}`"
+        )
     if state == "COMPLETED" and not pull_requests(session):
-        return f"get the change with `jules session diff {sid}` or `jules session apply {sid}`"
+        if has_change(session, activities or ()):
+            return f"get the change with `jules session diff {sid}` or `jules session apply {sid}`"
+        return f'it made no change; ask for more with `jules session send {sid} "..."`'
     return None
 
 
@@ -183,8 +197,13 @@ def _output_patch_stat(session: dict[str, Any]) -> str | None:
     return None
 
 
-def print_created(out: Output, sessions: list[dict[str, Any]], *, hint: bool = True) -> None:
-    """What `session new` prints: id, title and URL of each, then the next step."""
+def print_created(
+    out: Output, sessions: list[dict[str, Any]], *, hint: bool = True, state: bool = True
+) -> None:
+    """What `session new` prints: id, title and URL of each, then the next step.
+
+    `state=False` leaves the state out: a live view below shows it as it changes, and a
+    `State QUEUED` line above it would stay there, stale, for the whole follow."""
     for index, session in enumerate(sessions):
         if index:
             out.line()  # a blank line between records, so `--parallel N` output parses
@@ -192,7 +211,7 @@ def print_created(out: Output, sessions: list[dict[str, Any]], *, hint: bool = T
             [
                 ("ID", as_text(session.get("id"))),
                 ("Title", as_text(session.get("title"))),
-                ("State", as_text(session.get("state"))),
+                ("State", as_text(session.get("state")) if state else None),
                 ("URL", session_url(session)),
             ]
         )
