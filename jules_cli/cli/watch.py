@@ -20,9 +20,11 @@ from jules_cli.follow import Condition, parse_duration
 
 def ask(question: str) -> str | None:
     """One line from the user, the question on stderr; None at end of input."""
-    sys.stderr.write(question)
-    sys.stderr.flush()
     try:
+        # Inside the try: a Ctrl-C typed as soon as the question shows may arrive before
+        # the read starts.
+        sys.stderr.write(question)
+        sys.stderr.flush()
         line = sys.stdin.readline()
     except KeyboardInterrupt:
         # End the prompt's line, so what is printed on the way out does not follow "^C".
