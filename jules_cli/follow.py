@@ -24,7 +24,7 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
@@ -235,33 +235,47 @@ class ActivityPoller:
     def poll(self) -> list[dict[str, Any]]:
         since = self.cursor
         for activity in self._client.list_activities(self.session_id, since=since):
-            self._accept(activity)
+            if self._accept(activity):
+                self._pending.append(activity)
         self._prune()
         self.polls += 1
         new, self._pending = self._pending, []
         return new
 
-    def _accept(self, activity: dict[str, Any]) -> None:
+    def stream(self) -> Iterator[dict[str, Any]]:
+        """One poll that yields each new activity as soon as its page arrives, so a long
+        backlog is shown page by page in flat memory (poll() holds it all). A stream that
+        fails part-way has delivered what it yielded, and the cursor is past it."""
+        pending, self._pending = self._pending, []
+        yield from pending
+        for activity in self._client.list_activities(self.session_id, since=self.cursor):
+            if self._accept(activity):
+                yield activity
+        self._prune()
+        self.polls += 1
+
+    def _accept(self, activity: dict[str, Any]) -> bool:
+        """Remember the activity; True when it is new."""
         key = activity_key(activity)
         created = timestamp_ns(activity.get("createTime"))
         if created is None:
-            if key not in self._timeless:
-                self._timeless.add(key)
-                self._pending.append(activity)
-            return
+            if key in self._timeless:
+                return False
+            self._timeless.add(key)
+            return True
         if self._floor_ns is not None and created <= self._floor_ns:
-            return
+            return False
         cursor = self._cursor_ns()
         # Everything up to the newest time seen has been read (the list is oldest first),
         # so an activity at or before the cursor is a repeat whose id was already pruned.
         if (cursor is not None and created <= cursor) or key in self._boundary:
-            return
+            return False
         self._boundary[key] = created
         if self._newest_ns is None or created > self._newest_ns:
             self._newest_ns = created
-        self._pending.append(activity)
         if len(self._boundary) > self._prune_at:
             self._prune()
+        return True
 
     def _prune(self) -> None:
         cursor = self._cursor_ns()
@@ -571,18 +585,22 @@ def follow(
     last_error: Exception | None = None
     hook_armed = True
 
-    def absorb(activities: list[dict[str, Any]]) -> bool:
-        """Record and report new activities; True when one re-arms the user hook."""
-        report = replay or poller.polls > 1
-        rearm = False
-        for activity in activities:
+    def absorb_poll() -> int:
+        """Poll, recording and reporting each new activity as its page arrives (a long
+        backlog prints page by page, and nothing but the evidence and the recent ones is
+        kept); how many came. One that re-arms the user hook re-arms it."""
+        nonlocal hook_armed
+        report = replay or poller.polls > 0
+        count = 0
+        for activity in poller.stream():
+            count += 1
             evidence.add(activity)
             recent.append(activity)
             if report and on_activity is not None:
                 on_activity(activity)
             if activity_kind(activity) in _REARMING_KINDS:
-                rearm = True
-        return rearm
+                hook_armed = True
+        return count
 
     def read_session() -> dict[str, Any]:
         nonlocal session_read_at
@@ -601,11 +619,10 @@ def follow(
         try:
             if state_only:
                 session = read_session()
-                new_activities = []
+                new_activities = 0
                 if str(session.get("state")) == COMPLETED:
                     step = "activities"
-                    new_activities = poller.poll()
-                    absorb(new_activities)
+                    new_activities = absorb_poll()
                 new_state = effective_state(session, evidence.activities)
             else:
                 now = clock()
@@ -621,10 +638,9 @@ def follow(
                     settle_reads_left = max(settle_reads_left - 1, 0)
                 refresh_next = False
                 step = "activities"
-                new_activities = poller.poll()
+                new_activities = absorb_poll()
                 if new_activities:
                     settle_reads_left = settle_reads
-                hook_armed = absorb(new_activities) or hook_armed
                 new_state = effective_state(session, evidence.activities)
                 if new_activities and (not read_first or condition.decide(new_state) is None):
                     # Something happened, maybe since the session was read: read it again.
@@ -634,9 +650,7 @@ def follow(
                     if condition.decide(new_state) is not None:
                         # The state is newer than the list: catch up before judging it final.
                         step = "activities"
-                        caught_up = poller.poll()
-                        new_activities += caught_up
-                        hook_armed = absorb(caught_up) or hook_armed
+                        new_activities += absorb_poll()
                         new_state = effective_state(session, evidence.activities)
         except (Unavailable, RateLimited, NotFound) as error:
             now = clock()

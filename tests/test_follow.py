@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from jules_cli.api.client import JulesClient
-from jules_cli.errors import ExitCode, NotFound, RateLimited, Unavailable, UsageError
+from jules_cli.errors import BadRequest, ExitCode, NotFound, RateLimited, Unavailable, UsageError
 from jules_cli.follow import (
     ActivityPoller,
     Backoff,
@@ -1037,3 +1037,61 @@ def test_real_client_follow_until_completed() -> None:
     assert ids(reported) == ["a1", "a2", "a3", "a4"]
     # Two pages, then the poll that brought a4, then the catch-up after reading COMPLETED.
     assert len(stub.activity_requests) == 4
+
+
+def test_follow_reports_the_backlog_page_by_page() -> None:
+    # `activities tail` over a long backlog: each activity is reported as soon as its page
+    # arrives, before the next page is requested (not after the whole backlog).
+    stub = ApiStub()
+    stub.state = COMPLETED
+    stub.activities.append(activity(4, BASE_NS + 3 * SECOND, "sessionCompleted"))
+    events: list[str] = []
+    real = stub.__call__
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/activities"):
+            events.append(f"page {request.url.params.get('pageToken', '0')}")
+        return real(request)
+
+    client = JulesClient(
+        "k",
+        "http://127.0.0.1/v1alpha",
+        transport=httpx.MockTransport(recording),
+        sleep=lambda s: None,
+    )
+    fake_time = FakeTime()
+    result = follow(
+        client,
+        "1",
+        on_activity=lambda a: events.append(a["id"]),
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        settle_reads=0,
+    )
+    assert result.outcome == "completed"
+    assert events[:6] == ["page 0", "a1", "a2", "page 2", "a3", "a4"]
+
+
+def test_a_stream_that_fails_part_way_loses_and_repeats_nothing() -> None:
+    stub = ApiStub()
+    broken = {"on": True}
+    real = stub.__call__
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if broken["on"] and request.url.params.get("pageToken") == "2":
+            broken["on"] = False
+            return httpx.Response(400, json={"error": {"code": 400, "message": "no"}})
+        return real(request)
+
+    client = JulesClient(
+        "k", "http://127.0.0.1/v1alpha", transport=httpx.MockTransport(flaky), sleep=lambda s: None
+    )
+    poller = ActivityPoller(client, "sessions/1")
+    seen: list[dict] = []
+    with pytest.raises(BadRequest):
+        for found in poller.stream():
+            seen.append(found)
+    assert ids(seen) == ["a1", "a2"]
+    seen += poller.stream()
+    assert ids(seen) == ["a1", "a2", "a3"]
+    assert list(poller.stream()) == []
