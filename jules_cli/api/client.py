@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -237,13 +237,26 @@ def _shorten(text: str) -> str:
     return text if len(text) <= MAX_SNIPPET else text[: MAX_SNIPPET - 3].rstrip() + "..."
 
 
+class RequestProgress(Protocol):
+    """What a JulesClient tells about its calls (all in the calling thread)."""
+
+    def request_started(self, method: str, url: str) -> None: ...
+
+    def request_ended(self) -> None: ...
+
+    def retrying(self, delay: float, attempt: int, attempts: int, error: ApiError) -> None:
+        """A pause of `delay` s before try `attempt` of `attempts`, after `error`."""
+
+
 class JulesClient:
     """A thin client for the Jules REST API.
 
     `transport` is the test seam (httpx.MockTransport, httpx.WSGITransport); `sleep` and
     `clock` let retry timing be tested without waiting; `trace` receives one line per
-    HTTP call for --debug, with the key already redacted. Without `timeout` and `retry`
-    the defaults apply, adjusted by JULES_HTTP_TIMEOUT and JULES_RETRY_DELAY_SCALE.
+    HTTP call for --debug, with the key already redacted. `progress` (RequestProgress)
+    hears when a request starts and ends and when a retry waits, so a front-end can show
+    a sign of life on slow calls; this layer draws nothing itself. Without `timeout` and
+    `retry` the defaults apply, adjusted by JULES_HTTP_TIMEOUT and JULES_RETRY_DELAY_SCALE.
     """
 
     def __init__(
@@ -257,6 +270,7 @@ class JulesClient:
         trace: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        progress: RequestProgress | None = None,
     ) -> None:
         if not api_key:
             raise UsageError("empty API key")
@@ -269,6 +283,7 @@ class JulesClient:
         self._trace = trace
         self._sleep = sleep
         self._clock = clock
+        self._progress = progress
         plain_http = urlsplit(self.base_url).scheme == "http"  # check_api_url: loopback only
         self._http = httpx.Client(
             transport=transport,
@@ -339,6 +354,8 @@ class JulesClient:
                 raise self._final_error(error, path, attempt, safety, maybe_done_hint)
             delay = self.retry.delay(attempt, wait_hint)
             self._log(f"retrying in {delay:.1f}s after: {error}")
+            if self._progress is not None:
+                self._progress.retrying(delay, attempt + 1, self.retry.attempts, error)
             self._sleep(delay)
 
     def _final_error(
@@ -370,6 +387,8 @@ class JulesClient:
             content = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         started = time.monotonic()
+        if self._progress is not None:
+            self._progress.request_started(method, url)
         try:
             response = self._http.request(
                 method, url, params=params or None, content=content, headers=headers
@@ -378,6 +397,9 @@ class JulesClient:
             elapsed = (time.monotonic() - started) * 1000
             self._log(f"{method} {url} -> {type(exc).__name__} ({elapsed:.0f} ms)")
             return transport_error(exc, method, url, self._timeout), None
+        finally:
+            if self._progress is not None:
+                self._progress.request_ended()
         elapsed = (time.monotonic() - started) * 1000
         self._log(f"{method} {response.request.url} -> {response.status_code} ({elapsed:.0f} ms)")
         if response.is_success:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from jules_cli.config import Profile
     from jules_cli.render.jq import JqFilter
     from jules_cli.render.output import Output
+    from jules_cli.render.progress import Spinner
 
 EMULATOR_URL = "http://127.0.0.1/v1alpha"  # in-process: never leaves the process
 # A default emulated session takes about a minute of simulated time; ten times faster
@@ -41,6 +44,7 @@ class AppContext:
     _profile: Profile | None = field(default=None, repr=False)
     _client: JulesClient | None = field(default=None, repr=False)
     _output: Output | None = field(default=None, repr=False)
+    _spinner: Spinner | None = field(default=None, repr=False)
 
     @property
     def profile(self) -> Profile:
@@ -64,13 +68,57 @@ class AppContext:
 
         if self.jq is not None and quiet:
             raise UsageError("--jq cannot be combined with --quiet", "choose one output form")
+        spinner = self._make_spinner(json_mode or self.jq is not None)
         self._output = Output(
             json_mode=json_mode or self.jq is not None,
             quiet=quiet,
             no_color=self.no_color,
             jq=self.jq,
+            stderr=spinner.stream if spinner is not None else None,
         )
         return self._output
+
+    def _make_spinner(self, json_mode: bool) -> Spinner | None:
+        """The spinner for slow requests and waits: only for a person at a terminal
+        (stdout and stderr), never with --json, --debug (its trace is the sign of life),
+        --no-input or CI."""
+        if self._spinner is not None:
+            return self._spinner
+        if json_mode or self.debug or not self.interactive_output:
+            return None
+        from jules_cli.render.progress import Spinner
+
+        self._spinner = Spinner(sys.stderr, is_busy=self._live_view_shown)
+        return self._spinner
+
+    def _live_view_shown(self) -> bool:
+        """A Rich live view owns the screen: the spinner keeps out of its way."""
+        output = self._output
+        if output is None:
+            return False
+        consoles = (output._console, output._err_console)
+        # Rich keeps the live displays it shows in `_live_stack` (Console.set_live).
+        return any(getattr(console, "_live_stack", None) for console in consoles if console)
+
+    @property
+    def interactive_output(self) -> bool:
+        """A person watches: stdout and stderr are terminals, no --no-input, no CI."""
+        if self.no_input or _in_ci():
+            return False
+        # The real thing, not JULES_TTY: tests that force the terminal layout read stderr.
+        try:
+            return sys.stdout.isatty() and sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    @contextmanager
+    def waiting(self, what: str | Callable[[], str]) -> Iterator[None]:
+        """A spinner saying `what` for as long as the block runs (a wait), if any."""
+        if self._spinner is None:
+            yield
+            return
+        with self._spinner.holding(what):
+            yield
 
     def list_output(self, *, json_mode: bool, json_lines: bool, quiet: bool) -> Output:
         """The output of a list command: --json, --jsonl (refused beside the other two),
@@ -90,7 +138,7 @@ class AppContext:
     @property
     def interactive(self) -> bool:
         """May we ask the user something? Never without a terminal, in CI, or --no-input."""
-        if self.no_input or os.environ.get("CI", "").strip().lower() not in ("", "0", "false"):
+        if self.no_input or _in_ci():
             return False
         from jules_cli.render.output import stream_is_terminal
 
@@ -135,14 +183,26 @@ class AppContext:
                 EMULATOR_URL,
                 transport=transport,
                 trace=self.trace if self.debug else None,
+                progress=self._spinner,
             )
         source = require_key(self.profile)
-        return JulesClient(source.key, self.api_url, trace=self.trace if self.debug else None)
+        return JulesClient(
+            source.key,
+            self.api_url,
+            trace=self.trace if self.debug else None,
+            progress=self._spinner,
+        )
 
     def close(self) -> None:
+        if self._spinner is not None:
+            self._spinner.close()
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
 
 
 def emulator_state_path() -> Path:

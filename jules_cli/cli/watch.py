@@ -8,6 +8,7 @@ is answered right there.
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,8 +149,13 @@ def watch(
     hook = None
     if show_activities and appctx.interactive and not condition.stops_for_user:
         hook = answer_hook(appctx, watcher)
+    # A wait with no live view: a spinner says what it waits for, and for how long.
+    held = appctx.waiting(
+        lambda: f"Waiting for session {session_id}"
+        + (f": {watcher.view.state}" if watcher.view.session else "")
+    )
     try:
-        with watcher:
+        with watcher, held if not live else nullcontext():
             result = follow(
                 appctx.client(),
                 session_id,

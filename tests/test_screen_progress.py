@@ -1,0 +1,49 @@
+"""Slow calls on a real screen: a spinner says what jules waits for and for how long, a
+retry says so, and neither is left behind (nor shown at all to a script)."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
+
+from tests.screen import spawn  # noqa: E402
+
+SLOW = {"delay": 1.2, "path": "/v1alpha/sessions", "times": 1}
+SPINNER = re.compile(r"Waiting for 127\.0\.0\.1: listing sessions \(\d\.\d s\)")
+
+
+def test_a_slow_request_shows_a_spinner_that_goes_away(emulator_server):
+    emulator_server.fault(**SLOW)
+    with spawn(["session", "list"], env=emulator_server.env) as term:
+        term.expect(SPINNER, timeout=10)
+        assert term.wait() == 0, str(term)
+        assert term.lines == ["No sessions."], str(term)  # the spinner's line is erased
+
+
+def test_a_retry_says_why_and_which_try_comes_next(emulator_server):
+    emulator_server.fault(status=503, path="/v1alpha/sources", times=1)
+    with spawn(["sources", "list"], env=emulator_server.env) as term:
+        term.expect(re.compile(r"retrying in \d s \(2/5\): 503 Service Unavailable"), timeout=10)
+        assert term.wait() == 0, str(term)
+        assert "retrying" not in term.text and "jules-demo/webapp" in term.text, str(term)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "to_pipe"),
+    [
+        (["session", "list"], {}, True),  # stdout is a pipe
+        (["session", "list", "--json"], {}, False),
+        (["--no-input", "session", "list"], {}, False),
+        (["session", "list"], {"CI": "true"}, False),
+    ],
+    ids=["pipe", "json", "no-input", "CI"],
+)
+def test_no_spinner_for_scripts(emulator_server, args, env, to_pipe):
+    emulator_server.fault(**SLOW)
+    with spawn(args, env={**emulator_server.env, **env}, stdout_to_pipe=to_pipe) as term:
+        assert term.wait() == 0, str(term)
+        assert b"Waiting for" not in term.raw and b"\x1b[2K" not in term.raw, term.raw
