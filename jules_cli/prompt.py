@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -11,10 +12,32 @@ from pathlib import Path
 
 from jules_cli.errors import UsageError
 
-EDITOR_TEMPLATE = """
-# Write the task for Jules above this line. Lines starting with '#' are ignored,
-# and an empty text cancels.
-"""
+# As `git commit --cleanup=scissors` does: everything from this line down is dropped,
+# and nothing above it, so a Markdown `# Heading` in a prompt survives.
+SCISSORS = "# ------------------------ >8 ------------------------"
+# Editors tried, in git's order, when neither $VISUAL nor $EDITOR is set (Debian's
+# `editor` alternative, then vi).
+FALLBACK_EDITORS = ("editor", "vi")
+
+
+def editor_template(what: str = "prompt") -> str:
+    task = "the task for Jules" if what == "prompt" else "your message to Jules"
+    return (
+        f"\n\n{SCISSORS}\n"
+        "# Do not modify or remove the line above.\n"
+        f"# Write {task} above it; everything below it is ignored.\n"
+        f"# Save an empty {what} to cancel: nothing is sent.\n"
+    )
+
+
+def strip_template(text: str) -> str:
+    """The text above the scissors line, with trailing blanks and empty edges removed."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        if line.rstrip() == SCISSORS:
+            break
+        kept.append(line.rstrip())
+    return "\n".join(kept).strip("\n")
 
 
 def read_text(
@@ -42,7 +65,7 @@ def read_text(
     elif argument is not None:
         text = argument
     elif interactive:
-        text = compose_in_editor()
+        text = compose_in_editor(what)
     else:
         raise UsageError(
             f"no {what} given",
@@ -50,7 +73,7 @@ def read_text(
         )
     text = text.strip()
     if not text:
-        raise UsageError(f"the {what} is empty")
+        raise UsageError(f"the {what} is empty; nothing was sent")
     return text
 
 
@@ -91,29 +114,39 @@ def _read_stdin(what: str) -> str:
     return decode_text(buffer.read(), "standard input", what)
 
 
-def editor_command() -> list[str]:
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
-    if not editor:
-        raise UsageError(
-            "no editor to compose the prompt", "set $VISUAL or $EDITOR, or pass the prompt"
-        )
-    return shlex.split(editor)
+def editor_command(what: str = "prompt") -> list[str]:
+    """$VISUAL, else $EDITOR, else `editor` or `vi` if installed, as git chooses."""
+    for variable in ("VISUAL", "EDITOR"):
+        value = os.environ.get(variable, "").strip()
+        if value:
+            return shlex.split(value)
+    # git too refuses to start vi on a terminal that cannot run it.
+    if os.environ.get("TERM") != "dumb":
+        for name in FALLBACK_EDITORS:
+            found = shutil.which(name)
+            if found:
+                return [found]
+    raise UsageError(
+        f"no editor to compose the {what}",
+        f"set $VISUAL or $EDITOR, or pass the {what} as an argument",
+    )
 
 
-def compose_in_editor() -> str:
-    command = editor_command()
-    handle, name = tempfile.mkstemp(prefix="jules-prompt-", suffix=".md")
+def compose_in_editor(what: str = "prompt") -> str:
+    """The text written in the editor above the scissors line ("" if none)."""
+    command = editor_command(what)
+    handle, name = tempfile.mkstemp(prefix=f"jules-{what}-", suffix=".md")
     path = Path(name)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(EDITOR_TEMPLATE)
+            stream.write(editor_template(what))
         try:
             result = subprocess.run([*command, str(path)], check=False)
         except FileNotFoundError as exc:
             raise UsageError(f"cannot run the editor {command[0]!r}") from exc
         if result.returncode != 0:
             raise UsageError(f"the editor exited with code {result.returncode}; nothing was sent")
-        lines = decode_text(path.read_bytes(), "the editor", "prompt").splitlines()
+        text = decode_text(path.read_bytes(), "the editor", what)
     finally:
         path.unlink(missing_ok=True)
-    return "\n".join(line for line in lines if not line.startswith("#")).strip()
+    return strip_template(text)

@@ -339,7 +339,7 @@ def test_session_new_composes_the_prompt_in_the_editor_in_a_terminal(emulator_se
     env = {**server.env, "VISUAL": f"{sys.executable} {editor}"}
     code, stdout, terminal = _run_in_a_terminal(["session", "new", "--no-repo", "-q"], env)
     assert code == 0, terminal
-    # The template's comment lines are dropped.
+    # The template (below its scissors line) is dropped.
     assert posted(server) == [{"prompt": "Composed in the editor"}]
     assert served(server, f"sessions/{stdout.strip()}")["prompt"] == "Composed in the editor"
     server.clear_requests()

@@ -118,10 +118,16 @@ def test_prompt_errors(monkeypatch, tmp_path):
 
 def test_prompt_composed_in_the_editor(monkeypatch, tmp_path):
     script = tmp_path / "editor.sh"
-    script.write_text('#!/bin/sh\nprintf "Write tests\\n# a comment\\n" > "$1"\n')
+    # An editor that writes above the template, as a person does.
+    script.write_text(
+        '#!/bin/sh\n{ printf "# Tests\\nWrite tests\\n"; cat "$1"; } > "$1.new"\nmv "$1.new" "$1"\n'
+    )
     script.chmod(0o755)
     monkeypatch.setenv("EDITOR", str(script))
-    assert prompt.read_text(None, interactive=True, stdin_is_terminal=True) == "Write tests"
+    # A `#` line of the text stays (a Markdown heading); the template below the scissors goes.
+    assert prompt.read_text(None, interactive=True, stdin_is_terminal=True) == (
+        "# Tests\nWrite tests"
+    )
 
 
 def test_editor_that_fails_sends_nothing(monkeypatch):

@@ -827,7 +827,7 @@ TREE = {
                     ],
                 },
                 "send": {
-                    "help": "Send a message to the session (an answer, a follow-up task).",
+                    "help": "Send a message to the session (an answer, a follow-up task).\n\nThe message comes from the argument, stdin (`-` or piped), --message-file, or, in a\nterminal with none of these, $VISUAL/$EDITOR.",
                     "short": "Send a message to the session (an answer, a follow-up task).",
                     "usage": "[OPTIONS] ID [MESSAGE | -]",
                     "params": [

@@ -355,12 +355,17 @@ def send(
     json_output: JsonOption = False,
     jq: JqOption = None,
 ) -> None:
-    """Send a message to the session (an answer, a follow-up task)."""
+    """Send a message to the session (an answer, a follow-up task).
+
+    The message comes from the argument, stdin (`-` or piped), --message-file, or, in a
+    terminal with none of these, $VISUAL/$EDITOR.
+    """
     from jules_cli.prompt import read_text
 
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
-    text = read_text(message, file=message_file, interactive=False, what="message")
+    # In a terminal with no message, the editor opens as for `session new`.
+    text = read_text(message, file=message_file, interactive=appctx.interactive, what="message")
     if wait_reply:
         from jules_cli.render.activities import print_reply
 
