@@ -100,3 +100,28 @@ def test_control_plane_reset_persists(tmp_path):
 def test_bad_speed():
     with pytest.raises(ValueError):
         PersistentEmulatorApp("x.json", speed=0)
+
+
+def test_a_big_state_is_saved_only_when_it_changes(tmp_path):
+    # 20,000 bulk sessions: reads of settled sessions leave the file alone (a state of
+    # 100,000 costs its size to write), and a change is saved with the indexes intact.
+    clock = FakeClock()
+    state = tmp_path / "s.json"
+    app = PersistentEmulatorApp(state, clock=clock)
+    control = httpx.Client(transport=httpx.WSGITransport(app=app))
+    made = control.post("http://127.0.0.1/_emulator/bulk", json={"sessions": 20_000}).json()
+    ids = made["sessions"]
+    written = state.stat().st_mtime_ns, state.stat().st_ino
+    client = command(state, clock)
+    clock.advance(5)
+    page = client.get("sessions", params={"pageSize": 3}).json()
+    assert [s["id"] for s in page["sessions"]] == ids[::-1][:3]
+    assert client.get(f"sessions/{ids[7]}").json()["id"] == ids[7]
+    assert (state.stat().st_mtime_ns, state.stat().st_ino) == written
+    client.post(f"sessions/{ids[-1]}:archive")
+    assert (state.stat().st_mtime_ns, state.stat().st_ino) != written
+    after = command(state, clock).get("sessions", params={"pageSize": 2}).json()["sessions"]
+    assert [s["id"] for s in after] == [ids[-2], ids[-3]]
+    # What was saved without being touched is still the compact form.
+    saved = json.loads(state.read_text())["sessions"][0]
+    assert set(saved) == {"id", "seq", "prompt", "title", "create_ns", "update_ns", "state"}

@@ -60,7 +60,7 @@ class PersistentEmulatorApp:
             finally:
                 # Only a request that changed something rewrites the file (a big state
                 # costs its size to write; reads of settled sessions change nothing).
-                if emulator.revision != loaded:
+                if emulator.revision != loaded or not self.state_path.exists():
                     self._save(emulator)
         start_response(*captured)
         return [body]
