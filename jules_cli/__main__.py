@@ -70,10 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(list(sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt:
-        # Ctrl-C while starting up (imports, building the app): the same one line as
-        # when a command is interrupted, not a traceback.
-        _error("interrupted")
-        return 130  # ExitCode.INTERRUPTED; jules_cli.errors may not be imported yet
+        # Ctrl-C (or SIGTERM, SIGHUP once they are handled) while starting up (imports,
+        # building the app): the same one line as when a command is interrupted.
+        signals = sys.modules.get("jules_cli.signals")
+        message, code = signals.describe(signals.last_signal()) if signals else ("interrupted", 130)
+        _error(message)
+        return code
 
 
 def _run(argv: list[str]) -> int:
@@ -92,8 +94,12 @@ def _run(argv: list[str]) -> int:
         return answered
     import typer
 
+    from jules_cli import signals
     from jules_cli.cli.app import build_app, command_of
     from jules_cli.errors import ExitCode, JulesError
+
+    # SIGTERM and SIGHUP stop a command as cleanly as Ctrl-C (rollbacks, temporary files).
+    signals.install()
 
     app = build_app(command_of(argv))
 
@@ -111,8 +117,9 @@ def _run(argv: list[str]) -> int:
             _error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        _error("interrupted")
-        return ExitCode.INTERRUPTED
+        message, code = signals.describe(signals.last_signal())
+        _error(message)
+        return code
     except Exception as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
             # A group run without a command: its help, on stdout with exit 0 as gh does
@@ -138,8 +145,10 @@ def _run(argv: list[str]) -> int:
     finally:
         _flush_quietly()
     if result == ExitCode.INTERRUPTED:
-        # Typer turns Ctrl-C into a silent Exit(130); say so, like any other way out.
-        _error("interrupted")
+        # Typer turns Ctrl-C (and so SIGTERM, SIGHUP) into a silent Exit(130); say so,
+        # like any other way out, with the code of the signal that arrived.
+        message, result = signals.describe(signals.last_signal())
+        _error(message)
     return result if isinstance(result, int) else ExitCode.OK
 
 

@@ -20,15 +20,14 @@ import contextlib
 import os
 import re
 import secrets
-import signal
 import subprocess
-import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from jules_cli import signals
 from jules_cli.artifacts import PatchInfo
 from jules_cli.diffstat import MODIFIED, FileStat, diffstat
 from jules_cli.errors import ExitCode, JulesError, UsageError
@@ -78,15 +77,26 @@ def _git(
 ) -> subprocess.CompletedProcess[bytes]:
     command = ["git", *args]
     # No terminal prompts (credentials, editors): this runs from scripts and CI too.
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    # No optional locks: `git status` and friends then never take `index.lock` just to
+    # refresh stat data, so a query cannot leave one behind.
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
+    section = signals.current()
     try:
-        completed = subprocess.run(
-            command,
-            cwd=root,
-            input=stdin if stdin is not None else b"",
-            capture_output=True,
-            env=env,
-        )
+        if section is not None:
+            # Inside apply's transaction: a signal is passed on to git (and its hooks),
+            # git ends cleanly, and the signal is raised here, for the rollback.
+            completed = section.run(
+                command, input=stdin if stdin is not None else b"", cwd=root, env=env
+            )
+            section.check()
+        else:
+            completed = subprocess.run(
+                command,
+                cwd=root,
+                input=stdin if stdin is not None else b"",
+                capture_output=True,
+                env=env,
+            )
     except FileNotFoundError:
         # Like `--repo .` without git: the user's setup, caught before any change (exit 2).
         raise UsageError(
@@ -154,36 +164,26 @@ def commit_message_for(patch: PatchInfo, session: dict[str, Any]) -> str:
 _FALLBACK_MESSAGE = "Apply changes from Jules"
 
 
-@contextlib.contextmanager
-def _interrupts_ignored() -> Iterator[None]:
-    """Ctrl-C (SIGINT) has no effect for the block: main thread only, where Python
-    delivers it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 @dataclass
 class _Snapshot:
-    """The state `apply_patch` may change: HEAD, the index file, the touched paths."""
+    """The state a transaction may change: HEAD, the index file, the touched paths."""
 
     root: Path
     head: str | None
     head_ref: str | None  # e.g. refs/heads/main; None when detached
     index_path: Path
     index_bytes: bytes | None
+    lock_existed: bool
     files: dict[str, tuple[Any, ...]]
     missing_dirs: list[Path]
 
     @classmethod
-    def take(cls, root: Path, head: str | None, head_ref: str | None, paths: set[str]) -> _Snapshot:
+    def take(cls, root: Path, paths: set[str]) -> _Snapshot:
+        head = _output(root, "rev-parse", "--verify", "-q", "HEAD") or None
+        head_ref = _output(root, "symbolic-ref", "-q", "HEAD") or None
         index_path = root / (_output(root, "rev-parse", "--git-path", "index") or ".git/index")
         index_bytes = index_path.read_bytes() if index_path.exists() else None
+        lock_existed = _lock_path(index_path).exists()
         files: dict[str, tuple[Any, ...]] = {}
         missing_dirs: set[Path] = set()
         for relative in paths:
@@ -201,17 +201,15 @@ class _Snapshot:
                     missing_dirs.add(parent)
                     parent = parent.parent
         deepest_first = sorted(missing_dirs, key=lambda path: len(path.parts), reverse=True)
-        return cls(root, head, head_ref, index_path, index_bytes, files, deepest_first)
+        return cls(
+            root, head, head_ref, index_path, index_bytes, lock_existed, files, deepest_first
+        )
 
-    def restore(self, created_branch: str | None) -> list[str]:
+    def restore(self, new_branch: str | None, stale_lock: bool) -> list[str]:
         """Put everything back; returns what could not be restored (empty when all was).
-        A Ctrl-C meanwhile (often a second one, the first having started the rollback) is
-        ignored: stopping half-way would leave the checkout broken, which is what the
-        rollback exists to prevent."""
-        with _interrupts_ignored():
-            return self._restore(created_branch)
-
-    def _restore(self, created_branch: str | None) -> list[str]:
+        `new_branch` is deleted if it exists (the transaction was to create it);
+        `stale_lock`: a git child was killed outright, so an `index.lock` that was not
+        there before is its, and goes."""
         problems: list[str] = []
 
         def attempt(what: str, action: Any) -> None:
@@ -220,7 +218,10 @@ class _Snapshot:
             except (OSError, _GitFailed) as error:
                 problems.append(f"{what}: {getattr(error, 'message', None) or error}")
 
-        attempt("HEAD", lambda: self._restore_head(created_branch))
+        lock = _lock_path(self.index_path)
+        if stale_lock and not self.lock_existed and lock.exists():
+            attempt("index.lock", lock.unlink)
+        attempt("HEAD", lambda: self._restore_head(new_branch))
         attempt("index", self._restore_index)
         for relative, state in self.files.items():
             attempt(
@@ -233,23 +234,21 @@ class _Snapshot:
         _git(self.root, "update-index", "-q", "--refresh", check=False)
         return problems
 
-    def _restore_head(self, created_branch: str | None) -> None:
-        if created_branch:
-            # The new branch started at the old HEAD, so moving HEAD back is a pure ref
-            # change: no file is touched.
-            if self.head_ref:
-                _git(self.root, "symbolic-ref", "HEAD", self.head_ref)
-            elif self.head:
-                _git(self.root, "update-ref", "--no-deref", "HEAD", self.head)
-            _git(self.root, "branch", "-D", created_branch)
-            return
-        current = _output(self.root, "rev-parse", "--verify", "-q", "HEAD")
-        if current == self.head:
-            return
-        if self.head:
-            _git(self.root, "update-ref", "-m", "jules: roll back", "HEAD", self.head)
-        else:
-            _git(self.root, "update-ref", "-d", "HEAD")
+    def _restore_head(self, new_branch: str | None) -> None:
+        # First HEAD itself (a checkout of a new branch moved it), then the branch it
+        # names (a commit moved that), then the new branch goes.
+        current_ref = _output(self.root, "symbolic-ref", "-q", "HEAD") or None
+        if self.head_ref and current_ref != self.head_ref:
+            _git(self.root, "symbolic-ref", "HEAD", self.head_ref)
+        elif not self.head_ref and (current_ref or _head(self.root) != self.head) and self.head:
+            _git(self.root, "update-ref", "--no-deref", "HEAD", self.head)
+        if _head(self.root) != self.head:
+            if self.head:
+                _git(self.root, "update-ref", "-m", "jules: roll back", "HEAD", self.head)
+            else:
+                _git(self.root, "update-ref", "-d", "HEAD")
+        if new_branch and _branch_exists(self.root, new_branch):
+            _git(self.root, "branch", "-D", new_branch)
 
     def _restore_index(self) -> None:
         if self.index_bytes is None:
@@ -270,6 +269,62 @@ class _Snapshot:
         elif kind == "link":
             full.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(state[1], full)
+
+
+def _lock_path(index_path: Path) -> Path:
+    return index_path.with_name(index_path.name + ".lock")
+
+
+def _head(root: Path) -> str | None:
+    return _output(root, "rev-parse", "--verify", "-q", "HEAD") or None
+
+
+def _branch_exists(root: Path, branch: str) -> bool:
+    found = _git(root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
+    return found.returncode == 0
+
+
+class Transaction:
+    """What `transaction()` yields. Set `step` to say what is being done (it names the
+    step in the error when a rollback is incomplete)."""
+
+    def __init__(self, snapshot: _Snapshot, new_branch: str | None) -> None:
+        self.snapshot = snapshot
+        self.new_branch = new_branch
+        self.step = "changing the checkout"
+
+
+@contextlib.contextmanager
+def transaction(
+    root: Path, paths: set[str], *, new_branch: str | None = None
+) -> Iterator[Transaction]:
+    """Changes to the checkout at `root` that happen all together or not at all.
+
+    Snapshots HEAD (and the branch it names), the index file and the bytes of `paths`
+    (relative to `root`); if the block raises anything - a git failure, Ctrl-C, SIGTERM,
+    SIGHUP - all of it is put back, `new_branch` (which the block may create) is
+    deleted, and the exception goes on. SIGINT, SIGTERM and SIGHUP are held for the
+    whole block (see jules_cli.signals): git is passed the signal and ends cleanly, so
+    no git step is cut off half-way, and the rollback itself cannot be interrupted.
+    A rollback that cannot finish raises PatchApplyError naming the step and the first
+    thing left over. Also for `session checkout` and `apply --worktree`.
+    """
+    with signals.held() as section:
+        snapshot = _Snapshot.take(root, paths)
+        tx = Transaction(snapshot, new_branch)
+        try:
+            section.check()
+            yield tx
+            section.check()  # a signal held during the last step still undoes it all
+        except BaseException as error:
+            with section.finishing():
+                problems = snapshot.restore(new_branch, section.child_killed)
+            if problems:
+                raise PatchApplyError(
+                    f"{tx.step} failed and the checkout could not be fully restored: {problems[0]}",
+                    "check `git status` and restore the rest by hand",
+                ) from error
+            raise
 
 
 def _replace_file(target: Path, content: bytes, mode: int | None) -> None:
@@ -404,6 +459,31 @@ def _check_new_branch(root: Path, branch: str, head: str | None) -> None:
         )
 
 
+# What git leaves in the git folder while an operation waits for the user to finish it.
+_IN_PROGRESS = (
+    ("MERGE_HEAD", "a merge", "git merge --continue` or `git merge --abort"),
+    ("rebase-merge", "a rebase", "git rebase --continue` or `git rebase --abort"),
+    ("rebase-apply", "a rebase or `git am`", "git rebase --abort` or `git am --abort"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick", "git cherry-pick --continue` or `--abort"),
+    ("REVERT_HEAD", "a revert", "git revert --continue` or `git revert --abort"),
+    ("BISECT_LOG", "a bisect", "git bisect reset"),
+)
+
+
+def check_no_operation_in_progress(root: Path) -> None:
+    """UsageError (exit 2) while a merge, rebase, cherry-pick, revert or bisect is in
+    progress in the checkout at `root`: applying then would mix the patch into it (and a
+    commit would become a merge commit)."""
+    args = [arg for marker, _, _ in _IN_PROGRESS for arg in ("--git-path", marker)]
+    found = _git(root, "rev-parse", *args, check=False)
+    paths = os.fsdecode(found.stdout).splitlines()
+    for (_, what, finish), path in zip(_IN_PROGRESS, paths, strict=False):
+        if (root / path).exists():
+            raise UsageError(
+                f"{what} is in progress in this checkout", f"finish it first (`{finish}`)"
+            )
+
+
 def _require_identity(root: Path) -> None:
     for variable in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
         if _git(root, "var", variable, check=False).returncode != 0:
@@ -439,9 +519,26 @@ def apply_patch(
     root = worktree_root(Path(repo_dir))
     patch_text = patch.unidiff if patch.unidiff.endswith("\n") else patch.unidiff + "\n"
     patch_bytes = patch_text.encode("utf-8", "surrogateescape")
+    # Signals are held from here on: a git query cut off by Ctrl-C could leave a lock.
+    with signals.held():
+        return _apply(
+            patch, patch_bytes, root, allow_dirty, strict, three_way, branch, commit, commit_message
+        )
 
-    head = _output(root, "rev-parse", "--verify", "-q", "HEAD") or None
-    head_ref = _output(root, "symbolic-ref", "-q", "HEAD") or None
+
+def _apply(
+    patch: PatchInfo,
+    patch_bytes: bytes,
+    root: Path,
+    allow_dirty: bool,
+    strict: bool,
+    three_way: bool,
+    branch: str | None,
+    commit: bool,
+    commit_message: str | None,
+) -> ApplyResult:
+    check_no_operation_in_progress(root)
+    head = _head(root)
     if commit:
         _require_identity(root)
     stats = diffstat(patch.unidiff)
@@ -467,53 +564,46 @@ def apply_patch(
         )
         raise PatchApplyError(f"the patch does not apply: {failure.message}", hint) from None
 
-    snapshot = _Snapshot.take(root, head, head_ref, touched)
-    created_branch: str | None = None
-    step = "creating the branch"
     commit_sha = None
     try:
-        if branch is not None:
-            _git(root, "checkout", "-q", "-b", branch)
-            created_branch = branch
-        step = "applying the patch"
-        applied = _git(root, *apply_args, stdin=patch_bytes, check=False)
-        if applied.returncode != 0:
-            conflicts = _output(root, "diff", "--name-only", "--diff-filter=U") or ""
-            if conflicts:
-                raise PatchApplyError(
-                    f"the three-way apply left conflicts in {_examples(conflicts.splitlines())}",
-                    "nothing was changed; to resolve them by hand run "
-                    "`jules session diff ID | git apply --3way`",
+        with transaction(root, touched, new_branch=branch) as tx:
+            if branch is not None:
+                tx.step = "creating the branch"
+                _git(root, "checkout", "-q", "-b", branch)
+            tx.step = "applying the patch"
+            applied = _git(root, *apply_args, stdin=patch_bytes, check=False)
+            if applied.returncode != 0:
+                conflicts = _output(root, "diff", "--name-only", "--diff-filter=U") or ""
+                if conflicts:
+                    raise PatchApplyError(
+                        "the three-way apply left conflicts in "
+                        f"{_examples(conflicts.splitlines())}",
+                        "nothing was changed; to resolve them by hand run "
+                        "`jules session diff ID | git apply --3way`",
+                    )
+                raise _GitFailed(apply_args, applied)
+            if commit:
+                tx.step = "committing"
+                message = commit_message or patch.suggested_commit_message or _FALLBACK_MESSAGE
+                _git(
+                    root, "commit", "-q", "--cleanup=whitespace", "-F", "-", stdin=message.encode()
                 )
-            raise _GitFailed(apply_args, applied)
-        if commit:
-            step = "committing"
-            message = commit_message or patch.suggested_commit_message or _FALLBACK_MESSAGE
-            _git(root, "commit", "-q", "--cleanup=whitespace", "-F", "-", stdin=message.encode())
-            commit_sha = _output(root, "rev-parse", "HEAD")
-    except BaseException as error:
-        problems = snapshot.restore(created_branch)
-        if problems:
-            raise PatchApplyError(
-                f"{step} failed and the checkout could not be fully restored: {problems[0]}",
-                "check `git status` and restore the rest by hand",
-            ) from error
-        if isinstance(error, _GitFailed):
-            hint = (
-                "fix what the commit hooks report, then retry"
-                if step == "committing"
-                else "`jules session diff ID | git apply --check -v` shows the details"
-            )
-            raise PatchApplyError(
-                f"{step} failed, nothing was changed: {error.message}", hint
-            ) from None
-        raise
+                commit_sha = _output(root, "rev-parse", "HEAD")
+            current_branch = _output(root, "symbolic-ref", "-q", "--short", "HEAD") or None
+    except _GitFailed as error:
+        hint = (
+            "fix what the commit hooks report, then retry"
+            if tx.step == "committing"
+            else "`jules session diff ID | git apply --check -v` shows the details"
+        )
+        raise PatchApplyError(
+            f"{tx.step} failed, nothing was changed: {error.message}", hint
+        ) from None
 
-    current_branch = _output(root, "symbolic-ref", "-q", "--short", "HEAD") or None
     return ApplyResult(
         files_changed=stats or git_stats,
         branch=current_branch,
-        created_branch=created_branch is not None,
+        created_branch=branch is not None,
         commit_sha=commit_sha,
         warnings=warnings,
     )

@@ -410,6 +410,48 @@ def test_apply_without_git_asks_nothing_and_writes_nothing(emulator_server, chec
     assert tree_state(checkout) == before
 
 
+def _in_progress(checkout: Path, operation: str) -> None:
+    """Leave `operation` (merge, rebase, cherry-pick, revert, bisect) waiting for the user."""
+
+    def git(*args: str, check: bool = True) -> None:
+        base = ["git", "-C", str(checkout), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+        env = {**os.environ, "GIT_EDITOR": "true"}
+        subprocess.run([*base, *args], check=check, capture_output=True, env=env)
+
+    if operation == "bisect":
+        git("bisect", "start")
+        return
+    git("checkout", "-q", "-b", "other")
+    (checkout / "README.md").write_text("theirs\n")
+    git("commit", "-q", "-am", "theirs")
+    git("checkout", "-q", "-")
+    (checkout / "README.md").write_text("ours\n")
+    git("commit", "-q", "-am", "ours")
+    command = {
+        "merge": ["merge", "other"],
+        "rebase": ["rebase", "other"],
+        "cherry-pick": ["cherry-pick", "other"],
+        "revert": ["revert", "HEAD"],
+    }[operation]
+    if operation == "revert":
+        (checkout / "README.md").write_text("changed again\n")
+        git("commit", "-q", "-am", "again")
+        git("revert", "--no-edit", "HEAD~1", check=False)
+        return
+    git(*command, check=False)  # stops on the conflict
+
+
+@pytest.mark.parametrize("operation", ["merge", "rebase", "cherry-pick", "revert", "bisect"])
+def test_apply_refuses_while_a_git_operation_is_in_progress(emulator_server, checkout, operation):
+    done = emulator_server.emulator.create_session({"prompt": "[patch:readme] change it"})
+    emulator_server.settle()
+    _in_progress(checkout, operation)
+    before = tree_state(checkout)
+    error = refused(emulator_server, [("session", "apply", done["id"], "--commit")], cwd=checkout)
+    assert "in progress in this checkout" in error[0], error
+    assert tree_state(checkout) == before
+
+
 # -- the config file ---------------------------------------------------------------------------
 
 CORRUPT_CONFIGS = {

@@ -255,18 +255,18 @@ def test_a_ctrl_c_during_the_rollback_does_not_stop_it_half_way(
     before = state(repo)
     restore_index = gitapply._Snapshot._restore_index
 
-    handlers = []
+    pressed = []
 
-    def restore_index_watching_ctrl_c(self) -> None:
-        # What a Ctrl-C pressed now would do. (Not sent for real: without the fix it
-        # would stop the whole pytest run rather than fail this test.)
-        handlers.append(signal.getsignal(signal.SIGINT))
+    def restore_index_with_ctrl_c(self) -> None:
+        # A real Ctrl-C in the middle of the rollback: held until the rollback is done.
+        os.kill(os.getpid(), signal.SIGINT)
+        pressed.append(True)
         restore_index(self)
 
-    monkeypatch.setattr(gitapply._Snapshot, "_restore_index", restore_index_watching_ctrl_c)
+    monkeypatch.setattr(gitapply._Snapshot, "_restore_index", restore_index_with_ctrl_c)
     with pytest.raises(PatchApplyError):
         apply_patch(patch_info(unidiff, None), repo, branch="jules/try", commit=True)
-    assert handlers == [signal.SIG_IGN]
+    assert pressed == [True]
     assert state(repo) == before
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
 
@@ -515,20 +515,30 @@ def test_symlinks_and_modes_survive_a_rollback(repo: Path) -> None:
     assert (repo / "run.sh").stat().st_mode & 0o777 == 0o755
 
 
-def test_an_interrupt_while_committing_rolls_back_and_propagates(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_while_committing_rolls_back_and_propagates(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, signum: str
 ) -> None:
+    import signal
+
+    from jules_cli import signals
+
     unidiff, _ = make_patch(repo, big_change)
     before = state(repo)
-    real_run = subprocess.run
+    real_run = signals.HeldSignals.run
 
-    def interrupted_commit(command, *args, **kwargs):
+    def signalled_commit(self, command, **kwargs):
         if command[:2] == ["git", "commit"]:
-            raise KeyboardInterrupt
-        return real_run(command, *args, **kwargs)
+            os.kill(os.getpid(), getattr(signal, signum))  # for real, to this process
+        return real_run(self, command, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", interrupted_commit)
-    with pytest.raises(KeyboardInterrupt):
+    monkeypatch.setattr(signals.HeldSignals, "run", signalled_commit)
+    with pytest.raises(KeyboardInterrupt) as raised:
         apply_patch(patch_info(unidiff, head(repo)), repo, branch="jules/int", commit=True)
-    monkeypatch.setattr(subprocess, "run", real_run)
+    monkeypatch.setattr(signals.HeldSignals, "run", real_run)
+    if signum != "SIGINT":
+        assert isinstance(raised.value, signals.Terminated)
+        assert raised.value.signum == getattr(signal, signum)
     assert state(repo) == before
+    assert not (repo / ".git" / "index.lock").exists()
+    assert signal.getsignal(getattr(signal, signum)) in (signal.SIG_DFL, signal.default_int_handler)

@@ -245,3 +245,249 @@ def test_activities_tail_json_into_head_exits_quietly(server):
     result = pipeline(f"{jules} activities tail {session_id} --json | head -1", server)
     assert result.stderr == "jules-status=0\n"
     assert json.loads(result.stdout)["name"].startswith(f"sessions/{session_id}/activities/")
+
+
+# -- SIGINT, SIGTERM and SIGHUP at many points of `session apply` -----------------------------
+#
+# Whatever the moment and the signal, and whether it reaches the whole process group (a
+# terminal's Ctrl-C, a job control `kill %1`) or the jules process alone (`kill PID`, a
+# CI runner's time-out), an apply either finished (exit 0, the patch committed on its new
+# branch) or ended by the signal with the checkout exactly as it was: files byte for byte,
+# HEAD, branches, index, stash, and no lock file left behind.
+
+BIG_SESSION = "4242"
+BIG_FILES = 100
+
+
+def _big_patch() -> str:
+    parts = []
+    for n in range(BIG_FILES):
+        lines = [f"line {i} of generated module {n}\n" for i in range(120)]
+        header = f"diff --git a/gen/m{n}.py b/gen/m{n}.py\nnew file mode 100644\n"
+        parts.append(
+            header
+            + f"--- /dev/null\n+++ b/gen/m{n}.py\n@@ -0,0 +1,{len(lines)} @@\n"
+            + "".join("+" + line for line in lines)
+        )
+    parts.append(
+        "diff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n"
+        "@@ -1 +1,2 @@\n # demo\n+Generated modules live in gen/.\n"
+    )
+    return "".join(parts)
+
+
+@pytest.fixture(scope="module")
+def big_server() -> Iterator[ServerHandle]:
+    change_set = {
+        "changeSet": {
+            "source": "sources/github/jules-demo/hello-world",
+            "gitPatch": {"unidiffPatch": _big_patch(), "suggestedCommitMessage": "Add gen"},
+        }
+    }
+    seed = {
+        "sessions": [
+            {
+                "id": BIG_SESSION,
+                "prompt": "Generate modules",
+                "title": "Generate modules",
+                "state": "COMPLETED",
+                "outputs": [change_set],
+            }
+        ]
+    }
+    handle = start_server(Emulator(speed=200, seed=seed))
+    try:
+        yield handle
+    finally:
+        handle.shutdown()
+
+
+@pytest.fixture
+def busy_checkout(checkout: Path) -> Path:
+    """A checkout with a second branch and a stash entry, which must survive too."""
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=checkout, check=True, capture_output=True)
+
+    git("branch", "side")
+    (checkout / "README.md").write_text("# demo\nstashed work\n")
+    git("stash", "push", "-q", "-m", "keep me")
+    (checkout / "notes.txt").write_text("untracked, untouched\n")
+    return checkout
+
+
+def full_state(folder: Path) -> tuple:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=folder, check=True, capture_output=True, text=True
+        ).stdout
+
+    files = {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if ".git" not in path.parts and path.is_file()
+    }
+    dirs = sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_dir() and ".git" not in p.parts
+    )
+    return (
+        git("rev-parse", "HEAD"),
+        git("symbolic-ref", "-q", "HEAD"),
+        git("for-each-ref", "--format=%(refname) %(objectname)"),
+        git("stash", "list"),
+        git("ls-files", "--stage"),
+        git("status", "--porcelain=v1", "--untracked-files=all"),
+        files,
+        dirs,
+    )
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Lock files and temporary files, in the checkout or its git folder."""
+    return sorted(
+        str(path.relative_to(folder))
+        for path in folder.rglob("*")
+        if path.name.endswith((".lock", ".tmp"))
+    )
+
+
+def slow_hook(folder: Path, name: str, marker: Path, seconds: float) -> None:
+    hook = folder / ".git" / "hooks" / name
+    hook.write_text(f"#!/bin/sh\ntouch {shlex.quote(str(marker))}\nsleep {seconds}\n")
+    hook.chmod(0o755)
+
+
+def signal_exit(code: int, signum: signal.Signals) -> bool:
+    return code in (128 + signum, -signum)
+
+
+def send(process: subprocess.Popen, signum: signal.Signals, to_group: bool) -> None:
+    if to_group:
+        os.killpg(process.pid, signum)
+    else:
+        os.kill(process.pid, signum)
+
+
+APPLY = ["session", "apply", BIG_SESSION, "--auto-branch", "--commit"]
+
+
+def assert_applied(folder: Path, before: tuple) -> None:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=folder, check=True, capture_output=True, text=True
+        ).stdout
+
+    assert git("symbolic-ref", "--short", "HEAD").startswith("jules/generate-modules-")
+    assert git("rev-parse", "HEAD~1") == before[0]
+    changed = git("diff", "--name-only", "HEAD~1", "HEAD").split()
+    assert len(changed) == BIG_FILES + 1
+    assert git("status", "--porcelain=v1", "--untracked-files=all") == "?? notes.txt\n"
+    assert git("stash", "list") == before[3]
+
+
+SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+
+
+@pytest.mark.parametrize(
+    ("hook", "signum", "to_group"),
+    [
+        ("post-checkout", signal.SIGINT, True),
+        ("post-checkout", signal.SIGINT, False),
+        ("post-checkout", signal.SIGTERM, False),
+        ("post-checkout", signal.SIGHUP, True),
+        ("pre-commit", signal.SIGTERM, True),
+        ("pre-commit", signal.SIGHUP, False),
+        ("commit-msg", signal.SIGINT, False),
+        ("post-commit", signal.SIGTERM, False),
+        ("post-commit", signal.SIGINT, True),
+    ],
+    ids=lambda value: getattr(value, "name", str(value)),
+)
+def test_a_signal_inside_a_slow_git_hook_leaves_the_checkout_as_it_was(
+    big_server, busy_checkout, tmp_path, hook, signum, to_group
+):
+    before = full_state(busy_checkout)
+    marker = tmp_path / "hook-started"
+    slow_hook(busy_checkout, hook, marker, 30)
+    process = start(APPLY, big_server, cwd=busy_checkout)
+    wait_for(marker.exists, process, f"the {hook} hook")
+    send(process, signum, to_group)
+    stdout, stderr = process.communicate(timeout=30)
+    message, code = (
+        ("interrupted", 130)
+        if signum == signal.SIGINT
+        else (f"terminated ({signum.name})", 128 + signum)
+    )
+    assert process.returncode == code, stderr
+    assert stderr.decode().endswith(f"Error: {message}\n"), stderr
+    assert b"Traceback" not in stderr
+    assert full_state(busy_checkout) == before
+    assert leftovers(busy_checkout) == []
+
+
+def test_a_signal_at_any_moment_of_a_large_apply_is_all_or_nothing(big_server, busy_checkout):
+    """SIGINT, SIGTERM and SIGHUP in turn, at moments spread across a whole apply
+    (measured first), mostly to the jules process alone: each run either finished or
+    changed nothing."""
+    before = full_state(busy_checkout)
+
+    def reset() -> None:
+        for args in (["checkout", "-q", "-f", "master"], ["checkout", "-q", "-f", "main"]):
+            subprocess.run(["git", *args], cwd=busy_checkout, capture_output=True)
+        branches = subprocess.run(
+            ["git", "branch", "--list", "jules/*", "--format=%(refname:short)"],
+            cwd=busy_checkout,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        for branch in branches:
+            subprocess.run(["git", "branch", "-D", branch], cwd=busy_checkout, capture_output=True)
+        subprocess.run(["git", "clean", "-fdq", "-e", "notes.txt"], cwd=busy_checkout)
+        assert full_state(busy_checkout) == before
+
+    started = time.monotonic()
+    finished = start(APPLY, big_server, cwd=busy_checkout)
+    assert finished.wait(timeout=60) == 0, finished.stderr.read()
+    duration = time.monotonic() - started
+    reset()
+
+    outcomes = set()
+    steps = 9
+    for step in range(steps):
+        signum = SIGNALS[step % 3]
+        process = start(APPLY, big_server, cwd=busy_checkout)
+        time.sleep(duration * (0.2 + 0.9 * step / steps))
+        send(process, signum, to_group=step % 4 == 3)
+        stdout, stderr = process.communicate(timeout=30)
+        assert b"Traceback" not in stderr
+        assert leftovers(busy_checkout) == [], step
+        if full_state(busy_checkout) != before:
+            # All: the new branch with the whole patch committed, nothing else changed,
+            # and said so (the signal may still end the process after that).
+            outcomes.add("finished")
+            assert process.returncode == 0 or signal_exit(process.returncode, signum)
+            assert b"Applied the patch" in stderr, (step, stderr)
+            assert_applied(busy_checkout, before)
+            reset()
+            continue
+        # Or nothing: ended by the signal.
+        outcomes.add("stopped")
+        assert signal_exit(process.returncode, signum), (step, stderr)
+    assert "stopped" in outcomes
+
+
+def test_a_git_step_that_ignores_the_signal_is_killed_and_rolled_back(tmp_path, monkeypatch):
+    """A hook that traps every signal: passed on, then killed after KILL_AFTER."""
+    from jules_cli import signals
+
+    monkeypatch.setattr(signals, "KILL_AFTER", 0.3)
+    script = "trap '' INT TERM HUP; sleep 30"
+    started = time.monotonic()
+    with pytest.raises(signals.Terminated), signals.held() as section:
+        os.kill(os.getpid(), signal.SIGTERM)  # held, then passed on to the child
+        section.run(["sh", "-c", script], input=b"")
+    assert time.monotonic() - started < 5
+    assert section.child_killed
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

@@ -492,9 +492,11 @@ def apply(
 ) -> None:
     """Apply the session's patch to the git checkout here, safely: checked first, never
     half-applied, optionally on a new branch and committed."""
+    from jules_cli import signals
     from jules_cli.artifacts import select_patch
     from jules_cli.gitapply import (
         apply_patch,
+        check_no_operation_in_progress,
         commit_message_for,
         default_branch_name,
         worktree_root,
@@ -507,20 +509,25 @@ def apply(
         raise UsageError("give either --branch NAME or --auto-branch, not both")
     if message and not commit:
         raise UsageError("--message needs --commit")
-    worktree_root(Path.cwd())  # no git, or not a checkout: say so before any request
+    # No git, not a checkout, a merge or rebase under way: say so before any request.
+    check_no_operation_in_progress(worktree_root(Path.cwd()))
     session, activities = _session_and_activities(appctx, session_id)
     patch = select_patch(session, activities, activity)
-    result = apply_patch(
-        patch,
-        Path.cwd(),
-        allow_dirty=allow_dirty,
-        strict=strict,
-        three_way=three_way,
-        branch=default_branch_name(session) if auto_branch else branch,
-        commit=commit,
-        commit_message=message or commit_message_for(patch, session),
-    )
-    print_applied(out, result, patch.origin)
+    # All or nothing: a signal before the change is complete undoes it (and ends the
+    # command); one that comes after it is done changes nothing, so the report stands.
+    with signals.held() as section:
+        result = apply_patch(
+            patch,
+            Path.cwd(),
+            allow_dirty=allow_dirty,
+            strict=strict,
+            three_way=three_way,
+            branch=default_branch_name(session) if auto_branch else branch,
+            commit=commit,
+            commit_message=message or commit_message_for(patch, session),
+        )
+        print_applied(out, result, patch.origin)
+        section.forget()
 
 
 @app.command("artifacts")
