@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The `jules` benchmark: the performance budgets of issue 8, measured in one run.
+"""The `jules` benchmark: the performance budgets of issues 8 and 15, measured in one run.
 
-    python bench/run.py [--runs N] [--json-out FILE] [--idle-window SECONDS]
+    python bench/run.py [--runs N] [--json-out FILE] [--idle-window SECONDS] [--idle-samples N]
 
 It starts the emulator in its own process (`jules emulator serve --port 0`, seeded with
 10,000 sessions), runs the installed `jules` console script next to sys.executable against
@@ -34,13 +34,13 @@ from typing import Any
 import httpx
 
 from jules_cli.follow import SETTLE_READS
+from jules_cli.pacing import CALLS_PER_MINUTE, SPACING
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SEEDED_SESSIONS = 10_000
 SMALL_LIST = 1_000
 PAGE_SIZE = 100  # what `jules` asks for, and so what the baselines ask for
-TAIL_INTERVAL = 1.0  # the fixed --interval of the latency figure
 
 # The minimal scripts `jules` is compared with: the same URL, header, page size and output
 # bytes (`json.dumps(..., indent=2)` of the API objects), and nothing else.
@@ -367,23 +367,36 @@ class LineReader:
 
 
 def stalled_session(emulator: EmulatorProcess, label: str) -> str:
-    # [stall]: it stops IN_PROGRESS until a message comes; [slow] keeps it slow afterwards.
-    created = emulator.api("POST", "sessions", {"prompt": f"{label} [stall] [slow:10]"})
+    # [stall]: it stops IN_PROGRESS until a message comes; [slow:1000] keeps what follows
+    # so slow that it stays IN_PROGRESS (only the replies to messages come, 3 s after each).
+    created = emulator.api("POST", "sessions", {"prompt": f"{label} [stall] [slow:1000]"})
     return created["id"]
 
 
+# An idle tail polls every 10 s once 2.1 + 3 + 4.5 + 6.75 s passed without news.
+IDLE_AFTER = 17.0
+BUSY_WINDOW = 60.0  # the busy tail's calls are counted over one whole minute
+IDLE_POLL = 10.0
+
+
 def tail_figures(
-    emulator: EmulatorProcess, env: dict[str, str], runs: int, window: float
+    emulator: EmulatorProcess, env: dict[str, str], window: float, idle_samples: int
 ) -> list[Figure]:
+    """Three followers, each its own `activities tail --json` process with the default
+    schedule, at once: one on an idle session (calls a minute), one on a session that gets
+    a message every 0.5 s (calls a minute while active, and the delay from each message
+    to its line), and one that is left to become idle before each message (the delay
+    while idle)."""
     jules = jules_command()
     idle_id = stalled_session(emulator, "Idle for the poll count")
+    active_id = stalled_session(emulator, "Busy for the active figures")
     latency_id = stalled_session(emulator, "Idle for the latency")
-    emulator.control_plane("POST", "settle")  # both reach their stall at once
+    emulator.control_plane("POST", "settle")  # all reach their stall at once
     emulator.control_plane("DELETE", "requests")
 
-    def start_tail(session_id: str, *args: str) -> subprocess.Popen:
+    def start_tail(session_id: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [*jules, "activities", "tail", session_id, "--json", *args],
+            [*jules, "activities", "tail", session_id, "--json"],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -400,13 +413,18 @@ def tail_figures(
                 gets += 1
         return lists, gets
 
-    idle_tail = start_tail(idle_id)  # the default, adaptive schedule
-    latency_tail = start_tail(latency_id, "--interval", str(TAIL_INTERVAL))
+    def post(session_id: str, marker: str) -> float:
+        posted = time.perf_counter()
+        emulator.api("POST", f"sessions/{session_id}:sendMessage", {"prompt": marker})
+        return posted
+
+    tails = {sid: start_tail(sid) for sid in (idle_id, active_id, latency_id)}
     try:
-        reader = LineReader(latency_tail)
-        if reader.next_line(30) is None:
-            sys.exit("bench: `activities tail` printed nothing")
-        reader.drain(quiet_for=1.5)  # the activities so far; now it only polls
+        readers = {sid: LineReader(process) for sid, process in tails.items()}
+        for reader in readers.values():
+            if reader.next_line(30) is None:
+                sys.exit("bench: `activities tail` printed nothing")
+            reader.drain(quiet_for=1.5)  # the activities so far; now it only polls
         # Idle means settled: past the first cycle's reads (the session, then again after
         # the list that brought the activities so far) and the SETTLE_READS polls after it
         # that read the session first too.
@@ -414,62 +432,133 @@ def tail_figures(
         while requests_for(idle_id)[1] < 2 + SETTLE_READS and time.perf_counter() < settled_by:
             time.sleep(0.1)
         time.sleep(0.5)
-        window_start = time.perf_counter()
-        lists_before, gets_before = requests_for(idle_id)
+        idle_start = time.perf_counter()
+        idle_before = requests_for(idle_id)
 
-        # Meanwhile: post a message at a random moment of the poll cycle, and time until
-        # the tail prints it.
-        latencies = []
-        for number in range(runs):
-            time.sleep(random.uniform(0.8, 0.8 + TAIL_INTERVAL))
-            marker = f"bench ping {number} {random.random()}"
-            posted = time.perf_counter()
-            emulator.api("POST", f"sessions/{latency_id}:sendMessage", {"prompt": marker})
-            while True:
-                line = reader.next_line(10 + TAIL_INTERVAL)
+        # Busy, in two threads of its own: a message every 0.5 s for a minute, and the tail
+        # read, each message timed to its line.
+        active = readers[active_id]
+        # First wake it from its idle pace (a busy session is what is measured here).
+        warm_up = f"bench warm-up {random.random()}"
+        post(active_id, warm_up)
+        while warm_up.encode() not in (active.next_line(IDLE_POLL + 10) or warm_up.encode()):
+            pass
+        posted_at: dict[str, float] = {}
+        active_latencies: list[float] = []
+        active_before = requests_for(active_id)[0]
+        active_start = time.perf_counter()
+        busy: dict[str, Any] = {}
+
+        def feed() -> None:
+            number = 0
+            while time.perf_counter() - active_start < BUSY_WINDOW:
+                marker = f"bench busy {number} {random.random()}"
+                posted_at[marker] = time.perf_counter()  # before: the line may come first
+                post(active_id, marker)
+                number += 1
+                time.sleep(0.5)
+            busy["lists"] = requests_for(active_id)[0] - active_before
+            busy["elapsed"] = time.perf_counter() - active_start
+
+        def read_busy() -> None:
+            while feeder.is_alive() or posted_at:
+                line = active.next_line(10)
                 if line is None:
-                    sys.exit("bench: the tail never printed the posted message")
-                if marker.encode() in line:
-                    latencies.append(time.perf_counter() - posted)
-                    break
+                    return
+                shown = time.perf_counter()
+                for marker, posted in list(posted_at.items()):
+                    if marker.encode() in line:
+                        active_latencies.append(shown - posted)
+                        del posted_at[marker]
 
-        time.sleep(max(0.0, window - (time.perf_counter() - window_start)))
-        elapsed = time.perf_counter() - window_start
-        lists_after, gets_after = requests_for(idle_id)
+        import threading
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        busy_reader = threading.Thread(target=read_busy, daemon=True)
+        feeder.start()
+        busy_reader.start()
+
+        # Idle latency: wait until the tail polls at its idle pace (no line for IDLE_AFTER),
+        # then post at a random moment of its 10 s cycle.
+        latency = readers[latency_id]
+        idle_latencies: list[float] = []
+        give_up = time.perf_counter() + idle_samples * 90
+        while len(idle_latencies) < idle_samples and time.perf_counter() < give_up:
+            latency.drain(quiet_for=IDLE_AFTER)  # the agent's reply to the last one, too
+            if latency.next_line(random.uniform(0, IDLE_POLL)) is not None:
+                continue  # something came after all: not idle, start over
+            marker = f"bench ping {len(idle_latencies)} {random.random()}"
+            posted = post(latency_id, marker)
+            while True:
+                line = latency.next_line(IDLE_POLL + 10)
+                if line is None:
+                    sys.exit("bench: the idle tail never printed the posted message")
+                if marker.encode() in line:
+                    idle_latencies.append(time.perf_counter() - posted)
+                    break
+        time.sleep(max(0.0, window - (time.perf_counter() - idle_start)))
+        feeder.join()
+        busy_reader.join()
+        idle_elapsed = time.perf_counter() - idle_start
+        idle_after = requests_for(idle_id)
+        if posted_at or not active_latencies:
+            sys.exit("bench: the busy tail never printed some of the posted messages")
+        active_lists, active_elapsed = busy["lists"], busy["elapsed"]
     finally:
-        for process in (idle_tail, latency_tail):
+        for process in tails.values():
             process.terminate()
             process.wait()
-    lists = lists_after - lists_before
-    gets = gets_after - gets_before
-    per_minute = lists * 60 / elapsed
-    per_poll = (lists + gets) / lists if lists else float("inf")
-    return [
+    lists = idle_after[0] - idle_before[0]
+    gets = idle_after[1] - idle_before[1]
+    # An idle poll is one list; the session is read only at the once-a-minute refresh.
+    reads_ok = gets <= idle_elapsed / 60 + 1
+    figures = [
         Figure(
             "idle `activities tail`: list-activities calls",
-            f"{lists} lists + {gets} session reads in {elapsed:.0f} s",
-            per_minute,
-            60,
+            f"{lists} lists + {gets} session reads in {idle_elapsed:.0f} s",
+            lists * 60 / idle_elapsed,
+            CALLS_PER_MINUTE,
             "/min",
             {
                 "lists": lists,
                 "session_gets": gets,
-                "window_seconds": elapsed,
-                "requests_per_poll": per_poll,
+                "window_seconds": idle_elapsed,
                 "schedule": "default (adaptive)",
             },
-            extra_ok=per_poll <= 1.0,
-            budget_text="<= 60/min, 1 request/poll",
+            extra_ok=reads_ok,
+            budget_text=f"<= {CALLS_PER_MINUTE}/min, a session read <= 1/min",
         ),
         Figure(
-            f"new activity shown (tail --interval {TAIL_INTERVAL:g})",
-            f"median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s",
-            max(latencies),
-            TAIL_INTERVAL + 0.2,
+            "busy `activities tail` (a message every 0.5 s): list-activities calls",
+            f"{active_lists} lists in {active_elapsed:.0f} s",
+            active_lists * 60 / active_elapsed,
+            CALLS_PER_MINUTE,
+            "/min",
+            {"lists": active_lists, "window_seconds": active_elapsed},
+        ),
+        Figure(
+            "new activity shown, busy session",
+            f"median {statistics.median(active_latencies):.2f} s, "
+            f"max {max(active_latencies):.2f} s of {len(active_latencies)}",
+            max(active_latencies),
+            SPACING + 0.5,
             "s",
-            {"latencies": latencies, "interval": TAIL_INTERVAL},
+            {"latencies": active_latencies},
         ),
     ]
+    if idle_latencies:
+        figures.append(
+            Figure(
+                "new activity shown, idle session",
+                f"median {statistics.median(idle_latencies):.2f} s, "
+                f"max {max(idle_latencies):.2f} s of {len(idle_latencies)}",
+                max(idle_latencies),
+                IDLE_POLL + 0.5,
+                "s",
+                {"latencies": idle_latencies},
+            )
+        )
+    return figures
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -479,7 +568,7 @@ def value_text(figure: Figure) -> str:
     if figure.unit == "x":
         return f"{figure.value:.2f}x"
     if figure.unit == "/min":
-        return f"{figure.value:.0f}/min, {figure.details['requests_per_poll']:.2f}/poll"
+        return f"{figure.value:.1f}/min"
     return f"{figure.value:.2f} s"
 
 
@@ -531,7 +620,16 @@ def main() -> int:
         "--json-out", type=Path, default=HERE / "results.json", help="default bench/results.json"
     )
     parser.add_argument(
-        "--idle-window", type=float, default=20.0, help="seconds of idle tail counted (20)"
+        "--idle-window",
+        type=float,
+        default=30.0,
+        help="seconds of idle tail counted, at least (30)",
+    )
+    parser.add_argument(
+        "--idle-samples",
+        type=int,
+        default=3,
+        help="messages timed on an idle tail, each up to half a minute (3)",
     )
     options = parser.parse_args()
     runs = max(1, options.runs)
@@ -543,14 +641,23 @@ def main() -> int:
         write_seed(seed)
         # A private, empty config folder: nothing from the user's setup, no completion cache.
         env = {**os.environ, "JULES_CONFIG_DIR": str(folder / "config")}
-        for name in ("_JULES_COMPLETE", "JULES_DEBUG", "JULES_EMULATOR", "JULES_PROFILE", "CI"):
+        for name in (
+            "_JULES_COMPLETE",
+            "JULES_DEBUG",
+            "JULES_EMULATOR",
+            "JULES_PROFILE",
+            "JULES_POLL_SCALE",  # the real pace is what is measured
+            "CI",
+        ):
             env.pop(name, None)
         figures = startup_figures(env, max(runs, 10))
         emulator = EmulatorProcess(seed, env)
         try:
             env.update({"JULES_API_URL": emulator.url, "JULES_API_KEY": emulator.key})
             figures += list_figures(emulator, env, runs)
-            figures += tail_figures(emulator, env, runs, options.idle_window)
+            figures += tail_figures(
+                emulator, env, options.idle_window, max(1, options.idle_samples)
+            )
         finally:
             emulator.stop()
     header = (

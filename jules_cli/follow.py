@@ -8,6 +8,9 @@ Three pieces, each usable alone:
   window are de-duplicated by id. Only those boundary ids are kept, so following a session
   with thousands of activities holds a handful of ids, not thousands.
 * `Backoff` spaces the polls: quick right after something happened, slower when idle.
+  Under it, a `jules_cli.pacing.Pacer` holds every ListActivities call (page and retry
+  included) to the contract's 30 a minute, 12 in any 20 s; one pacer may be shared by
+  many followers in one process.
 * `follow()` runs the loop: poll, judge the session's *effective* state (the API state
   corrected by what the activities say, see `effective_state`), report, decide, sleep.
   An idle poll is one request: the session is read only when new activities arrived (or
@@ -30,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from jules_cli.errors import ExitCode, NotFound, RateLimited, Unavailable, UsageError
+from jules_cli.pacing import Pacer
 from jules_cli.states import (
     AWAITING_PLAN_APPROVAL,
     COMPLETED,
@@ -158,6 +162,7 @@ def _floor_to_microsecond(ns: int) -> int:
 
 
 class ActivitySource(Protocol):
+    # With a pacer, `list_activities(session, since=..., pacer=pacer)` (JulesClient).
     def list_activities(self, session: str, *, since: str | None = None) -> Iterable[dict]: ...
 
 
@@ -189,16 +194,25 @@ class ActivityPoller:
     activities come out at the start of the next successful poll, and the cursor has
     moved past them, so nothing is lost or repeated.
 
-    `since` (RFC 3339, exclusive) skips everything up to that time.
+    `since` (RFC 3339, exclusive) skips everything up to that time. With `pacer`
+    (jules_cli.pacing), every request of every poll waits for its turn there.
     """
 
     # The boundary-id map is pruned once it grows past this (or past twice its size after
     # the last prune, when many activities share one timestamp), so pruning is amortised.
     _PRUNE_AT = 256
 
-    def __init__(self, client: ActivitySource, session_id: str, *, since: str | None = None):
+    def __init__(
+        self,
+        client: ActivitySource,
+        session_id: str,
+        *,
+        since: str | None = None,
+        pacer: Pacer | None = None,
+    ):
         self._client = client
         self.session_id = session_id
+        self.pacer = pacer
         self._floor_ns: int | None = None
         if since is not None:
             self._floor_ns = timestamp_ns(since)
@@ -233,8 +247,7 @@ class ActivityPoller:
         return max(candidates) if candidates else None
 
     def poll(self) -> list[dict[str, Any]]:
-        since = self.cursor
-        for activity in self._client.list_activities(self.session_id, since=since):
+        for activity in self._listing():
             if self._accept(activity):
                 self._pending.append(activity)
         self._prune()
@@ -248,11 +261,17 @@ class ActivityPoller:
         fails part-way has delivered what it yielded, and the cursor is past it."""
         pending, self._pending = self._pending, []
         yield from pending
-        for activity in self._client.list_activities(self.session_id, since=self.cursor):
+        for activity in self._listing():
             if self._accept(activity):
                 yield activity
         self._prune()
         self.polls += 1
+
+    def _listing(self) -> Iterable[dict[str, Any]]:
+        """One list from the cursor on, its requests paced when there is a pacer."""
+        if self.pacer is None:
+            return self._client.list_activities(self.session_id, since=self.cursor)
+        return self._client.list_activities(self.session_id, since=self.cursor, pacer=self.pacer)
 
     def _accept(self, activity: dict[str, Any]) -> bool:
         """Remember the activity; True when it is new."""
@@ -428,11 +447,11 @@ class Backoff:
 
     Adaptive (no `interval`): `minimum` after a poll that brought something new, then
     multiplied by `factor` at each idle poll up to `maximum`. With the defaults an idle
-    session is polled after 1, 1.5, 2.25, 3.375, 5.06, 7.59, then every 10 seconds. An idle
-    poll is one activities list (`follow()` reads the session only when something new
-    arrived, and at a slow safety refresh), so even a session that keeps the pace at
-    `minimum` costs at most 60 list calls a minute, well under the API's 120; an idle one
-    settles at 6.
+    session is polled after 2, 3, 4.5, 6.75, then every 10 seconds. An idle poll is one
+    activities list (`follow()` reads the session only when something new arrived, and at
+    a slow safety refresh), so a session that keeps the pace at `minimum` costs 30 list
+    calls a minute, the contract's limit per follower (the Pacer enforces it whatever the
+    schedule); an idle one settles at 6.
 
     A fixed `interval` replaces that schedule. After a failed poll the pause is
     `error_minimum`, doubling per consecutive failure up to `error_maximum` (never less
@@ -443,7 +462,7 @@ class Backoff:
         self,
         interval: float | None = None,
         *,
-        minimum: float = 1.0,
+        minimum: float = 2.0,
         maximum: float = 10.0,
         factor: float = 1.5,
         error_minimum: float = 2.0,
@@ -461,6 +480,20 @@ class Backoff:
         self.error_maximum = error_maximum
         self._idle_delay: float | None = None
         self._error_delay: float | None = None
+
+    @classmethod
+    def scaled(cls, interval: float | None, scale: float) -> Backoff:
+        """The default schedule (or `interval`) with every pause multiplied by `scale`
+        (tests against the emulator, JULES_POLL_SCALE); scale 1 is the plain Backoff."""
+        if scale == 1:
+            return cls(interval)
+        return cls(
+            None if interval is None else interval * scale,
+            minimum=2.0 * scale,
+            maximum=10.0 * scale,
+            error_minimum=2.0 * scale,
+            error_maximum=30.0 * scale,
+        )
 
     def next_delay(self, active: bool) -> float:
         """The pause after a successful poll; `active`: it brought something new."""
@@ -527,6 +560,7 @@ def follow(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     backoff: Backoff | None = None,
+    pacer: Pacer | None = None,
     not_found_grace: float = NOT_FOUND_GRACE_SECONDS,
     give_up_after: float = GIVE_UP_AFTER_SECONDS,
     session_refresh: float = SESSION_REFRESH_SECONDS,
@@ -559,6 +593,10 @@ def follow(
     changes or the agent posts a new plan or message. `settled` ends on those states
     without asking (still exit 9: the code says where the session ended up).
 
+    Every activities list waits for its turn at `pacer` (default: a new one on `clock` and
+    `sleep`; pass `jules_cli.pacing.shared()` to share the quota with other followers).
+    At the deadline the activities are listed only if the pacer has a turn free at once.
+
     Unavailable and RateLimited are retried with growing pauses without losing the cursor,
     and raised after `give_up_after` seconds of consecutive failures; a 404 on the
     activities is tolerated for `not_found_grace` seconds after the start, until the first
@@ -571,7 +609,9 @@ def follow(
     if timeout is not None and timeout < 0:
         raise UsageError(f"invalid timeout {timeout!r}: it must not be negative")
     pacing = backoff or Backoff(interval)
-    poller = ActivityPoller(client, session_id)
+    if pacer is None:
+        pacer = Pacer(clock=clock, sleep=sleep)
+    poller = ActivityPoller(client, session_id, pacer=pacer)
     evidence = StateEvidence()
     recent: deque[dict[str, Any]] = deque(maxlen=RECENT_ACTIVITIES)
     started = clock()
@@ -590,6 +630,8 @@ def follow(
         backlog prints page by page, and nothing but the evidence and the recent ones is
         kept); how many came. One that re-arms the user hook re-arms it."""
         nonlocal hook_armed
+        if deadline is not None and clock() >= deadline and pacer.delay() > 0:
+            return 0  # no turn before the deadline: the session alone tells the end
         report = replay or poller.polls > 0
         count = 0
         for activity in poller.stream():
@@ -691,6 +733,8 @@ def follow(
                 return FollowResult(session, outcome, OUTCOME_EXIT_CODES[outcome], state)
             delay = pacing.next_delay(bool(new_activities) or changed or answered)
 
+        # Not sooner than the pacer would let the next list go anyway: one pause, not two.
+        delay = max(delay, pacer.delay())
         if deadline is not None:
             remaining = deadline - clock()
             if remaining <= 0:
@@ -725,18 +769,23 @@ def send_and_wait(
     interval: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    backoff: Backoff | None = None,
+    pacer: Pacer | None = None,
 ) -> tuple[dict[str, Any] | None, int]:
     """Send a message, then wait for the agent's answer to it (`send --wait-reply`, the
     MCP server's `send_message` with `wait_reply`).
 
     Returns (the agentMessaged activity, 0); or the activity that ended the session
     first (sessionCompleted: 0, sessionFailed: 8); or (None, 10) at the timeout.
+    Every list waits for its turn at `pacer`, as in `follow()`.
     """
-    poller = ActivityPoller(client, session_id)
+    if pacer is None:
+        pacer = Pacer(clock=clock, sleep=sleep)
+    poller = ActivityPoller(client, session_id, pacer=pacer)
     poller.poll()  # everything so far: the answer must come after this
     client.send_message(session_id, text)
     deadline = None if timeout is None else clock() + timeout
-    backoff = Backoff(interval)
+    backoff = backoff or Backoff(interval)
     message_seen = False
     while True:
         try:
@@ -752,7 +801,7 @@ def send_and_wait(
                 return activity, ExitCode.WAIT_FAILED
             elif "sessionCompleted" in activity and message_seen:
                 return activity, ExitCode.OK
-        delay = backoff.next_delay(bool(fresh))
+        delay = max(backoff.next_delay(bool(fresh)), pacer.delay())
         if deadline is not None:
             left = deadline - clock()
             if left <= 0:

@@ -44,6 +44,9 @@ def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Typer reads these to decide on colours in help output.
     monkeypatch.setenv("_TYPER_FORCE_DISABLE_TERMINAL", "1")
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    # Followers against the emulator poll a hundred times faster than the real quota
+    # allows (honoured for loopback APIs only); tests of the pacing itself unset it.
+    monkeypatch.setenv("JULES_POLL_SCALE", "0.01")
     return config_dir
 
 

@@ -293,7 +293,7 @@ def test_bad_durations_intervals_conditions_and_states(emulator_server, session)
             ("session", "wait", session, "--timeout", timeout),
             ("activities", "tail", session, "--timeout", timeout),
         ]
-    for interval in ("0", "-1", "nan", "inf", "x"):
+    for interval in ("0", "-1", "nan", "inf", "x", "0.5", "0.001"):
         cases += [("session", "wait", session, "--interval", interval)]
     cases += [
         ("session", "send", session, "hi", "--wait-reply", "--timeout", "soon"),

@@ -321,7 +321,7 @@ def test_one_command_from_finished_session_to_a_committed_branch_in_process_mode
     env = {**git_env, "JULES_EMULATOR": "1", "JULES_EMULATOR_SPEED": "2000"}
     started = run_jules(
         "session", "new", "Add a greeting", "--repo", "jules-demo/hello-world", "--wait", "-q",
-        "--interval", "0.05", env=env,
+        env=env,
     )  # fmt: skip
     assert started.returncode == 0, started.stderr
     sid = started.stdout.strip()

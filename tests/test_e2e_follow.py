@@ -3,7 +3,8 @@
 over loopback, the way a script or a CI job runs it (no terminal: never a prompt).
 
 The emulator runs at the fixture's speed (a default session takes about 0.3 s of real
-time) and the commands poll every 0.05 s, so each test takes well under a second. The
+time) and the commands poll a hundred times faster than the real quota allows
+(JULES_POLL_SCALE, set by conftest.py), so each test takes well under a second. The
 interactive prompts, which need a real terminal, are in test_e2e_pty.py.
 """
 
@@ -23,7 +24,6 @@ from jules_cli.follow import activity_kind
 from tests.conftest import jules_command
 
 SOURCE = "sources/github/jules-demo/hello-world"
-FAST = ("--interval", "0.05")
 # Only a bound for a hung command; no assertion depends on how long anything takes.
 HANG_LIMIT = 30.0
 
@@ -85,7 +85,7 @@ def test_session_wait_exit_codes(
     emulator_server, jules, prompt, approval, code, final_state
 ) -> None:
     sid = create(emulator_server, prompt, approval=approval)
-    result = jules("session", "wait", sid, "--json", *FAST)
+    result = jules("session", "wait", sid, "--json")
     assert result.returncode == code, result.stderr
     final = json.loads(result.stdout)
     assert final["id"] == sid and final["state"] == final_state
@@ -100,7 +100,7 @@ def test_session_wait_exit_codes(
 
 def test_session_wait_timeout_exits_10_with_the_session_as_it_was(emulator_server, jules):
     sid = create(emulator_server, "Work forever [stall]")
-    result = jules("session", "wait", sid, "--timeout", "0.4", "--json", *FAST)
+    result = jules("session", "wait", sid, "--timeout", "0.4", "--json")
     assert result.returncode == 10, result.stderr
     assert json.loads(result.stdout)["state"] == "IN_PROGRESS"
     assert "timed out" in result.stderr
@@ -108,17 +108,17 @@ def test_session_wait_timeout_exits_10_with_the_session_as_it_was(emulator_serve
 
 def test_session_wait_until_a_state_or_settled(emulator_server, jules):
     sid = create(emulator_server, "Ask first [ask]")
-    reached = jules("session", "wait", sid, "--until", "awaiting_user_feedback", *FAST)
+    reached = jules("session", "wait", sid, "--until", "awaiting_user_feedback")
     assert reached.returncode == 0, reached.stderr
     # `settled` stops at a session waiting for the user; the code still says where it is.
-    settled = jules("session", "wait", f"sessions/{sid}", "--until", "settled", *FAST)
+    settled = jules("session", "wait", f"sessions/{sid}", "--until", "settled")
     assert settled.returncode == 9, settled.stderr
     assert "AWAITING_USER_FEEDBACK" in settled.stderr
 
 
 def test_session_wait_plain_prints_nothing_on_stdout(emulator_server, jules):
     sid = create(emulator_server, "Add a greeting")
-    result = jules("session", "wait", sid, *FAST)
+    result = jules("session", "wait", sid)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert "COMPLETED" in result.stderr
@@ -126,7 +126,8 @@ def test_session_wait_plain_prints_nothing_on_stdout(emulator_server, jules):
 
 @pytest.mark.parametrize(
     "args",
-    [("--until", "soon"), ("--timeout", "ten minutes"), ("--timeout", "-5"), ("--interval", "0")],
+    [("--until", "soon"), ("--timeout", "ten minutes"), ("--timeout", "-5"), ("--interval", "0"),
+     ("--interval", "0.5"), ("--interval", "0.999")],
 )
 def test_session_wait_usage_errors_send_no_request(emulator_server, jules, args):
     sid = create(emulator_server, "Add a greeting")
@@ -138,7 +139,7 @@ def test_session_wait_usage_errors_send_no_request(emulator_server, jules, args)
 
 
 def test_session_wait_unknown_session_exits_3(jules):
-    result = jules("session", "wait", "424242", *FAST)
+    result = jules("session", "wait", "424242")
     assert result.returncode == 3
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
 
@@ -150,7 +151,7 @@ def test_ci_flow_new_wait_json_then_approve_then_wait(emulator_server, jules):
     ci = {"CI": "true"}
     started = jules(
         "session", "new", "Add a greeting", "--repo", "jules-demo/hello-world",
-        "--require-approval", "--auto-pr", "--wait", "--json", *FAST, env=ci,
+        "--require-approval", "--auto-pr", "--wait", "--json", env=ci,
     )  # fmt: skip
     assert started.returncode == 9, started.stderr
     session = json.loads(started.stdout)
@@ -161,7 +162,7 @@ def test_ci_flow_new_wait_json_then_approve_then_wait(emulator_server, jules):
     sid = session["id"]
     approved = jules("session", "approve", sid, "--json", env=ci)
     assert approved.returncode == 0, approved.stderr
-    done = jules("session", "wait", sid, "--json", *FAST, env=ci)
+    done = jules("session", "wait", sid, "--json", env=ci)
     assert done.returncode == 0, done.stderr
     final = json.loads(done.stdout)
     assert final["state"] == "COMPLETED"
@@ -176,7 +177,7 @@ def test_ci_flow_new_wait_json_then_approve_then_wait(emulator_server, jules):
 )
 def test_new_wait_json_prints_the_final_session(emulator_server, jules, prompt, code, state):
     result = jules(
-        "session", "new", prompt, "--repo", "jules-demo/hello-world", "--wait", "--json", *FAST
+        "session", "new", prompt, "--repo", "jules-demo/hello-world", "--wait", "--json"
     )
     assert result.returncode == code, result.stderr
     final = json.loads(result.stdout)
@@ -187,7 +188,7 @@ def test_new_wait_json_prints_the_final_session(emulator_server, jules, prompt, 
 def test_new_wait_timeout_exits_10(jules):
     result = jules(
         "session", "new", "Never ends [stall]", "--no-repo", "--wait", "--timeout", "0.3",
-        "--json", *FAST,
+        "--json",
     )  # fmt: skip
     assert result.returncode == 10, result.stderr
     assert json.loads(result.stdout)["state"] in ("QUEUED", "PLANNING", "IN_PROGRESS")
@@ -196,7 +197,6 @@ def test_new_wait_timeout_exits_10(jules):
 def test_new_parallel_wait_json_prints_every_final_session(jules):
     result = jules(
         "session", "new", "Add a greeting", "--no-repo", "--parallel", "2", "--wait", "--json",
-        *FAST,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     finals = json.loads(result.stdout)
@@ -207,7 +207,7 @@ def test_new_parallel_wait_json_prints_every_final_session(jules):
 def test_new_follow_json_streams_every_activity(emulator_server, jules):
     result = jules(
         "session", "new", "Add a greeting", "--repo", "jules-demo/hello-world", "--follow",
-        "--json", *FAST,
+        "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -223,7 +223,7 @@ def test_new_follow_in_a_pipe_never_asks_and_exits_9(emulator_server, jules):
     # stdin has an answer ready, but no terminal means no prompt: the plan stays pending.
     result = jules(
         "session", "new", "Add a greeting", "--repo", "jules-demo/hello-world",
-        "--require-approval", "--follow", *FAST, input="y\n",
+        "--require-approval", "--follow", input="y\n",
     )  # fmt: skip
     assert result.returncode == 9, result.stderr
     assert "Approve this plan" not in result.stderr + result.stdout
@@ -240,7 +240,7 @@ def test_forced_terminal_still_never_asks_in_ci_or_with_no_input(
 ):
     sid = create(emulator_server, "Ask me [ask]")
     result = jules(
-        *global_args, "activities", "tail", sid, *FAST,
+        *global_args, "activities", "tail", sid,
         env={"JULES_TTY": "1", **env}, input="an answer\n",
     )  # fmt: skip
     assert result.returncode == 9, result.stderr
@@ -261,7 +261,7 @@ BOTH_BASH_MODES = pytest.mark.parametrize(
 @BOTH_BASH_MODES
 def test_tail_plain_lines_until_done(emulator_server, jules, emulator_bash_output):
     sid = create(emulator_server, "Add a greeting [bash-fail]")
-    result = jules("activities", "tail", sid, *FAST)
+    result = jules("activities", "tail", sid)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     served = served_activities(emulator_server, sid)
@@ -277,7 +277,7 @@ def test_tail_plain_lines_until_done(emulator_server, jules, emulator_bash_outpu
 @BOTH_BASH_MODES
 def test_tail_json_lines_are_the_api_objects(emulator_server, jules):
     sid = create(emulator_server, "Add a greeting [media]")
-    result = jules("activities", "tail", sid, "--json", *FAST)
+    result = jules("activities", "tail", sid, "--json")
     assert result.returncode == 0, result.stderr
     streamed = [json.loads(line) for line in result.stdout.splitlines()]
     assert streamed == served_activities(emulator_server, sid)
@@ -295,7 +295,7 @@ def test_tail_json_lines_are_the_api_objects(emulator_server, jules):
 )
 def test_tail_exit_codes(emulator_server, jules, prompt, args, code):
     sid = create(emulator_server, prompt)
-    result = jules("activities", "tail", sid, "--json", *args, *FAST)
+    result = jules("activities", "tail", sid, "--json", *args)
     assert result.returncode == code, result.stderr
     for line in result.stdout.splitlines():
         json.loads(line)
@@ -303,7 +303,7 @@ def test_tail_exit_codes(emulator_server, jules, prompt, args, code):
 
 def test_tail_until_plan_approval_stops_after_the_plan(emulator_server, jules):
     sid = create(emulator_server, "Plan first", approval=True)
-    result = jules("activities", "tail", sid, "--until", "AWAITING_PLAN_APPROVAL", "--json", *FAST)
+    result = jules("activities", "tail", sid, "--until", "AWAITING_PLAN_APPROVAL", "--json")
     assert result.returncode == 0, result.stderr
     streamed = [json.loads(line) for line in result.stdout.splitlines()]
     assert "planGenerated" in streamed[-1]
@@ -344,7 +344,7 @@ def test_tail_streams_each_line_at_once_and_ctrl_c_exits_130(emulator_server, js
     sid = create(emulator_server, "Work forever [stall]")
     emulator_server.settle()  # plan, approval, one command; then it stalls IN_PROGRESS
     existing = len(served_activities(emulator_server, sid))
-    args = ["activities", "tail", sid, *FAST] + (["--json"] if json_mode else [])
+    args = ["activities", "tail", sid] + (["--json"] if json_mode else [])
     env = {**os.environ, **emulator_server.env}
     process = subprocess.Popen(
         [*jules_command(), *args],
@@ -385,8 +385,6 @@ def test_send_wait_reply_prints_the_agents_answer(emulator_server, jules):
         sid,
         "Yes, add a test.",
         "--wait-reply",
-        "--interval",
-        "0.05",
         "--timeout",
         "20",
     )
@@ -421,8 +419,6 @@ def test_send_wait_reply_timeout_exits_10(emulator_server, jules):
         sid,
         "later [slow:10000]",
         "--wait-reply",
-        "--interval",
-        "0.05",
         "--timeout",
         "0.5",
     )
@@ -441,7 +437,7 @@ def test_tail_json_reports_every_activity_exactly_once(emulator_server, jules, p
     # Several pages per poll, many activities sharing one createTime at the cursor, and
     # kinds this version does not know: each activity comes out once, unchanged.
     sid = create(emulator_server, prompt)
-    result = jules("activities", "tail", sid, "--json", *FAST)
+    result = jules("activities", "tail", sid, "--json")
     assert result.returncode == 0, result.stderr
     streamed = [json.loads(line) for line in result.stdout.splitlines()]
     assert streamed == served_activities(emulator_server, sid)
@@ -454,7 +450,7 @@ def test_a_message_reopens_a_completed_session_and_wait_follows_the_new_work(
     emulator_server.settle()
     sent = jules("session", "send", sid, "Also add a changelog entry")
     assert sent.returncode == 0, sent.stderr
-    waited = jules("session", "wait", sid, "--json", *FAST)
+    waited = jules("session", "wait", sid, "--json")
     assert waited.returncode == 0, waited.stderr
     assert json.loads(waited.stdout)["state"] == "COMPLETED"
     diff = jules("session", "diff", sid, "--stat")
@@ -465,7 +461,7 @@ def test_tail_rides_out_rate_limits_and_dropped_connections(emulator_server, jul
     sid = create(emulator_server, "Add a greeting [many:20]")
     emulator_server.fault(status=429, retryAfter=0, times=3, path=f"sessions/{sid}/activities")
     emulator_server.fault(drop=True, times=1, method="GET", path=f"sessions/{sid}")
-    result = jules("activities", "tail", sid, "--json", *FAST)
+    result = jules("activities", "tail", sid, "--json")
     assert result.returncode == 0, result.stderr
     streamed = [json.loads(line) for line in result.stdout.splitlines()]
     assert streamed == served_activities(emulator_server, sid)
@@ -483,7 +479,7 @@ def test_send_wait_reply_right_after_create_waits_out_the_activities_404(run_jul
         ]
         result = run_jules(
             "session", "send", sid, "Also update the README",
-            "--wait-reply", "--interval", "0.05", "--timeout", "20",
+            "--wait-reply", "--timeout", "20",
             env=handle.env,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr

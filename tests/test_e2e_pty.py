@@ -28,7 +28,6 @@ from tests.conftest import jules_command
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
 
 SOURCE = "sources/github/jules-demo/hello-world"
-FAST = ("--interval", "0.05")
 # Only a bound for a hung command; no assertion depends on how long anything takes.
 HANG_LIMIT = 30.0
 PLAN_PROMPT = "Approve this plan? [Y/n, or type feedback]"
@@ -162,7 +161,7 @@ def posted(handle, action: str) -> list[dict]:
 def test_new_follow_shows_the_plan_asks_approval_and_ends_with_the_pr(emulator_server, terminal):
     term = terminal(
         "session", "new", "Add a greeting", "--repo", "jules-demo/hello-world",
-        "--require-approval", "--auto-pr", "--follow", *FAST,
+        "--require-approval", "--auto-pr", "--follow",
     )  # fmt: skip
     term.expect("Jules proposes this plan")
     for step in ("Explore the repository", "Implement the change", "Submit the change"):
@@ -188,7 +187,7 @@ def test_new_follow_shows_the_plan_asks_approval_and_ends_with_the_pr(emulator_s
 
 def test_plan_feedback_is_sent_then_the_plan_is_asked_again(emulator_server, terminal):
     sid = create(emulator_server, "Add a greeting", approval=True)
-    term = terminal("activities", "tail", sid, *FAST)
+    term = terminal("activities", "tail", sid)
     term.expect(PLAN_PROMPT)
     term.type("Please also update the README\r")
     term.expect("Feedback sent: Please also update the README")
@@ -204,7 +203,7 @@ def test_plan_feedback_is_sent_then_the_plan_is_asked_again(emulator_server, ter
 
 def test_declining_the_plan_stops_following_with_exit_9(emulator_server, terminal):
     sid = create(emulator_server, "Add a greeting", approval=True)
-    term = terminal("activities", "tail", sid, *FAST)
+    term = terminal("activities", "tail", sid)
     term.expect(PLAN_PROMPT)
     term.type("n\r")
     term.expect(f"jules session approve {sid}")
@@ -215,7 +214,7 @@ def test_declining_the_plan_stops_following_with_exit_9(emulator_server, termina
 
 def test_question_is_shown_and_the_reply_is_sent(emulator_server, terminal):
     sid = create(emulator_server, "Add a greeting [ask]")
-    term = terminal("activities", "tail", sid, *FAST)
+    term = terminal("activities", "tail", sid)
     term.expect("Jules asks:")
     term.expect("should the new greeting also be covered by a test?")
     term.expect(REPLY_PROMPT)
@@ -230,7 +229,7 @@ def test_question_is_shown_and_the_reply_is_sent(emulator_server, terminal):
 
 def test_paused_session_takes_a_message_to_resume(emulator_server, terminal):
     sid = create(emulator_server, "Add a greeting [pause]")
-    term = terminal("activities", "tail", sid, *FAST)
+    term = terminal("activities", "tail", sid)
     term.expect("The session is paused.")
     term.expect(REPLY_PROMPT)
     term.type("continue\r")
@@ -242,7 +241,7 @@ def test_paused_session_takes_a_message_to_resume(emulator_server, terminal):
 @pytest.mark.parametrize("keys", ["\r", "\x04"], ids=["empty-reply", "end-of-input"])
 def test_no_reply_stops_following_with_exit_9(emulator_server, terminal, keys):
     sid = create(emulator_server, "Add a greeting [ask]")
-    term = terminal("activities", "tail", sid, *FAST)
+    term = terminal("activities", "tail", sid)
     term.expect(REPLY_PROMPT)
     term.type(keys)
     assert term.finish() == 9, term.text
@@ -257,7 +256,7 @@ def test_no_reply_stops_following_with_exit_9(emulator_server, terminal, keys):
 def test_never_asks_in_ci_or_with_no_input(emulator_server, terminal, global_args, extra_env):
     term = terminal(
         *global_args, "session", "new", "Add a greeting", "--repo", "jules-demo/hello-world",
-        "--require-approval", "--follow", *FAST, extra_env=extra_env,
+        "--require-approval", "--follow", extra_env=extra_env,
     )  # fmt: skip
     assert term.finish() == 9, term.text
     assert PLAN_PROMPT not in term.text
@@ -267,7 +266,7 @@ def test_never_asks_in_ci_or_with_no_input(emulator_server, terminal, global_arg
 
 def test_session_wait_in_a_terminal_does_not_ask(emulator_server, terminal):
     sid = create(emulator_server, "Add a greeting [ask]")
-    term = terminal("session", "wait", sid, *FAST)
+    term = terminal("session", "wait", sid)
     assert term.finish() == 9, term.text
     assert REPLY_PROMPT not in term.text
 
@@ -275,7 +274,7 @@ def test_session_wait_in_a_terminal_does_not_ask(emulator_server, terminal):
 def test_ctrl_c_while_following_exits_130_and_restores_the_terminal(emulator_server, terminal):
     sid = create(emulator_server, "Work forever [stall]")
     emulator_server.settle()
-    term = terminal("activities", "tail", sid, *FAST)
+    term = terminal("activities", "tail", sid)
     term.expect("IN_PROGRESS")
     term.type("\x03")  # Ctrl-C, turned into SIGINT by the terminal
     assert term.finish() == 130, term.text
@@ -285,7 +284,7 @@ def test_ctrl_c_while_following_exits_130_and_restores_the_terminal(emulator_ser
 
 def test_ctrl_c_at_the_prompt_exits_130_without_answering(emulator_server, terminal):
     sid = create(emulator_server, "Add a greeting", approval=True)
-    term = terminal("activities", "tail", sid, *FAST)
+    term = terminal("activities", "tail", sid)
     term.expect(PLAN_PROMPT)
     term.type("\x03")
     assert term.finish() == 130, term.text
@@ -300,7 +299,7 @@ def test_ctrl_c_at_the_prompt_exits_130_without_answering(emulator_server, termi
 
 def test_live_view_never_passes_api_control_characters_to_the_terminal(emulator_server, terminal):
     sid = create(emulator_server, "Add a greeting [hostile]")
-    term = terminal("activities", "tail", sid, *FAST)
+    term = terminal("activities", "tail", sid)
     assert term.finish() == 0, term.text
     assert "Red alert" in term.text  # the hostile activity was shown...
     for sequence in (b"\x1b]0;", b"\x1b[2J", b"\x1b[1;1H", b"\x07"):
@@ -311,7 +310,7 @@ def test_stdout_in_a_pipe_still_asks_at_the_terminal(emulator_server, terminal):
     # `jules activities tail ID | tee log`: plain lines into the pipe, the plan and the
     # question on the terminal (stderr), the answer from the keyboard (stdin).
     sid = create(emulator_server, "Add a greeting", approval=True)
-    term = terminal("activities", "tail", sid, *FAST, stdout_to_pipe=True)
+    term = terminal("activities", "tail", sid, stdout_to_pipe=True)
     term.expect("Jules proposes this plan")
     term.expect(PLAN_PROMPT)
     term.type("y\r")

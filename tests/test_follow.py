@@ -22,6 +22,7 @@ from jules_cli.follow import (
     parse_duration,
     timestamp_ns,
 )
+from jules_cli.pacing import Pacer
 from jules_cli.states import (
     ALL_STATES,
     AWAITING_PLAN_APPROVAL,
@@ -107,11 +108,11 @@ class FakeClient:
         state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
         return {"name": f"sessions/{session}", "id": session, "state": state, **self.session_fields}
 
-    def list_activities(self, session: str, *, since: str | None = None):
+    def list_activities(self, session: str, *, since: str | None = None, pacer=None):
         self.polls += 1
         self.activities.extend(self.timeline.get(self.polls, []))
         self.sinces.append(since)
-        return self._pages(since)
+        return self._pages(since, pacer)
 
     def _after(self, activity: dict, since_ns: int | None) -> bool:
         created = timestamp_ns(activity.get("createTime"))
@@ -119,10 +120,12 @@ class FakeClient:
             return True
         return created > since_ns or (self.inclusive_since and created == since_ns)
 
-    def _pages(self, since: str | None):
+    def _pages(self, since: str | None, pacer=None):
         since_ns = timestamp_ns(since) if since is not None else None
         offset = 0
         while True:
+            if pacer is not None:  # as JulesClient does, before every request
+                pacer.acquire()
             self.activity_requests += 1
             self.calls.append("list")
             if self.on_page is not None:
@@ -517,9 +520,9 @@ def test_poller_reports_an_activity_without_time_once() -> None:
 def test_backoff_idle_schedule_and_reset_on_activity() -> None:
     backoff = Backoff()
     idle = [backoff.next_delay(False) for _ in range(9)]
-    assert idle == [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0, 10.0, 10.0]
-    assert backoff.next_delay(True) == 1.0
-    assert backoff.next_delay(False) == 1.5
+    assert idle == [2.0, 3.0, 4.5, 6.75, 10.0, 10.0, 10.0, 10.0, 10.0]
+    assert backoff.next_delay(True) == 2.0
+    assert backoff.next_delay(False) == 3.0
 
 
 def test_backoff_fixed_interval_and_errors() -> None:
@@ -553,7 +556,9 @@ def test_follow_until_completed_reports_every_activity_once_in_order() -> None:
     assert result.session["state"] == COMPLETED
     assert ids(reported) == ["a1", "a2", "a3", "a4"]
     assert changes == [(None, IN_PROGRESS), (IN_PROGRESS, COMPLETED)]
-    assert fake_time.sleeps == [1.0, 1.0]  # something new each time: stay quick
+    # Something new each time: stay quick, at the quota's pace (2.1 s between two lists);
+    # the last pause is the pacer's, before the catch-up list after the read of COMPLETED.
+    assert fake_time.sleeps == pytest.approx([2.1, 2.1, 2.1])
 
 
 @pytest.mark.parametrize(
@@ -584,8 +589,8 @@ def test_follow_times_out_with_10_and_never_sleeps_past_the_deadline() -> None:
     client = FakeClient([], [IN_PROGRESS])
     result, _, fake_time = run(client, timeout=20)
     assert (result.outcome, result.exit_code, result.state) == ("timeout", 10, IN_PROGRESS)
-    assert fake_time.sleeps == [1.0, 1.5, 2.25, 3.375, 5.0625, 6.8125]
-    assert sum(fake_time.sleeps) == 20
+    assert fake_time.sleeps == pytest.approx([2.1, 3.0, 4.5, 6.75, 3.65])
+    assert sum(fake_time.sleeps) == pytest.approx(20)
     # Idle polls only list; the session is read at the start and, for the verdict, once
     # more at the deadline.
     assert client.activity_requests == len(fake_time.sleeps) + 1
@@ -614,11 +619,11 @@ def test_follow_idle_polls_back_off_and_cost_one_list_request_each() -> None:
     result, reported, fake_time = run(client)
     assert result.exit_code == 0
     # First poll found a1 (active), then eight idle polls.
-    assert fake_time.sleeps == [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0, 10.0, 10.0]
-    # The session is read around the first poll (which found a1), then only after the poll
-    # that brought sessionCompleted, and one last list catches up with anything that came
-    # in between.
-    assert client.calls == ["session", "list", "session"] + ["list"] * 9 + ["session", "list"]
+    assert fake_time.sleeps == pytest.approx([2.1, 3.0, 4.5, 6.75, 10.0, 10.0, 10.0, 10.0, 10.0])
+    # The session is read around the first poll (which found a1), then only at the safety
+    # refresh a minute later, right before the list that brings sessionCompleted (so no
+    # catch-up list is needed: the state read is older than the activities).
+    assert client.calls == ["session", "list", "session"] + ["list"] * 8 + ["session", "list"]
     assert ids(reported) == ["a1", "a2"]
 
 
@@ -628,7 +633,8 @@ def test_follow_fixed_interval() -> None:
     client.timeline[5] = [activity(2, BASE_NS + SECOND, "sessionCompleted")]
     result, _, fake_time = run(client, interval=3)
     assert result.exit_code == 0
-    assert fake_time.sleeps == [3, 3, 3, 3]
+    # The last pause is the pacer's, before the catch-up list after COMPLETED was read.
+    assert fake_time.sleeps == pytest.approx([3, 3, 3, 3, 2.1])
 
 
 def test_follow_idle_polls_are_one_request_each() -> None:
@@ -815,8 +821,9 @@ def test_follow_recovers_from_transient_errors_without_losing_or_repeating() -> 
     result, reported, fake_time = run(client)
     assert result.exit_code == 0
     assert ids(reported) == [f"a{n}" for n in range(10)]
-    # Error pause, quick after the catch-up, then a new streak of errors.
-    assert fake_time.sleeps == [2.0, 1.0, 2.0, 4.0]
+    # Error pause, quick after the catch-up, then a new streak of errors; the pacer keeps
+    # every list (pages and retries too) 2.1 s after the one before.
+    assert fake_time.sleeps == pytest.approx([2.1, 2.1, 2.1, 2.1, 2.1, 4.0, 2.1])
 
 
 def test_follow_honours_retry_after_on_rate_limit() -> None:
@@ -861,7 +868,7 @@ def test_follow_tolerates_activities_404_right_after_create() -> None:
     client.activity_errors[1] = error(NotFound)
     result, _, fake_time = run(client)
     assert (result.exit_code, result.state) == (0, COMPLETED)
-    assert fake_time.sleeps == [2.0]
+    assert fake_time.sleeps == pytest.approx([2.1])
 
 
 def test_follow_activities_404_after_the_grace_period_is_raised() -> None:
@@ -1025,6 +1032,7 @@ def test_real_client_follow_until_completed() -> None:
         stub.state = COMPLETED
         stub.activities.append(activity(4, BASE_NS + 3 * SECOND, "sessionCompleted"))
 
+    pacer = Pacer(clock=fake_time.clock, sleep=fake_time.sleep)
     result = follow(
         real_client(stub),
         "1",
@@ -1032,11 +1040,14 @@ def test_real_client_follow_until_completed() -> None:
         clock=fake_time.clock,
         sleep=complete_later,
         settle_reads=0,
+        pacer=pacer,
     )
     assert (result.outcome, result.exit_code) == ("completed", 0)
     assert ids(reported) == ["a1", "a2", "a3", "a4"]
-    # Two pages, then the poll that brought a4, then the catch-up after reading COMPLETED.
+    # Two pages, then the poll that brought a4, then the catch-up after reading COMPLETED;
+    # every one of them, pages included, went through the pacer.
     assert len(stub.activity_requests) == 4
+    assert pacer.calls == 4
 
 
 def test_follow_reports_the_backlog_page_by_page() -> None:

@@ -133,7 +133,7 @@ def test_ctrl_c_during_session_list(server):
 def test_ctrl_c_during_session_wait(server):
     session_id = create_session(server, "Stay busy [stall]")
     server.clear_requests()
-    process = start(["session", "wait", session_id, "--interval", "0.05"], server)
+    process = start(["session", "wait", session_id], server)
 
     def polled_twice() -> bool:
         paths = [entry["path"] for entry in server.requests()]
@@ -148,7 +148,7 @@ def test_ctrl_c_during_session_wait(server):
 @pytest.mark.parametrize("json_lines", [False, True], ids=["lines", "json"])
 def test_ctrl_c_during_activities_tail(server, json_lines):
     session_id = create_session(server, "Stay busy [stall]")
-    args = ["activities", "tail", session_id, "--interval", "0.05"]
+    args = ["activities", "tail", session_id]
     process = start([*args, "--json"] if json_lines else args, server)
     first = process.stdout.readline().decode()  # the activities so far are being shown
     assert first.endswith("\n")

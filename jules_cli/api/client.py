@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -36,6 +36,9 @@ from jules_cli.errors import (
     UsageError,
 )
 from jules_cli.times import parse_time
+
+if TYPE_CHECKING:
+    from jules_cli.pacing import Pacer
 
 DEFAULT_API_URL = "https://jules.googleapis.com/v1alpha"
 USER_AGENT = f"julesctl/{__version__} (python {platform.python_version()}; {platform.system()})"
@@ -332,11 +335,13 @@ class JulesClient:
         body: Any = None,
         safety: str | None = None,
         maybe_done_hint: str | None = None,
+        pacer: Pacer | None = None,
     ) -> Any:
         """Send one API call with retries; return the decoded JSON body ({} when empty).
 
         An UNSAFE call that fails once it may have reached the server is not retried; its
         error then carries `maybe_done_hint` (how to check whether it took effect).
+        With `pacer` (jules_cli.pacing), every attempt first waits for its turn there.
         """
         method = method.upper()
         if safety is None:
@@ -346,6 +351,8 @@ class JulesClient:
         attempt = 0
         while True:
             attempt += 1
+            if pacer is not None:
+                pacer.acquire()
             error, answer = self._attempt(method, url, params, body, safety)
             if error is None:
                 return answer
@@ -434,12 +441,17 @@ class JulesClient:
         params: dict[str, Any] | None = None,
         page_size: int | None = None,
         limit: int | None = None,
+        pacer: Pacer | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield items lazily across pages, following nextPageToken (one page in memory)."""
+        """Yield items lazily across pages, following nextPageToken (one page in memory).
+        With `pacer`, each page's request waits for its turn there."""
         if limit is not None and limit <= 0:
             return
         yielded = 0
-        for items, _ in self.paginate_pages(path, items_key, params=params, page_size=page_size):
+        pages = self.paginate_pages(
+            path, items_key, params=params, page_size=page_size, pacer=pacer
+        )
+        for items, _ in pages:
             for item in items:
                 yield item
                 yielded += 1
@@ -454,6 +466,7 @@ class JulesClient:
         params: dict[str, Any] | None = None,
         page_size: int | None = None,
         page_token: str | None = None,
+        pacer: Pacer | None = None,
     ) -> Iterator[tuple[list[Any], str | None]]:
         """Yield (the page's items, its nextPageToken) page by page, for callers that
         decide page by page whether to read on (`jules status` stops at the first page
@@ -466,7 +479,7 @@ class JulesClient:
         while True:
             if token:
                 query["pageToken"] = token
-            page = self.request("GET", path, params=query)
+            page = self.request("GET", path, params=query, pacer=pacer)
             items = page.get(items_key) or []
             token = page.get("nextPageToken") or None
             yield items, token if items else None
@@ -587,8 +600,12 @@ class JulesClient:
         since: str | None = None,
         page_size: int | None = MAX_PAGE_SIZE,
         limit: int | None = None,
+        pacer: Pacer | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Activities oldest first. `since` is an RFC 3339 time, exclusive.
+
+        Followers pass their `pacer` (jules_cli.pacing): every request of the listing,
+        each page and each retry, then waits for its turn under the API's quota.
 
         Right after a session is created the API may answer 404 here for a few seconds;
         that 404 is retried briefly when the session exists and is fresh.
@@ -605,6 +622,7 @@ class JulesClient:
                 params={"filter": filter},
                 page_size=page_size,
                 limit=limit,
+                pacer=pacer,
             )
 
         return self._tolerate_fresh_404(sid, pages)

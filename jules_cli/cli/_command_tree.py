@@ -610,7 +610,7 @@ TREE = {
                         {
                             "name": "interval",
                             "opts": ["--interval"],
-                            "help": "Poll every SEC seconds (default: adaptive, 1-10 s).",
+                            "help": "Poll every SEC seconds, at least 1 (default: adaptive, 2-10 s); never more than 30 calls a minute.",
                             "label": "--interval SEC",
                         },
                         {
@@ -876,7 +876,7 @@ TREE = {
                         {
                             "name": "interval",
                             "opts": ["--interval"],
-                            "help": "Poll every SEC seconds (default: adaptive, 1-10 s).",
+                            "help": "Poll every SEC seconds, at least 1 (default: adaptive, 2-10 s); never more than 30 calls a minute.",
                             "label": "--interval SEC",
                         },
                         {
@@ -944,7 +944,7 @@ TREE = {
                         {
                             "name": "interval",
                             "opts": ["--interval"],
-                            "help": "Poll every SEC seconds (default: adaptive, 1-10 s).",
+                            "help": "Poll every SEC seconds, at least 1 (default: adaptive, 2-10 s); never more than 30 calls a minute.",
                             "label": "--interval SEC",
                         },
                         {
@@ -1558,7 +1558,7 @@ TREE = {
                         {
                             "name": "interval",
                             "opts": ["--interval"],
-                            "help": "Poll every SEC seconds (default: adaptive, 1-10 s).",
+                            "help": "Poll every SEC seconds, at least 1 (default: adaptive, 2-10 s); never more than 30 calls a minute.",
                             "label": "--interval SEC",
                         },
                         {

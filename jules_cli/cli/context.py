@@ -29,6 +29,7 @@ EMULATOR_URL = "http://127.0.0.1/v1alpha"  # in-process: never leaves the proces
 # A default emulated session takes about a minute of simulated time; ten times faster
 # keeps a demo or a script's test run short while every state stays visible.
 DEFAULT_EMULATOR_SPEED = "10"
+POLL_SCALE_ENV = "JULES_POLL_SCALE"
 
 
 @dataclass
@@ -143,6 +144,29 @@ class AppContext:
         from jules_cli.render.output import stream_is_terminal
 
         return stream_is_terminal(sys.stdin) and stream_is_terminal(sys.stderr)
+
+    @property
+    def poll_scale(self) -> float:
+        """JULES_POLL_SCALE: multiplies every pause of a follower and its quota's windows,
+        for tests (0.01 keeps the schedule's shape, not its waiting). Honoured only when
+        the API is an emulator (--emulator or a loopback URL): the real API's quota is
+        the project's, and no setting may spend it faster."""
+        text = os.environ.get(POLL_SCALE_ENV, "").strip()
+        if not text:
+            return 1.0
+        try:
+            scale = float(text)
+        except ValueError:
+            scale = -1.0
+        if not 0 < scale <= 1:
+            raise UsageError(f"invalid {POLL_SCALE_ENV}: {text!r}", "use a number in (0, 1]")
+        if self.emulator:
+            return scale
+        from urllib.parse import urlsplit
+
+        from jules_cli.api.client import is_loopback
+
+        return scale if is_loopback(urlsplit(self.api_url).hostname) else 1.0
 
     def trace(self, line: str) -> None:
         if self.debug:

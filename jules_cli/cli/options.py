@@ -46,13 +46,18 @@ def checked_timeout(value: str | None) -> str | None:
     return value
 
 
+# Below one poll a second an interval only burns the API's shared quota (120
+# ListActivities a minute per project; each follower is held to 30 anyway).
+MIN_INTERVAL = 1.0
+INTERVAL_ERROR = "--interval must be at least 1 second, not {value}"
+INTERVAL_HINT = "followers poll at most 30 times a minute anyway; e.g. --interval 5"
+
+
 def checked_interval(value: float | None) -> float | None:
-    if value is not None and not (math.isfinite(value) and value > 0):
+    if value is not None and not (math.isfinite(value) and value >= MIN_INTERVAL):
         from jules_cli.errors import UsageError
 
-        raise UsageError(
-            f"--interval must be a positive number of seconds, not {value}", "e.g. --interval 5"
-        )
+        raise UsageError(INTERVAL_ERROR.format(value=value), INTERVAL_HINT)
     return value
 
 
@@ -149,7 +154,8 @@ IntervalOption = Annotated[
     typer.Option(
         "--interval",
         metavar="SEC",
-        help="Poll every SEC seconds (default: adaptive, 1-10 s).",
+        help="Poll every SEC seconds, at least 1 (default: adaptive, 2-10 s); "
+        "never more than 30 calls a minute.",
         callback=checked_interval,
     ),
 ]

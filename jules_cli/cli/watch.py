@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from jules_cli.cli.context import AppContext
+from jules_cli.cli.options import INTERVAL_ERROR, INTERVAL_HINT, MIN_INTERVAL
 from jules_cli.errors import ExitCode
 from jules_cli.follow import Condition, parse_duration
 
@@ -125,10 +126,20 @@ class WatchOptions:
     ) -> WatchOptions:
         from jules_cli.errors import UsageError
 
-        if interval is not None and interval <= 0:
-            raise UsageError("--interval must be a positive number of seconds")
+        if interval is not None and not interval >= MIN_INTERVAL:
+            raise UsageError(INTERVAL_ERROR.format(value=interval), INTERVAL_HINT)
         seconds = parse_duration(timeout) if timeout is not None else None
         return cls(Condition.parse(until), seconds, interval)
+
+
+def follower_pacing(appctx: AppContext, interval: float | None) -> dict[str, Any]:
+    """The pauses and the quota of a follower: the process's one ListActivities pacer
+    (jules_cli.pacing.shared), so that every follower in this process shares it."""
+    from jules_cli.follow import Backoff
+    from jules_cli.pacing import shared
+
+    scale = appctx.poll_scale
+    return {"pacer": shared(scale), "backoff": Backoff.scaled(interval, scale)}
 
 
 def watch(
@@ -161,7 +172,7 @@ def watch(
                 session_id,
                 condition=condition,
                 timeout=options.timeout,
-                interval=options.interval,
+                **follower_pacing(appctx, options.interval),
                 on_activity=watcher.activity if show_activities else None,
                 on_state_change=watcher.state_change,
                 on_waiting_for_user=hook,
@@ -195,7 +206,8 @@ def _failure_reason(appctx: AppContext, session_id: str) -> str | None:
     from jules_cli.sessions import failure_reason
 
     try:
-        return failure_reason(appctx.client().list_activities(session_id))
+        pacer = follower_pacing(appctx, None)["pacer"]  # still the follower's quota
+        return failure_reason(appctx.client().list_activities(session_id, pacer=pacer))
     except JulesError:
         return None
 
@@ -213,5 +225,9 @@ def wait_for_reply(
     from jules_cli.follow import send_and_wait
 
     return send_and_wait(
-        appctx.client(), session_id, text, timeout=options.timeout, interval=options.interval
+        appctx.client(),
+        session_id,
+        text,
+        timeout=options.timeout,
+        **follower_pacing(appctx, options.interval),
     )

@@ -120,6 +120,7 @@ class Tools:
         on_state: Callable[[str], None],
     ) -> dict[str, Any]:
         from jules_cli.follow import follow
+        from jules_cli.pacing import shared
 
         sid = names.session_id(session)
         timeout = DEFAULT_WAIT_SECONDS if timeout_seconds is None else float(timeout_seconds)
@@ -133,6 +134,7 @@ class Tools:
             condition=until or "done",
             timeout=timeout,
             on_state_change=lambda _old, new, _session: on_state(new),
+            pacer=shared(),  # every wait of this server shares one ListActivities quota
         )
         return {"session": result.session, "outcome": OUTCOMES[result.outcome]}
 
@@ -176,8 +178,11 @@ class Tools:
             self.client.send_message(sid, message)
             return self.client.get_session(sid)
         from jules_cli.follow import send_and_wait
+        from jules_cli.pacing import shared
 
-        reply, _code = send_and_wait(self.client, sid, message, timeout=DEFAULT_WAIT_SECONDS)
+        reply, _code = send_and_wait(
+            self.client, sid, message, timeout=DEFAULT_WAIT_SECONDS, pacer=shared()
+        )
         return {"session": self.client.get_session(sid), "reply": reply}
 
     def archive_session(self, session: str) -> dict[str, Any]:
