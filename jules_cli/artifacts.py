@@ -337,9 +337,15 @@ def select_patch(
 
     candidates = _non_empty_change_sets(refs)
     if not candidates:
+        if session.get("state") in ("COMPLETED", "FAILED"):
+            # Done, with nothing to show for it: "yet" would promise a patch to come.
+            raise NotFound(
+                f"session {label} made no change",
+                hint=f"see what it did with `jules activities list {label}`",
+            )
         raise NotFound(
             f"session {label} has no patch yet",
-            hint=f"check its progress with `jules session show {label}`",
+            hint=f"follow its progress with `jules activities tail {label}`",
         )
     # Newest by time; the listing position breaks ties and covers missing times.
     newest = max(enumerate(candidates), key=lambda item: (_time_key(item[1].create_time), item[0]))[

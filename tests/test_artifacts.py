@@ -184,11 +184,22 @@ def test_select_patch_for_one_activity() -> None:
         select_patch(SESSION, sample_activities(), activity_id="a/b")
 
 
-def test_select_patch_without_any_patch() -> None:
+@pytest.mark.parametrize(
+    ("state", "message", "hint"),
+    [
+        ("IN_PROGRESS", "session 1 has no patch yet", "jules activities tail 1"),
+        (None, "session 1 has no patch yet", "jules activities tail 1"),
+        ("COMPLETED", "session 1 made no change", "jules activities list 1"),
+        ("FAILED", "session 1 made no change", "jules activities list 1"),
+    ],
+)
+def test_select_patch_without_any_patch(state, message, hint) -> None:
+    # "yet" only while one may still come: a finished session that made none says so.
+    session = {**SESSION, "state": state} if state else SESSION
     with pytest.raises(NotFound) as caught:
-        select_patch(SESSION, [activity("a", None, change_set("  \n"))])
-    assert caught.value.message == "session 1 has no patch yet"
-    assert "jules session show 1" in (caught.value.hint or "")
+        select_patch(session, [activity("a", None, change_set("  \n"))])
+    assert caught.value.message == message
+    assert hint in (caught.value.hint or "")
 
 
 def test_save_artifacts_writes_each_kind(tmp_path: Path) -> None:

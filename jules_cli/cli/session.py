@@ -306,7 +306,22 @@ def show(
     elif json_output:
         out.json(session)
     else:
-        print_session(out, session)
+        print_session(out, session, _detail_activities(appctx, session))
+
+
+def _detail_activities(appctx: AppContext, session: dict) -> list[dict] | None:
+    """The activities `show` needs for a failed session or one waiting for the user (the
+    reason, the question, the plan); None for other states, or when they cannot be read
+    (the session itself is still shown)."""
+    from jules_cli.errors import JulesError
+    from jules_cli.render.sessions import STATES_WITH_DETAIL
+
+    if session.get("state") not in STATES_WITH_DETAIL:
+        return None
+    try:
+        return list(appctx.client().list_activities(str(session.get("id", ""))))
+    except JulesError:
+        return None
 
 
 def _show_after(out: "Output", session: dict, what: str) -> None:

@@ -118,19 +118,28 @@ def human_size(size: int | None) -> str:
 
 
 def artifact_summary(artifact: dict[str, Any]) -> str:
+    return "".join(text for text, _ in artifact_parts(artifact))
+
+
+def artifact_parts(artifact: dict[str, Any]) -> list[tuple[str, str]]:
+    """artifact_summary() as (text, style) pieces: a failed command's exit code is red."""
     if "changeSet" in artifact:
         patch = as_dict(as_dict(artifact.get("changeSet")).get("gitPatch")).get("unidiffPatch")
-        return f"change set: {patch_summary(patch)}"
+        return [(f"change set: {patch_summary(patch)}", "")]
     if "bashOutput" in artifact:
         bash = as_dict(artifact.get("bashOutput"))
         code = _one_line(bash.get("exitCode", 0), 20)
-        return f"$ {_one_line(bash.get('command'), 60)} (exit {code})"
+        failed = code not in ("0", "")
+        return [
+            (f"$ {_one_line(bash.get('command'), 60)} ", ""),
+            (f"(exit {code})", "bold red" if failed else ""),
+        ]
     if "media" in artifact:
         media = as_dict(artifact.get("media"))
         mime = _one_line(media.get("mimeType"), 60) or "unknown type"
-        return f"media: {mime}, {human_size(media_size(media))}"
+        return [(f"media: {mime}, {human_size(media_size(media))}", "")]
     kind = _one_line(next(iter(artifact), "artifact"), 60)
-    return f"{kind} artifact"
+    return [(f"{kind} artifact", "")]
 
 
 def patch_summary(patch: Any) -> str:
@@ -147,36 +156,48 @@ def patch_summary(patch: Any) -> str:
 
 def activity_summary(activity: dict[str, Any]) -> str:
     """One line saying what happened, for tables and streams."""
+    return "".join(text for text, _ in summary_parts(activity))
+
+
+def summary_parts(activity: dict[str, Any]) -> list[tuple[str, str]]:
+    """activity_summary() as (text, style) pieces, for a terminal: what needs reading
+    stands out (the agent's words, a failure's reason, a failed command's exit code);
+    the rest is plain. Styles are Rich style names, "" for none."""
     kind = activity_kind(activity)
     body = as_dict(activity.get(kind))
+    parts: list[tuple[str, str]]
     if kind == "planGenerated":
         steps = plan_steps(activity)
         titles = "; ".join(_one_line(s.get("title")) for s in steps[:3])
         more = f" (+{len(steps) - 3} more)" if len(steps) > 3 else ""
         count = f"{len(steps)} step" if len(steps) == 1 else f"{len(steps)} steps"
-        text = f"plan with {count}: {titles}{more}" if steps else "plan with no steps"
+        parts = [(f"plan with {count}: {titles}{more}" if steps else "plan with no steps", "")]
     elif kind == "planApproved":
-        text = "plan approved"
+        parts = [("plan approved", "")]
     elif kind == "userMessaged":
-        text = _one_line(body.get("userMessage"))
+        parts = [(_one_line(body.get("userMessage")), "")]
     elif kind == "agentMessaged":
-        text = _one_line(body.get("agentMessage"))
+        parts = [(_one_line(body.get("agentMessage")), "bold")]
     elif kind == "progressUpdated":
-        text = _one_line(body.get("title") or body.get("description") or "progress")
+        parts = [(_one_line(body.get("title") or body.get("description") or "progress"), "")]
     elif kind == "sessionCompleted":
-        text = "session completed"
+        parts = [("session completed", "")]
     elif kind == "sessionFailed":
-        text = f"session failed: {_one_line(body.get('reason') or 'no reason given')}"
+        reason = _one_line(body.get("reason")) or "no reason given"
+        parts = [("session failed: ", ""), (reason, "bold red")]
     else:
-        text = _one_line(activity.get("description")) or _unknown_label(kind)
+        parts = [(_one_line(activity.get("description")) or _unknown_label(kind), "")]
     artifacts = [a for a in as_list(activity.get("artifacts")) if isinstance(a, dict)]
     if artifacts:
-        text += " [" + ", ".join(artifact_summary(a) for a in artifacts) + "]"
-    return text
+        parts.append((" [", ""))
+        for index, artifact in enumerate(artifacts):
+            if index:
+                parts.append((", ", ""))
+            parts.extend(artifact_parts(artifact))
+        parts.append(("]", ""))
+    return parts
 
 
-# The 32-character activity id is left out of a narrow terminal before the summary is
-# cut below FLEX_MIN (`--json` or a pipe has it).
 ACTIVITY_COLUMNS = [
     Column("TIME", no_wrap=True),
     Column("KIND", no_wrap=True),
@@ -219,10 +240,14 @@ def stream_line(activity: dict[str, Any], *, terminal: bool):
     kind = activity_kind(activity)
     stamp = _time_field(activity)
     if terminal:
-        line = Text(f"{safe_text(stamp[11:19])} ", style="dim")
+        # Only the time is dim: a style given to Text() itself would be the base style
+        # of everything appended to it, the agent's question and a failure reason too.
+        line = Text()
+        line.append(f"{safe_text(stamp[11:19])} ", style="dim")
         label = safe_text(KIND_LABEL.get(kind, kind))
         line.append(f"{label:<9} ", style=KIND_STYLE.get(kind, "dim"))
-        line.append(safe_text(activity_summary(activity)))
+        for text, style in summary_parts(activity):
+            line.append(safe_text(text), style=style)
         return line
     return safe_text(f"{stamp}\t{kind}\t{activity_summary(activity)}")
 
@@ -262,7 +287,8 @@ def activity_details(activity: dict[str, Any], *, terminal: bool) -> list[Any]:
         if body.get("description"):
             parts.append(_text(as_text(body["description"])))
     elif kind == "sessionFailed":
-        parts.append(_text(f"Reason: {as_text(body.get('reason')) or 'not given'}", style="red"))
+        reason = as_text(body.get("reason")) or "not given"
+        parts.append(_text(f"Reason: {reason}", style="bold red"))
     elif kind not in KINDS and kind in activity:
         parts.append(_text(f"{_unknown_label(kind)}:", style="bold"))
         parts.append(_text(_pretty_json(activity.get(kind))))

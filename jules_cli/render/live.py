@@ -8,7 +8,13 @@ from typing import Any
 
 from jules_cli.render.activities import activity_kind, as_dict, as_text, plan_steps, stream_line
 from jules_cli.render.output import Output, safe_text
-from jules_cli.render.sessions import STATE_MEANING, next_action, pull_requests, state_text
+from jules_cli.render.sessions import (
+    STATE_MEANING,
+    next_action,
+    print_next,
+    pull_requests,
+    state_text,
+)
 from jules_cli.sessions import failure_reason, has_change
 
 # Columns the live panel leaves free on its right (see SessionView.__rich_console__).
@@ -264,8 +270,15 @@ class Watcher:
     def state_change(self, old: str | None, new: str, session: dict[str, Any]) -> None:
         self.view.update(session, new)
         if not self.is_live:
-            change = f"{old} -> {new}" if old else new
-            self.out.info(safe_text(f"{as_text(session.get('id'))}: {change}"))
+            from rich.text import Text
+
+            # The id is metadata (dim); the state words carry their colours.
+            line = Text(safe_text(f"{as_text(session.get('id'))}: "), style="dim")
+            if old:
+                line.append_text(state_text(old))
+                line.append(" -> ")
+            line.append_text(state_text(new))
+            self.out.err.print(line, soft_wrap=True)
 
 
 def print_outcome(
@@ -327,12 +340,3 @@ def print_pull_requests(out: Output, session: dict[str, Any]) -> None:
         line = Text("Pull request: ")
         line.append(safe_text(as_text(pr.get("url"))), style="bold cyan")
         out.err.print(line, soft_wrap=True)
-
-
-def print_next(out: Output, action: str) -> None:
-    """`Next: ...` on stderr, on one unbroken line (the command in it is copied)."""
-    from rich.text import Text
-
-    line = Text("Next: ", style="bold")
-    line.append(safe_text(action))
-    out.err.print(line, soft_wrap=True)

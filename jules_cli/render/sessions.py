@@ -29,7 +29,7 @@ STATE_MEANING = {
     "IN_PROGRESS": "Jules is working",
     "PAUSED": "paused; send a message to resume",
     "COMPLETED": "finished",
-    "FAILED": "failed",
+    "FAILED": "Jules stopped without finishing",
 }
 
 
@@ -111,6 +111,15 @@ def next_action(
     return None
 
 
+def print_next(out: Output, action: str) -> None:
+    """`Next: ...` on stderr, on one unbroken line (the command in it is copied)."""
+    from rich.text import Text
+
+    line = Text("Next: ", style="bold")
+    line.append(safe_text(action))
+    out.err.print(line, soft_wrap=True)
+
+
 # In a narrow terminal the title is cut first, then CREATED and REPO are left out.
 SESSION_COLUMNS = [
     Column("ID", no_wrap=True),
@@ -137,8 +146,20 @@ def print_sessions(out: Output, sessions: Iterable[dict[str, Any]]) -> int:
     return out.table(SESSION_COLUMNS, rows, empty="No sessions.")
 
 
-def print_session(out: Output, session: dict[str, Any]) -> None:
+# The states in which `session show` reads the activities too: what the session waits on
+# (the question, the plan) and why it failed are not in the Session object.
+STATES_WITH_DETAIL = ("FAILED", "AWAITING_PLAN_APPROVAL", "AWAITING_USER_FEEDBACK", "PAUSED")
+
+
+def print_session(
+    out: Output, session: dict[str, Any], activities: list[dict[str, Any]] | None = None
+) -> None:
+    """One session as label/value lines; with its `activities`, also why it failed, or
+    the question or plan it waits on, and the command to answer (`Next:`)."""
     from rich.text import Text
+
+    from jules_cli.render.activities import plan_lines, plan_steps
+    from jules_cli.sessions import pending_plan, pending_question
 
     relative = out.is_terminal
     state = state_of(session)
@@ -150,6 +171,7 @@ def print_session(out: Output, session: dict[str, Any]) -> None:
         ("ID", as_text(session.get("id"))),
         ("Title", as_text(session.get("title"))),
         ("State", state_line if out.is_terminal else state),
+        ("Reason", _reason_field(session, activities, out.is_terminal)),
         ("Repo", repo_of(session)),
         ("Source", source_of(session)),
         ("Branch", branch_of(session)),
@@ -166,12 +188,47 @@ def print_session(out: Output, session: dict[str, Any]) -> None:
     if patch:
         fields.append(("Change", patch))
     fields.append(("Prompt", _prompt_text(session.get("prompt"), out.is_terminal)))
+    question = plan = None
+    if activities is not None and state in ("AWAITING_USER_FEEDBACK", "PAUSED"):
+        question = pending_question(activities)
+    if activities is not None and state == "AWAITING_PLAN_APPROVAL":
+        plan = pending_plan(activities)
+    if not out.is_terminal:
+        # A pipe: one line per field, so `grep ^Question` or `cut -f2` works.
+        if question:
+            fields.append(("Question", " ".join(question.split())))
+        if plan:
+            steps = [as_text(step.get("title")) for step in plan_steps(plan)]
+            fields.append(("Plan", "; ".join(f"{n}. {t}" for n, t in enumerate(steps, 1))))
     out.fields(fields)
-    action = next_action(session)
+    if out.is_terminal and question:
+        out.print(Text("\nJules asks:", style="bold yellow"))
+        out.print(Text(safe_text(question), style="bold"))
+    if out.is_terminal and plan:
+        out.print(Text("\nThe plan waiting for your approval:", style="bold yellow"))
+        for line in plan_lines(plan):
+            out.print(line)
+    action = next_action(session, activities)
     if action and out.is_terminal:
-        out.print(Text(safe_text(f"\nNext: {action}"), style="bold"))
+        line = Text("\nNext: ", style="bold")
+        line.append(safe_text(action))
+        out.console.print(line, soft_wrap=True)  # one unbroken line: it is copied
     elif action:
         out.info(safe_text(f"Next: {action}"))
+
+
+def _reason_field(
+    session: dict[str, Any], activities: list[dict[str, Any]] | None, terminal: bool
+) -> Any:
+    """Why a FAILED session failed, for `session show` (None for any other state)."""
+    from rich.text import Text
+
+    from jules_cli.sessions import failure_reason
+
+    if state_of(session) != "FAILED" or activities is None:
+        return None
+    reason = failure_reason(activities) or "not given"
+    return Text(safe_text(reason), style="bold red") if terminal else reason
 
 
 def _prompt_text(value: Any, terminal: bool) -> str | None:
@@ -226,7 +283,13 @@ def print_state_change(out: Output, what: str, session: dict[str, Any]) -> None:
     state = state_of(session)
     sid = as_text(session.get("id"))
     meaning = STATE_MEANING.get(state, "")
-    out.success(safe_text(f"{what}: session {sid} is {state} ({meaning})"))
+    from rich.text import Text
+
+    line = Text(safe_text(f"{what}: "), style="green")
+    line.append(safe_text(f"session {sid} is "))
+    line.append_text(state_text(state))
+    line.append(safe_text(f" ({meaning})"))
+    out.err.print(line, soft_wrap=True)
     action = next_action(session)
     if action:
-        out.info(safe_text(f"Next: {action}"))
+        print_next(out, action)
