@@ -225,6 +225,8 @@ def command_section(path: list[str], command: Any, heading: str) -> list[str]:
     options = option_entries(command)
     if options:
         lines.extend([".PP", "Options:", *options])
+    if command.epilog:  # the examples of its --help
+        lines.extend([".PP", *paragraphs(command.epilog)])
     return lines
 
 
@@ -267,6 +269,8 @@ def group_page(name_path: list[str], command: Any, ctx: Any, version: str, pages
         options = option_entries(command)
         if options:
             lines += [".SH OPTIONS", *options]
+    if command.epilog:  # "Examples:" and the examples of its --help
+        lines += [".SH EXAMPLES", *paragraphs(command.epilog.partition("\n\n")[2])]
     lines += [
         ".SH GLOBAL OPTIONS",
         "Every command also takes the global options of " + f"{bold('jules')}(1)"

@@ -102,3 +102,77 @@ def test_tab_offers_global_options_after_the_command():
         c.value for c in complete(TREE, ["--emulator", "session", "list"], "--emu").candidates
     ]
     assert after_used == ["--emulator-speed"]
+
+
+# -- examples in every --help ----------------------------------------------------------------
+
+
+def _example_lines(node) -> list[str]:
+    return [line[2:] for line in node.get("epilog", "").splitlines() if line.startswith("$ ")]
+
+
+def test_every_command_and_group_ends_its_help_with_two_to_four_examples():
+    from jules_cli.cli._help import render
+
+    missing = {}
+    for path, node in _commands():
+        if node.get("hidden"):
+            continue
+        lines = _example_lines(node)
+        if not 2 <= len(lines) <= 4:
+            missing[" ".join(path)] = len(lines)
+            continue
+        page = render(node, list(path), width=100)
+        assert page.rstrip().endswith("$ " + lines[-1]), page
+        assert "\nExamples:\n  # " in page
+    assert missing == {}
+
+
+def test_every_example_is_a_command_line_jules_accepts():
+    """Each `jules ...` in an example names a real command with options it has."""
+    import shlex
+
+    from jules_cli.cli import _words
+
+    wrong = []
+    for _path, node in _commands():
+        for line in _example_lines(node):
+            words = []
+            for token in shlex.split(line.replace("$(", " $( ").replace(")", " ) ")):
+                # A "$(...)" inside quotes: its words too.
+                words += token.split() if "$(" in token else [token]
+            starts = [
+                i
+                for i, word in enumerate(words)
+                if word == "jules" and (i == 0 or words[i - 1] in ("&&", "|", ";", "$(", "xargs"))
+            ]
+            assert starts, line
+            for start in starts:
+                after = words[start + 1 :]
+                end = next(
+                    (i for i, w in enumerate(after) if w in ("&&", "|", ";", ">", ")", "$(")),
+                    len(after),
+                )
+                command = after[:end]
+                node_at, rest = TREE, _words.hoist_globals(TREE, command)
+                while True:
+                    scan = _words.scan(node_at, rest)
+                    if scan.bad or scan.waiting is not None:
+                        wrong.append((line, scan.bad))
+                        break
+                    if not _words.is_group(node_at):
+                        break
+                    sub = _words.subcommand(node_at, scan.rest[0]) if scan.rest else None
+                    if sub is None:
+                        wrong.append((line, scan.rest[:1]))
+                        break
+                    node_at, rest = sub, scan.rest[1:]
+    assert wrong == []
+
+
+def test_the_man_pages_show_the_examples():
+    from pathlib import Path
+
+    page = (Path(__file__).parent.parent / "man" / "jules-session.1").read_text()
+    assert "jules session wait 1234 \\-\\-until settled \\-\\-timeout 30m" in page
+    assert ".SH EXAMPLES" in page

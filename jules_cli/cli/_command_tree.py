@@ -10,6 +10,7 @@ TREE = {
     "help": 'Drive Google\'s Jules coding agent from a terminal, a script or a CI job.\n\nStart with `jules auth login`, then `jules sources list` and `jules session new "..."`.\nTry everything offline with `--emulator` (or `jules emulator serve`).',
     "short": "Drive Google's Jules coding agent from a terminal, a script or a CI job.",
     "usage": "[OPTIONS] COMMAND [ARGS]...",
+    "epilog": 'Examples:\n\n\x08\n# Store your key (asked for without echo)\n$ jules auth login\n# Start a session and follow it live\n$ jules session new --repo octo/app --follow "Fix it"\n# What needs you, what runs, what ended\n$ jules status\n# Try everything offline\n$ jules --emulator session new --no-repo "Say hello"',
     "no_args_is_help": True,
     "params": [
         {
@@ -87,6 +88,7 @@ TREE = {
             "help": "Store, check and remove the Jules API key.",
             "short": "Store, check and remove the Jules API key.",
             "usage": "[OPTIONS] COMMAND [ARGS]...",
+            "epilog": "Examples:\n\n\x08\n# Store a key (asked for without echo), then check it\n$ jules auth login && jules auth status\n# Forget the stored key\n$ jules auth logout",
             "no_args_is_help": True,
             "params": [
                 {
@@ -104,6 +106,7 @@ TREE = {
                     "help": "Store an API key in the profile (file mode 0600), checked against the API first.",
                     "short": "Store an API key in the profile (file mode 0600), checked against the API first.",
                     "usage": "[OPTIONS]",
+                    "epilog": "Examples:\n\n\x08\n# Store a key, typed at a hidden prompt\n$ jules auth login\n# Store a key read from stdin, e.g. from a password manager\n$ pass show jules | jules auth login --with-key\n# Store a key in another profile without checking it first\n$ jules --profile work auth login --no-verify",
                     "params": [
                         {
                             "name": "with_key",
@@ -134,6 +137,7 @@ TREE = {
                     "help": "Which key is in force (environment or profile, masked) and whether the API accepts it.",
                     "short": "Which key is in force (environment or profile, masked) and whether the API accepts it.",
                     "usage": "[OPTIONS]",
+                    "epilog": "Examples:\n\n\x08\n# Which key is in force, and does the API accept it?\n$ jules auth status\n# Only where the key comes from, without a request\n$ jules auth status --no-verify",
                     "params": [
                         {
                             "name": "json_output",
@@ -170,6 +174,7 @@ TREE = {
                     "help": "Remove the profile's stored key.",
                     "short": "Remove the profile's stored key.",
                     "usage": "[OPTIONS]",
+                    "epilog": "Examples:\n\n\x08\n# Remove the key of the default profile\n$ jules auth logout\n# Remove the key of the work profile\n$ jules --profile work auth logout",
                     "params": [
                         {
                             "name": "help",
@@ -188,6 +193,7 @@ TREE = {
             "help": "Read and change profile settings.",
             "short": "Read and change profile settings.",
             "usage": "[OPTIONS] COMMAND [ARGS]...",
+            "epilog": "Examples:\n\n\x08\n# Start every session on one repository, with a pull request\n$ jules config set repo octo/app && jules config set auto-pr true\n# See the settings of the work profile\n$ jules --profile work config list",
             "no_args_is_help": True,
             "params": [
                 {
@@ -205,6 +211,7 @@ TREE = {
                     "help": "Settings of the active profile (the stored key shown masked).",
                     "short": "Settings of the active profile (the stored key shown masked).",
                     "usage": "[OPTIONS]",
+                    "epilog": "Examples:\n\n\x08\n# Every setting of the profile\n$ jules config list\n# The settings of the work profile, as JSON\n$ jules --profile work config list --json",
                     "params": [
                         {
                             "name": "json_output",
@@ -234,6 +241,7 @@ TREE = {
                     "help": "Print one setting; exit code 3 when it is not set.",
                     "short": "Print one setting; exit code 3 when it is not set.",
                     "usage": "[OPTIONS] KEY",
+                    "epilog": "Examples:\n\n\x08\n# The default repository of new sessions\n$ jules config get repo\n# Use a setting in a script\n$ REPO=$(jules config get repo)",
                     "params": [
                         {
                             "name": "key",
@@ -271,6 +279,7 @@ TREE = {
                     "help": "Change one setting of the active profile.",
                     "short": "Change one setting of the active profile.",
                     "usage": "[OPTIONS] KEY VALUE",
+                    "epilog": "Examples:\n\n\x08\n# Start new sessions on this repository and branch\n$ jules config set repo octo/app && jules config set branch develop\n# Ask for plan approval by default\n$ jules config set require-approval true",
                     "params": [
                         {
                             "name": "key",
@@ -302,6 +311,7 @@ TREE = {
                     "help": "Remove one setting from the active profile.",
                     "short": "Remove one setting from the active profile.",
                     "usage": "[OPTIONS] KEY",
+                    "epilog": "Examples:\n\n\x08\n# Back to the repository of the current checkout\n$ jules config unset repo\n# Drop a setting of the work profile\n$ jules --profile work config unset auto-pr",
                     "params": [
                         {
                             "name": "key",
@@ -326,6 +336,7 @@ TREE = {
                     "help": "Print the config file's path.",
                     "short": "Print the config file's path.",
                     "usage": "[OPTIONS]",
+                    "epilog": 'Examples:\n\n\x08\n# Where the configuration file is\n$ jules config path\n# Edit it by hand\n$ "$EDITOR" "$(jules config path)"',
                     "params": [
                         {
                             "name": "help",
@@ -344,6 +355,7 @@ TREE = {
             "help": "Repositories connected to Jules.",
             "short": "Repositories connected to Jules.",
             "usage": "[OPTIONS] COMMAND [ARGS]...",
+            "epilog": "Examples:\n\n\x08\n# The repositories Jules can work on\n$ jules sources list\n# One of them with its branches\n$ jules sources show octo/app",
             "no_args_is_help": True,
             "params": [
                 {
@@ -361,6 +373,7 @@ TREE = {
                     "help": "Connected repositories, all pages unless limited.\n\n--json prints one JSON array, --jsonl one object per line; both stream page by page.",
                     "short": "Connected repositories, all pages unless limited.",
                     "usage": "[OPTIONS]",
+                    "epilog": "Examples:\n\n\x08\n# The connected repositories\n$ jules sources list\n# Only their names, for a script\n$ jules sources list -q\n# The owner and name of each, from the JSON\n$ jules sources list --jq '.[].githubRepo | .owner + \"/\" + .repo'",
                     "params": [
                         {
                             "name": "filter",
@@ -417,6 +430,7 @@ TREE = {
                     "help": "One source with its branches.",
                     "short": "One source with its branches.",
                     "usage": "[OPTIONS] SOURCE",
+                    "epilog": "Examples:\n\n\x08\n# A repository's default branch and other branches\n$ jules sources show octo/app\n# The same by source name, as JSON\n$ jules sources show sources/github/octo/app --json",
                     "params": [
                         {
                             "name": "source",
@@ -462,6 +476,7 @@ TREE = {
             "help": "Start, follow and act on Jules coding sessions.",
             "short": "Start, follow and act on Jules coding sessions.",
             "usage": "[OPTIONS] COMMAND [ARGS]...",
+            "epilog": 'Examples:\n\n\x08\n# Start a session and follow it live\n$ jules session new --repo octo/app --follow "Fix the flaky date test"\n# The sessions that wait for you\n$ jules session list --state awaiting_plan_approval,awaiting_user_feedback\n# Apply a finished session\'s patch to this checkout\n$ jules session apply 1234',
             "no_args_is_help": True,
             "params": [
                 {
@@ -479,6 +494,7 @@ TREE = {
                     "help": "Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR).",
                     "short": "Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR).",
                     "usage": "[OPTIONS] [PROMPT | -]",
+                    "epilog": 'Examples:\n\n\x08\n# Start a session on a repository and follow it live\n$ jules session new --repo octo/app --follow "Fix the flaky date test"\n# Keep its id for a script\n$ ID=$(jules session new -q --repo octo/app "Add type hints")\n# Compose the prompt in $EDITOR, approve the plan before work starts\n$ jules session new --repo . --require-approval\n# Three attempts at one task, from a file\n$ jules session new --repo octo/app --parallel 3 --prompt-file task.md',
                     "params": [
                         {
                             "name": "prompt",
@@ -648,6 +664,7 @@ TREE = {
                     "help": "Sessions, newest first (all pages unless limited).\n\n--json prints one JSON array, --jsonl one object per line; both stream page by page.",
                     "short": "Sessions, newest first (all pages unless limited).",
                     "usage": "[OPTIONS]",
+                    "epilog": "Examples:\n\n\x08\n# The newest sessions\n$ jules session list --limit 10\n# The failed ones of one repository\n$ jules session list --state failed --repo octo/app\n# Ids of the sessions waiting for an answer, for a script\n$ jules session list -q --state awaiting_user_feedback",
                     "params": [
                         {
                             "name": "state",
@@ -737,6 +754,7 @@ TREE = {
                     "help": "One session: state, title, source, branch, times, web URL, outputs (PR URL).",
                     "short": "One session: state, title, source, branch, times, web URL, outputs (PR URL).",
                     "usage": "[OPTIONS] ID",
+                    "epilog": "Examples:\n\n\x08\n# State, title, branch and pull request of a session\n$ jules session show 1234\n# Open it in the Jules web app\n$ jules session show 1234 --web\n# Its pull request URL only\n$ jules session show 1234 --jq '.outputs[].pullRequest.url'",
                     "params": [
                         {
                             "name": "session_id",
@@ -787,6 +805,7 @@ TREE = {
                     "help": "Approve the session's pending plan.",
                     "short": "Approve the session's pending plan.",
                     "usage": "[OPTIONS] ID",
+                    "epilog": "Examples:\n\n\x08\n# Read the plan, then approve it\n$ jules activities list 1234 && jules session approve 1234\n# Approve and follow the work live\n$ jules session approve 1234 && jules activities tail 1234",
                     "params": [
                         {
                             "name": "session_id",
@@ -830,6 +849,7 @@ TREE = {
                     "help": "Send a message to the session (an answer, a follow-up task).\n\nThe message comes from the argument, stdin (`-` or piped), --message-file, or, in a\nterminal with none of these, $VISUAL/$EDITOR.",
                     "short": "Send a message to the session (an answer, a follow-up task).",
                     "usage": "[OPTIONS] ID [MESSAGE | -]",
+                    "epilog": "Examples:\n\n\x08\n# Answer the agent's question\n$ jules session send 1234 \"Yes, keep the old API too\"\n# Compose a longer message in $EDITOR\n$ jules session send 1234\n# Send a follow-up task from a file and print the agent's answer\n$ jules session send 1234 -F followup.md --wait-reply",
                     "params": [
                         {
                             "name": "session_id",
@@ -907,6 +927,7 @@ TREE = {
                     "help": "Block until the session is done (or --until); the exit code tells the outcome.\n\n0 COMPLETED or the state asked for, 8 FAILED, 9 waiting for you (plan approval,\nfeedback) or PAUSED, 10 --timeout passed first. State changes go to stderr; --json\nprints the session as it was when the wait ended.",
                     "short": "Block until the session is done (or --until); the exit code tells the outcome.",
                     "usage": "[OPTIONS] ID",
+                    "epilog": "Examples:\n\n\x08\n# Deploy only when the session completes\n$ jules session wait 1234 && ./deploy.sh\n# Wait until it is done or needs you, for at most 30 minutes\n$ jules session wait 1234 --until settled --timeout 30m\n# Wait until the plan is ready for approval\n$ jules session wait 1234 --until awaiting_plan_approval",
                     "params": [
                         {
                             "name": "session_id",
@@ -975,6 +996,7 @@ TREE = {
                     "help": "The session's patch as a unified diff (its output's change set, else the newest\nnon-empty one among its activities).",
                     "short": "The session's patch as a unified diff (its output's change set, else the newest non-empty one among its activities).",
                     "usage": "[OPTIONS] ID",
+                    "epilog": "Examples:\n\n\x08\n# The session's patch, coloured\n$ jules session diff 1234\n# Which files it changes, and how much\n$ jules session diff 1234 --stat\n# Apply it with git yourself\n$ jules session diff 1234 | git apply",
                     "params": [
                         {
                             "name": "session_id",
@@ -1040,6 +1062,7 @@ TREE = {
                     "help": "Apply the session's patch to the git checkout here, safely: checked first, never\nhalf-applied, optionally on a new branch and committed.",
                     "short": "Apply the session's patch to the git checkout here, safely: checked first, never half-applied, optionally on a new branch and committed.",
                     "usage": "[OPTIONS] ID",
+                    "epilog": "Examples:\n\n\x08\n# Apply the patch to the checkout here\n$ jules session apply 1234\n# On a new branch named after the session, committed\n$ jules session apply 1234 --auto-branch --commit\n# Fall back to a three-way merge where the checkout moved on\n$ jules session apply 1234 --3way",
                     "params": [
                         {
                             "name": "session_id",
@@ -1123,6 +1146,7 @@ TREE = {
                     "help": "Every artifact of the session (patches, command outputs, media): listed, or saved.",
                     "short": "Every artifact of the session (patches, command outputs, media): listed, or saved.",
                     "usage": "[OPTIONS] ID",
+                    "epilog": "Examples:\n\n\x08\n# What the session produced: patches, command output, media\n$ jules session artifacts 1234\n# Save every artifact as files\n$ jules session artifacts 1234 -o artifacts/",
                     "params": [
                         {
                             "name": "session_id",
@@ -1182,6 +1206,7 @@ TREE = {
                     "help": "Open the session's page in a browser (prints the URL when there is none).",
                     "short": "Open the session's page in a browser (prints the URL when there is none).",
                     "usage": "[OPTIONS] ID",
+                    "epilog": 'Examples:\n\n\x08\n# Open the session in the Jules web app\n$ jules session open 1234\n# The newest session\n$ jules session open "$(jules session list -q --limit 1)"',
                     "params": [
                         {
                             "name": "session_id",
@@ -1212,6 +1237,7 @@ TREE = {
                     "help": "Archive sessions (hidden from `session list`, still readable by id).",
                     "short": "Archive sessions (hidden from `session list`, still readable by id).",
                     "usage": "[OPTIONS] ID...",
+                    "epilog": "Examples:\n\n\x08\n# Archive two sessions\n$ jules session archive 1234 5678\n# Archive every completed session\n$ jules session list -q --state completed | xargs jules session archive",
                     "params": [
                         {
                             "name": "session_ids",
@@ -1256,6 +1282,7 @@ TREE = {
                     "help": "Bring archived sessions back to `session list`.",
                     "short": "Bring archived sessions back to `session list`.",
                     "usage": "[OPTIONS] ID...",
+                    "epilog": "Examples:\n\n\x08\n# Find an archived session and bring it back\n$ jules session list --archived && jules session unarchive 1234\n# Bring back every archived session\n$ jules session list -q --archived | xargs jules session unarchive",
                     "params": [
                         {
                             "name": "session_ids",
@@ -1300,6 +1327,7 @@ TREE = {
                     "help": "Delete sessions permanently (asks first in a terminal; --yes otherwise).",
                     "short": "Delete sessions permanently (asks first in a terminal; --yes otherwise).",
                     "usage": "[OPTIONS] ID...",
+                    "epilog": "Examples:\n\n\x08\n# Delete a session, after a confirmation\n$ jules session delete 1234\n# Delete every failed session, without asking\n$ jules session list -q --state failed | xargs jules session delete --yes",
                     "params": [
                         {
                             "name": "session_ids",
@@ -1340,6 +1368,7 @@ TREE = {
             "help": "What needs you (plan approval, a question, paused) with the command to act, what is\nrunning, and what ended within --since (default 24h) with its pull request or failure.\n\nCost: one sessions.list request per 100 sessions, newest first, stopping after the\nfirst page created entirely before --since; plus one ListActivities request for each\nsession that needs you and each FAILED one shown (none with --json).",
             "short": "What needs you (plan approval, a question, paused) with the command to act, what is running, and what ended within --since (default 24h) with its pull request or failure.",
             "usage": "[OPTIONS]",
+            "epilog": "Examples:\n\n\x08\n# What needs you, what runs, and what ended today\n$ jules status\n# The same over the last week\n$ jules status --since 7d\n# Ids of the sessions that need you\n$ jules status --jq '.needsYou[].id'",
             "params": [
                 {
                     "name": "since",
@@ -1376,6 +1405,7 @@ TREE = {
             "help": "A session's activities: plans, messages, progress.",
             "short": "A session's activities: plans, messages, progress.",
             "usage": "[OPTIONS] COMMAND [ARGS]...",
+            "epilog": "Examples:\n\n\x08\n# Everything a session did so far\n$ jules activities list 1234\n# Follow it live until it is done\n$ jules activities tail 1234",
             "no_args_is_help": True,
             "params": [
                 {
@@ -1393,6 +1423,7 @@ TREE = {
                     "help": "A session's activities, oldest first.\n\n--json prints one JSON array, --jsonl one object per line; both stream page by page.",
                     "short": "A session's activities, oldest first.",
                     "usage": "[OPTIONS] ID",
+                    "epilog": "Examples:\n\n\x08\n# A session's activities, oldest first\n$ jules activities list 1234\n# Only those after a moment\n$ jules activities list 1234 --since 2026-01-10T09:00:00Z\n# The agent's messages\n$ jules activities list 1234 --jq '.[].agentMessaged.agentMessage // empty'",
                     "params": [
                         {
                             "name": "session_id",
@@ -1463,6 +1494,7 @@ TREE = {
                     "help": "One activity with its artifacts.",
                     "short": "One activity with its artifacts.",
                     "usage": "[OPTIONS] ID ACTIVITY",
+                    "epilog": "Examples:\n\n\x08\n# One activity with its artifacts\n$ jules activities show 1234 a1b2c3d4\n# As the API's JSON\n$ jules activities show 1234 a1b2c3d4 --json",
                     "params": [
                         {
                             "name": "session_id",
@@ -1514,6 +1546,7 @@ TREE = {
                     "help": "The activities so far, then new ones live until the session is done.\n\nIn a terminal: a live view with the state, elapsed time and the plan as a checklist,\nand when the session waits for you, the plan to approve or the question to answer.\nElsewhere: one line per activity (or JSON Lines). The exit code is that of\n`session wait`.",
                     "short": "The activities so far, then new ones live until the session is done.",
                     "usage": "[OPTIONS] ID",
+                    "epilog": "Examples:\n\n\x08\n# Follow a session live until it is done\n$ jules activities tail 1234\n# The activities so far, then stop\n$ jules activities tail 1234 --no-follow\n# JSON Lines for a script, for at most an hour\n$ jules activities tail 1234 --json --timeout 1h",
                     "params": [
                         {
                             "name": "session_id",
@@ -1591,6 +1624,7 @@ TREE = {
             "help": "Run the local Jules API emulator: try every command offline, test your scripts.",
             "short": "Run the local Jules API emulator: try every command offline, test your scripts.",
             "usage": "[OPTIONS] COMMAND [ARGS]...",
+            "epilog": 'Examples:\n\n\x08\n# Serve the emulator, then point jules at it from another shell\n$ jules emulator serve --port 8765\n# Or use it in-process, with no server\n$ jules --emulator session new --no-repo "Say hello"',
             "no_args_is_help": True,
             "params": [
                 {
@@ -1608,6 +1642,7 @@ TREE = {
                     "help": "Serve the Jules API on loopback; prints the JULES_API_URL/JULES_API_KEY to export.",
                     "short": "Serve the Jules API on loopback; prints the JULES_API_URL/JULES_API_KEY to export.",
                     "usage": "[OPTIONS]",
+                    "epilog": 'Examples:\n\n\x08\n# Serve on a port, then export what it prints\n$ jules emulator serve --port 8765\n# Sessions that run 60 times faster, from a seed file\n$ jules emulator serve --speed 60 --seed seed.json\n# Test a script\'s retries: two 429s first\n$ jules emulator serve --fault \'{"status":429,"times":2}\'',
                     "params": [
                         {
                             "name": "host",
@@ -1675,6 +1710,7 @@ TREE = {
                     "help": "Forget the state of the in-process emulator used by --emulator.",
                     "short": "Forget the state of the in-process emulator used by --emulator.",
                     "usage": "[OPTIONS]",
+                    "epilog": 'Examples:\n\n\x08\n# Forget every session of the in-process emulator\n$ jules emulator reset\n# Start a demo from scratch\n$ jules emulator reset && jules --emulator session new --no-repo "Say hello"',
                     "params": [
                         {
                             "name": "help",
@@ -1693,6 +1729,7 @@ TREE = {
             "help": "Serve jules to coding agents over the Model Context Protocol.",
             "short": "Serve jules to coding agents over the Model Context Protocol.",
             "usage": "[OPTIONS] COMMAND [ARGS]...",
+            "epilog": "Examples:\n\n\x08\n# Serve the tools on stdio (the agent starts this)\n$ jules mcp serve\n# Only the tools that change nothing\n$ jules mcp serve --read-only",
             "no_args_is_help": True,
             "params": [
                 {
@@ -1710,6 +1747,7 @@ TREE = {
                     "help": "A Model Context Protocol server on stdio: the agent starts it and calls its tools.\n\nTools: list_sources, list_sessions, get_session, list_activities, get_diff,\nwait_for_session, and (unless --read-only) create_session, approve_plan, send_message,\narchive_session. Results are the API's JSON objects; a failure is a tool error with\nthe one-line error the command would print. It never asks anything: the key comes\nfrom JULES_API_KEY or the profile, and --emulator works as everywhere.",
                     "short": "A Model Context Protocol server on stdio: the agent starts it and calls its tools.",
                     "usage": "[OPTIONS]",
+                    "epilog": "Examples:\n\n\x08\n# Serve the tools on stdio (the agent starts this)\n$ jules mcp serve\n# Only the tools that change nothing\n$ jules mcp serve --read-only\n# Try it against the built-in emulator\n$ jules --emulator mcp serve",
                     "params": [
                         {
                             "name": "read_only",
@@ -1735,6 +1773,7 @@ TREE = {
             "help": "Call any API endpoint with the configured key and print the JSON answer.",
             "short": "Call any API endpoint with the configured key and print the JSON answer.",
             "usage": "[OPTIONS] PATH",
+            "epilog": "Examples:\n\n\x08\n# Any endpoint, with the stored key\n$ jules api sessions --param pageSize=5\n# Every page of a list, merged\n$ jules api sources --paginate --jq '.sources[].name'\n# A POST with a JSON body\n$ jules api -X POST sessions/1234:sendMessage -d '{\"prompt\": \"Go on\"}'",
             "params": [
                 {
                     "name": "path",
@@ -1798,6 +1837,7 @@ TREE = {
             "help": "Print the completion script for SHELL (bash, zsh, fish or powershell).\n\nCommands, options and state names complete offline. Session ids, repositories and branches complete from what `jules session list` and `jules sources list` showed recently (a small local cache), so a TAB press never waits on the network.\n\n\x08\nbash, for this shell only:\n  source <(jules completion bash)\nbash, for every new shell (with the bash-completion package):\n  jules completion bash > ~/.local/share/bash-completion/completions/jules\nzsh (with ~/.zfunc in fpath before compinit runs in ~/.zshrc):\n  jules completion zsh > ~/.zfunc/_jules\nfish:\n  jules completion fish > ~/.config/fish/completions/jules.fish\nPowerShell (add this line to $PROFILE):\n  jules completion powershell | Out-String | Invoke-Expression\n\nThen open a new shell.",
             "short": "Print the completion script for SHELL (bash, zsh, fish or powershell).",
             "usage": "[OPTIONS] SHELL",
+            "epilog": "Examples:\n\n\x08\n# Install bash completion for this user\n$ jules completion bash > ~/.local/share/bash-completion/completions/jules\n# zsh (with compinit in ~/.zshrc)\n$ jules completion zsh > ~/.zfunc/_jules\n# fish\n$ jules completion fish > ~/.config/fish/completions/jules.fish",
             "params": [
                 {
                     "name": "shell",

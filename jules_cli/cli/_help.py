@@ -113,8 +113,27 @@ def render(node: dict[str, Any], path: list[str], width: int | None = None) -> s
     if commands:
         sections.append("Commands:\n" + _definitions(commands, width))
     if node.get("epilog"):
-        sections.append(_text(node["epilog"], width, INDENT))
+        sections.append(_epilog(node["epilog"], width))
     return "\n\n".join(sections)
+
+
+def _epilog(text: str, width: int) -> str:
+    """The epilog; a paragraph that is one line ending in `:` (`Examples:`) is a heading
+    at the margin, directly above what follows it, like `Options:`."""
+    out: list[str] = []
+    after_heading = False
+    for paragraph in _paragraphs(text):
+        if "\n" not in paragraph and paragraph.rstrip().endswith(":"):
+            out.append(paragraph.strip())
+            after_heading = True
+            continue
+        body = _text(paragraph, width, INDENT)
+        if after_heading:
+            out[-1] += "\n" + body
+        else:
+            out.append(body)
+        after_heading = False
+    return "\n\n".join(out)
 
 
 def _param_help(param: dict[str, Any]) -> str:

@@ -19,10 +19,18 @@ from jules_cli.cli.options import (
     SessionArg,
     TimeoutOption,
     UntilOption,
+    examples,
     json_or_jq,
 )
 
-app = typer.Typer(help="A session's activities: plans, messages, progress.", no_args_is_help=True)
+app = typer.Typer(
+    help="A session's activities: plans, messages, progress.",
+    no_args_is_help=True,
+    epilog=examples(
+        ("Everything a session did so far", "jules activities list 1234"),
+        ("Follow it live until it is done", "jules activities tail 1234"),
+    ),
+)
 
 
 def since_time(text: str | None) -> str | None:
@@ -47,7 +55,17 @@ def since_time(text: str | None) -> str | None:
         ) from exc
 
 
-@app.command("list")
+@app.command(
+    "list",
+    epilog=examples(
+        ("A session's activities, oldest first", "jules activities list 1234"),
+        ("Only those after a moment", "jules activities list 1234 --since 2026-01-10T09:00:00Z"),
+        (
+            "The agent's messages",
+            "jules activities list 1234 --jq '.[].agentMessaged.agentMessage // empty'",
+        ),
+    ),
+)
 def list_activities(
     ctx: typer.Context,
     session_id: SessionArg,
@@ -77,7 +95,13 @@ def list_activities(
     out.items(out.paged(activities), print_activities, json_lines=jsonl)
 
 
-@app.command("show")
+@app.command(
+    "show",
+    epilog=examples(
+        ("One activity with its artifacts", "jules activities show 1234 a1b2c3d4"),
+        ("As the API's JSON", "jules activities show 1234 a1b2c3d4 --json"),
+    ),
+)
 def show(
     ctx: typer.Context,
     session_id: SessionArg,
@@ -99,7 +123,17 @@ def show(
     out.item(found, print_activity)
 
 
-@app.command("tail")
+@app.command(
+    "tail",
+    epilog=examples(
+        ("Follow a session live until it is done", "jules activities tail 1234"),
+        ("The activities so far, then stop", "jules activities tail 1234 --no-follow"),
+        (
+            "JSON Lines for a script, for at most an hour",
+            "jules activities tail 1234 --json --timeout 1h",
+        ),
+    ),
+)
 def tail(
     ctx: typer.Context,
     session_id: SessionArg,

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
-from jules_cli.cli.options import JqOption
+from jules_cli.cli.options import JqOption, examples
 from jules_cli.errors import UsageError
 
 METHODS = ("GET", "POST", "DELETE", "PATCH", "PUT")
@@ -118,4 +118,14 @@ def _all_pages(client, path: str, params: dict[str, str]) -> dict:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("api")(api)
+    app.command(
+        "api",
+        epilog=examples(
+            ("Any endpoint, with the stored key", "jules api sessions --param pageSize=5"),
+            ("Every page of a list, merged", "jules api sources --paginate --jq '.sources[].name'"),
+            (
+                "A POST with a JSON body",
+                'jules api -X POST sessions/1234:sendMessage -d \'{"prompt": "Go on"}\'',
+            ),
+        ),
+    )(api)

@@ -143,9 +143,20 @@ def build_app(only: str | None = None) -> typer.Typer:
     """
     import importlib
 
+    from jules_cli.cli.options import examples
+
     root = typer.Typer(
         name="jules",
         help=HELP,
+        epilog=examples(
+            ("Store your key (asked for without echo)", "jules auth login"),
+            (
+                "Start a session and follow it live",
+                'jules session new --repo octo/app --follow "Fix it"',
+            ),
+            ("What needs you, what runs, what ended", "jules status"),
+            ("Try everything offline", 'jules --emulator session new --no-repo "Say hello"'),
+        ),
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,

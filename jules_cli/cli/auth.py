@@ -8,10 +8,20 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import AppContext, app_context
-from jules_cli.cli.options import JqOption, JsonOption
+from jules_cli.cli.options import JqOption, JsonOption, examples
 from jules_cli.errors import ApiError, AuthError, UsageError
 
-app = typer.Typer(help="Store, check and remove the Jules API key.", no_args_is_help=True)
+app = typer.Typer(
+    help="Store, check and remove the Jules API key.",
+    no_args_is_help=True,
+    epilog=examples(
+        (
+            "Store a key (asked for without echo), then check it",
+            "jules auth login && jules auth status",
+        ),
+        ("Forget the stored key", "jules auth logout"),
+    ),
+)
 
 
 def _read_key(appctx: AppContext, with_key: bool) -> str:
@@ -51,7 +61,19 @@ def _check_key(appctx: AppContext, key: str) -> None:
         client.request("GET", "sources", params={"pageSize": 1})
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        ("Store a key, typed at a hidden prompt", "jules auth login"),
+        (
+            "Store a key read from stdin, e.g. from a password manager",
+            "pass show jules | jules auth login --with-key",
+        ),
+        (
+            "Store a key in another profile without checking it first",
+            "jules --profile work auth login --no-verify",
+        ),
+    )
+)
 def login(
     ctx: typer.Context,
     with_key: Annotated[
@@ -83,7 +105,12 @@ def login(
     out.info("The API accepted the key.")
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        ("Which key is in force, and does the API accept it?", "jules auth status"),
+        ("Only where the key comes from, without a request", "jules auth status --no-verify"),
+    )
+)
 def status(
     ctx: typer.Context,
     json_output: JsonOption = False,
@@ -144,7 +171,12 @@ def status(
         raise AuthError(f"the API refused the key from {source.description}: {problem}")
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        ("Remove the key of the default profile", "jules auth logout"),
+        ("Remove the key of the work profile", "jules --profile work auth logout"),
+    )
+)
 def logout(ctx: typer.Context) -> None:
     """Remove the profile's stored key."""
     import os

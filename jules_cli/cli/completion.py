@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from jules_cli.cli.options import examples
+
 
 class Shell(str, Enum):
     bash = "bash"
@@ -166,4 +168,15 @@ def completion(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("completion", help=INSTALL_HELP)(completion)
+    app.command(
+        "completion",
+        help=INSTALL_HELP,
+        epilog=examples(
+            (
+                "Install bash completion for this user",
+                "jules completion bash > ~/.local/share/bash-completion/completions/jules",
+            ),
+            ("zsh (with compinit in ~/.zshrc)", "jules completion zsh > ~/.zfunc/_jules"),
+            ("fish", "jules completion fish > ~/.config/fish/completions/jules.fish"),
+        ),
+    )(completion)

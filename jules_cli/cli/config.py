@@ -7,10 +7,20 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
-from jules_cli.cli.options import JqOption, JsonOption
+from jules_cli.cli.options import JqOption, JsonOption, examples
 from jules_cli.errors import UsageError
 
-app = typer.Typer(help="Read and change profile settings.", no_args_is_help=True)
+app = typer.Typer(
+    help="Read and change profile settings.",
+    no_args_is_help=True,
+    epilog=examples(
+        (
+            "Start every session on one repository, with a pull request",
+            "jules config set repo octo/app && jules config set auto-pr true",
+        ),
+        ("See the settings of the work profile", "jules --profile work config list"),
+    ),
+)
 
 KeyArg = Annotated[str, typer.Argument(metavar="KEY", help="Setting name, e.g. repo or auto-pr.")]
 
@@ -41,7 +51,13 @@ def _text(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-@app.command("list")
+@app.command(
+    "list",
+    epilog=examples(
+        ("Every setting of the profile", "jules config list"),
+        ("The settings of the work profile, as JSON", "jules --profile work config list --json"),
+    ),
+)
 def list_settings(
     ctx: typer.Context,
     json_output: JsonOption = False,
@@ -67,7 +83,13 @@ def list_settings(
     )
 
 
-@app.command("get")
+@app.command(
+    "get",
+    epilog=examples(
+        ("The default repository of new sessions", "jules config get repo"),
+        ("Use a setting in a script", "REPO=$(jules config get repo)"),
+    ),
+)
 def get_setting(
     ctx: typer.Context,
     key: KeyArg,
@@ -91,7 +113,16 @@ def get_setting(
         out.line(_text(value))
 
 
-@app.command("set")
+@app.command(
+    "set",
+    epilog=examples(
+        (
+            "Start new sessions on this repository and branch",
+            "jules config set repo octo/app && jules config set branch develop",
+        ),
+        ("Ask for plan approval by default", "jules config set require-approval true"),
+    ),
+)
 def set_setting(
     ctx: typer.Context,
     key: KeyArg,
@@ -106,7 +137,13 @@ def set_setting(
     appctx.out.success(f"{key} = {_text(parsed)} (profile {appctx.profile_name!r})")
 
 
-@app.command("unset")
+@app.command(
+    "unset",
+    epilog=examples(
+        ("Back to the repository of the current checkout", "jules config unset repo"),
+        ("Drop a setting of the work profile", "jules --profile work config unset auto-pr"),
+    ),
+)
 def unset_setting(ctx: typer.Context, key: KeyArg) -> None:
     """Remove one setting from the active profile."""
     appctx = app_context(ctx)
@@ -116,7 +153,13 @@ def unset_setting(ctx: typer.Context, key: KeyArg) -> None:
         appctx.out.info(f"{key} was not set in profile {appctx.profile_name!r}")
 
 
-@app.command("path")
+@app.command(
+    "path",
+    epilog=examples(
+        ("Where the configuration file is", "jules config path"),
+        ("Edit it by hand", '"$EDITOR" "$(jules config path)"'),
+    ),
+)
 def path(ctx: typer.Context) -> None:
     """Print the config file's path."""
     from jules_cli.config import config_path

@@ -9,10 +9,21 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
+from jules_cli.cli.options import examples
 from jules_cli.errors import UsageError
 
 app = typer.Typer(
     help="Run the local Jules API emulator: try every command offline, test your scripts.",
+    epilog=examples(
+        (
+            "Serve the emulator, then point jules at it from another shell",
+            "jules emulator serve --port 8765",
+        ),
+        (
+            "Or use it in-process, with no server",
+            'jules --emulator session new --no-repo "Say hello"',
+        ),
+    ),
     no_args_is_help=True,
 )
 
@@ -30,7 +41,20 @@ def _faults(values: list[str]) -> list[dict]:
     return faults
 
 
-@app.command("serve")
+@app.command(
+    "serve",
+    epilog=examples(
+        ("Serve on a port, then export what it prints", "jules emulator serve --port 8765"),
+        (
+            "Sessions that run 60 times faster, from a seed file",
+            "jules emulator serve --speed 60 --seed seed.json",
+        ),
+        (
+            "Test a script's retries: two 429s first",
+            'jules emulator serve --fault \'{"status":429,"times":2}\'',
+        ),
+    ),
+)
 def serve(
     host: Annotated[
         str, typer.Option("--host", metavar="HOST", help="Address to listen on (loopback).")
@@ -103,7 +127,16 @@ def serve(
         raise typer.Exit(code)
 
 
-@app.command("reset")
+@app.command(
+    "reset",
+    epilog=examples(
+        ("Forget every session of the in-process emulator", "jules emulator reset"),
+        (
+            "Start a demo from scratch",
+            'jules emulator reset && jules --emulator session new --no-repo "Say hello"',
+        ),
+    ),
+)
 def reset(ctx: typer.Context) -> None:
     """Forget the state of the in-process emulator used by --emulator."""
     from jules_cli.cli.context import emulator_state_path

@@ -7,15 +7,29 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
+from jules_cli.cli.options import examples
 from jules_cli.errors import UsageError
 
-app = typer.Typer(help="Serve jules to coding agents over the Model Context Protocol.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Serve jules to coding agents over the Model Context Protocol.",
+    epilog=examples(
+        ("Serve the tools on stdio (the agent starts this)", "jules mcp serve"),
+        ("Only the tools that change nothing", "jules mcp serve --read-only"),
+    ),
+    no_args_is_help=True,
+)
 
 INSTALL_HINT = "install it with: pip install 'julesctl[mcp]'"
 
 
-@app.command("serve")
+@app.command(
+    "serve",
+    epilog=examples(
+        ("Serve the tools on stdio (the agent starts this)", "jules mcp serve"),
+        ("Only the tools that change nothing", "jules mcp serve --read-only"),
+        ("Try it against the built-in emulator", "jules --emulator mcp serve"),
+    ),
+)
 def serve(
     ctx: typer.Context,
     read_only: Annotated[

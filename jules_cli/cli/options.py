@@ -159,3 +159,11 @@ IntervalOption = Annotated[
         callback=checked_interval,
     ),
 ]
+
+
+def examples(*pairs: tuple[str, str]) -> str:
+    """A command's help epilog: 2-4 examples, each what it does and the command line.
+
+    Shown by `--help` (cli._help) and in the man pages; `\\b` keeps the lines as they are."""
+    lines = [line for what, command in pairs for line in (f"# {what}", f"$ {command}")]
+    return "Examples:\n\n\b\n" + "\n".join(lines)

@@ -22,6 +22,7 @@ from jules_cli.cli.options import (
     TimeoutOption,
     UntilOption,
     YesOption,
+    examples,
 )
 from jules_cli.cli.watch import WatchOptions, finish, wait_for_reply, watch
 from jules_cli.completion import (
@@ -38,7 +39,21 @@ from jules_cli.errors import JulesError, UsageError
 if TYPE_CHECKING:
     from jules_cli.render.output import Output
 
-app = typer.Typer(help="Start, follow and act on Jules coding sessions.", no_args_is_help=True)
+app = typer.Typer(
+    help="Start, follow and act on Jules coding sessions.",
+    no_args_is_help=True,
+    epilog=examples(
+        (
+            "Start a session and follow it live",
+            'jules session new --repo octo/app --follow "Fix the flaky date test"',
+        ),
+        (
+            "The sessions that wait for you",
+            "jules session list --state awaiting_plan_approval,awaiting_user_feedback",
+        ),
+        ("Apply a finished session's patch to this checkout", "jules session apply 1234"),
+    ),
+)
 
 # Checked as a whole while parsing: one malformed id stops the batch before any request.
 SessionIds = SessionIdsArg
@@ -93,7 +108,27 @@ def _choice(flag: bool | None, profile_default: object) -> bool:
     return bool(profile_default) if flag is None else flag
 
 
-@app.command("new")
+@app.command(
+    "new",
+    epilog=examples(
+        (
+            "Start a session on a repository and follow it live",
+            'jules session new --repo octo/app --follow "Fix the flaky date test"',
+        ),
+        (
+            "Keep its id for a script",
+            'ID=$(jules session new -q --repo octo/app "Add type hints")',
+        ),
+        (
+            "Compose the prompt in $EDITOR, approve the plan before work starts",
+            "jules session new --repo . --require-approval",
+        ),
+        (
+            "Three attempts at one task, from a file",
+            "jules session new --repo octo/app --parallel 3 --prompt-file task.md",
+        ),
+    ),
+)
 def new(
     ctx: typer.Context,
     prompt: Annotated[
@@ -228,7 +263,17 @@ def new(
         out.json(created if as_array else created[0])
 
 
-@app.command("list")
+@app.command(
+    "list",
+    epilog=examples(
+        ("The newest sessions", "jules session list --limit 10"),
+        ("The failed ones of one repository", "jules session list --state failed --repo octo/app"),
+        (
+            "Ids of the sessions waiting for an answer, for a script",
+            "jules session list -q --state awaiting_user_feedback",
+        ),
+    ),
+)
 def list_sessions(
     ctx: typer.Context,
     state: Annotated[
@@ -286,7 +331,14 @@ def list_sessions(
     out.items(sessions, print_sessions, json_lines=jsonl)
 
 
-@app.command("show")
+@app.command(
+    "show",
+    epilog=examples(
+        ("State, title, branch and pull request of a session", "jules session show 1234"),
+        ("Open it in the Jules web app", "jules session show 1234 --web"),
+        ("Its pull request URL only", "jules session show 1234 --jq '.outputs[].pullRequest.url'"),
+    ),
+)
 def show(
     ctx: typer.Context,
     session_id: SessionArg,
@@ -334,7 +386,19 @@ def _show_after(out: "Output", session: dict, what: str) -> None:
         print_state_change(out, what, session)
 
 
-@app.command("approve")
+@app.command(
+    "approve",
+    epilog=examples(
+        (
+            "Read the plan, then approve it",
+            "jules activities list 1234 && jules session approve 1234",
+        ),
+        (
+            "Approve and follow the work live",
+            "jules session approve 1234 && jules activities tail 1234",
+        ),
+    ),
+)
 def approve(
     ctx: typer.Context,
     session_id: SessionArg,
@@ -349,7 +413,17 @@ def approve(
     _show_after(out, client.get_session(session_id), "Plan approved")
 
 
-@app.command("send")
+@app.command(
+    "send",
+    epilog=examples(
+        ("Answer the agent's question", 'jules session send 1234 "Yes, keep the old API too"'),
+        ("Compose a longer message in $EDITOR", "jules session send 1234"),
+        (
+            "Send a follow-up task from a file and print the agent's answer",
+            "jules session send 1234 -F followup.md --wait-reply",
+        ),
+    ),
+)
 def send(
     ctx: typer.Context,
     session_id: SessionArg,
@@ -395,7 +469,20 @@ def send(
     _show_after(out, client.get_session(session_id), "Message sent")
 
 
-@app.command("wait")
+@app.command(
+    "wait",
+    epilog=examples(
+        ("Deploy only when the session completes", "jules session wait 1234 && ./deploy.sh"),
+        (
+            "Wait until it is done or needs you, for at most 30 minutes",
+            "jules session wait 1234 --until settled --timeout 30m",
+        ),
+        (
+            "Wait until the plan is ready for approval",
+            "jules session wait 1234 --until awaiting_plan_approval",
+        ),
+    ),
+)
 def wait(
     ctx: typer.Context,
     session_id: SessionArg,
@@ -435,7 +522,14 @@ ActivityOption = Annotated[
 ]
 
 
-@app.command("diff")
+@app.command(
+    "diff",
+    epilog=examples(
+        ("The session's patch, coloured", "jules session diff 1234"),
+        ("Which files it changes, and how much", "jules session diff 1234 --stat"),
+        ("Apply it with git yourself", "jules session diff 1234 | git apply"),
+    ),
+)
 def diff(
     ctx: typer.Context,
     session_id: SessionArg,
@@ -472,7 +566,20 @@ def diff(
         print_diff(out, patch.unidiff)
 
 
-@app.command("apply")
+@app.command(
+    "apply",
+    epilog=examples(
+        ("Apply the patch to the checkout here", "jules session apply 1234"),
+        (
+            "On a new branch named after the session, committed",
+            "jules session apply 1234 --auto-branch --commit",
+        ),
+        (
+            "Fall back to a three-way merge where the checkout moved on",
+            "jules session apply 1234 --3way",
+        ),
+    ),
+)
 def apply(
     ctx: typer.Context,
     session_id: SessionArg,
@@ -545,7 +652,16 @@ def apply(
         section.forget()
 
 
-@app.command("artifacts")
+@app.command(
+    "artifacts",
+    epilog=examples(
+        (
+            "What the session produced: patches, command output, media",
+            "jules session artifacts 1234",
+        ),
+        ("Save every artifact as files", "jules session artifacts 1234 -o artifacts/"),
+    ),
+)
 def artifacts(
     ctx: typer.Context,
     session_id: SessionArg,
@@ -584,7 +700,13 @@ def artifacts(
         print_artifacts(out, refs)
 
 
-@app.command("open")
+@app.command(
+    "open",
+    epilog=examples(
+        ("Open the session in the Jules web app", "jules session open 1234"),
+        ("The newest session", 'jules session open "$(jules session list -q --limit 1)"'),
+    ),
+)
 def open_in_browser(ctx: typer.Context, session_id: SessionArg) -> None:
     """Open the session's page in a browser (prints the URL when there is none)."""
     from jules_cli.render.sessions import session_url
@@ -650,7 +772,16 @@ def _each(appctx: AppContext, ids: list[str], action, done: str, json_output: bo
         raise summary
 
 
-@app.command("archive")
+@app.command(
+    "archive",
+    epilog=examples(
+        ("Archive two sessions", "jules session archive 1234 5678"),
+        (
+            "Archive every completed session",
+            "jules session list -q --state completed | xargs jules session archive",
+        ),
+    ),
+)
 def archive(
     ctx: typer.Context,
     session_ids: SessionIds,
@@ -664,7 +795,19 @@ def archive(
     _each(appctx, session_ids, _then_get(client, client.archive_session), "Archived", json_output)
 
 
-@app.command("unarchive")
+@app.command(
+    "unarchive",
+    epilog=examples(
+        (
+            "Find an archived session and bring it back",
+            "jules session list --archived && jules session unarchive 1234",
+        ),
+        (
+            "Bring back every archived session",
+            "jules session list -q --archived | xargs jules session unarchive",
+        ),
+    ),
+)
 def unarchive(
     ctx: typer.Context,
     session_ids: SessionIds,
@@ -679,7 +822,16 @@ def unarchive(
     _each(appctx, session_ids, action, "Unarchived", json_output)
 
 
-@app.command("delete")
+@app.command(
+    "delete",
+    epilog=examples(
+        ("Delete a session, after a confirmation", "jules session delete 1234"),
+        (
+            "Delete every failed session, without asking",
+            "jules session list -q --state failed | xargs jules session delete --yes",
+        ),
+    ),
+)
 def delete(ctx: typer.Context, session_ids: SessionIds, yes: YesOption = False) -> None:
     """Delete sessions permanently (asks first in a terminal; --yes otherwise)."""
     from jules_cli.api import names

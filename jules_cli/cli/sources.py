@@ -9,13 +9,37 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
-from jules_cli.cli.options import JqOption, JsonLinesOption, JsonOption, LimitOption, QuietOption
+from jules_cli.cli.options import (
+    JqOption,
+    JsonLinesOption,
+    JsonOption,
+    LimitOption,
+    QuietOption,
+    examples,
+)
 from jules_cli.completion import complete_sources, remember_sources, remember_sources_while
 
-app = typer.Typer(help="Repositories connected to Jules.", no_args_is_help=True)
+app = typer.Typer(
+    help="Repositories connected to Jules.",
+    no_args_is_help=True,
+    epilog=examples(
+        ("The repositories Jules can work on", "jules sources list"),
+        ("One of them with its branches", "jules sources show octo/app"),
+    ),
+)
 
 
-@app.command("list")
+@app.command(
+    "list",
+    epilog=examples(
+        ("The connected repositories", "jules sources list"),
+        ("Only their names, for a script", "jules sources list -q"),
+        (
+            "The owner and name of each, from the JSON",
+            "jules sources list --jq '.[].githubRepo | .owner + \"/\" + .repo'",
+        ),
+    ),
+)
 def list_sources(
     ctx: typer.Context,
     filter: Annotated[
@@ -44,7 +68,13 @@ def list_sources(
     out.items(remember_sources_while(pages), print_sources, id_key="name", json_lines=jsonl)
 
 
-@app.command("show")
+@app.command(
+    "show",
+    epilog=examples(
+        ("A repository's default branch and other branches", "jules sources show octo/app"),
+        ("The same by source name, as JSON", "jules sources show sources/github/octo/app --json"),
+    ),
+)
 def show_source(
     ctx: typer.Context,
     source: Annotated[

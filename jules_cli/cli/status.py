@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
-from jules_cli.cli.options import JqOption, JsonOption
+from jules_cli.cli.options import JqOption, JsonOption, examples
 from jules_cli.overview import DEFAULT_SINCE
 
 
@@ -68,4 +68,11 @@ def status(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("status")(status)
+    app.command(
+        "status",
+        epilog=examples(
+            ("What needs you, what runs, and what ended today", "jules status"),
+            ("The same over the last week", "jules status --since 7d"),
+            ("Ids of the sessions that need you", "jules status --jq '.needsYou[].id'"),
+        ),
+    )(status)
