@@ -17,7 +17,6 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX p
 from tests.screen import SIZE_IDS, SIZES, spawn  # noqa: E402
 
 REPO = ("--repo", "jules-demo/hello-world")
-FAST = ("--interval", "0.05")
 SOURCE = "sources/github/jules-demo/hello-world"
 PLAN_PROMPT = "Approve this plan? [Y/n, or type feedback]"
 STEPS = ("Explore the repository", "Implement the change", "Run the tests", "Submit the change")
@@ -60,7 +59,7 @@ def no_panel_left_over(lines: list[str], panels: int) -> None:
 @sizes
 def test_after_approving_the_plan_everything_above_stays(emulator_server, cols, rows):
     args = ["session", "new", "Add a greeting module", *REPO, "--require-approval", "--follow"]
-    with spawn([*args, *FAST], env=emulator_server.env, cols=cols, rows=rows) as term:
+    with spawn(list(args), env=emulator_server.env, cols=cols, rows=rows) as term:
         term.expect(PLAN_PROMPT)
         term.send_line("y")
         assert term.wait() == 0, term
@@ -92,7 +91,7 @@ def test_after_approving_the_plan_everything_above_stays(emulator_server, cols, 
 def test_feedback_is_confirmed_then_jules_answers_then_it_asks_again(emulator_server, cols, rows):
     sid = create(emulator_server, "Add a greeting", approval=True)
     with spawn(
-        ["activities", "tail", sid, *FAST], env=emulator_server.env, cols=cols, rows=rows
+        ["activities", "tail", sid], env=emulator_server.env, cols=cols, rows=rows
     ) as term:
         term.expect(PLAN_PROMPT)
         term.send_line("Please also update the README")
@@ -129,7 +128,7 @@ def test_feedback_is_confirmed_then_jules_answers_then_it_asks_again(emulator_se
 def test_after_a_reply_the_question_and_the_answer_stay(emulator_server, cols, rows):
     sid = create(emulator_server, "Add a greeting [ask]")
     with spawn(
-        ["activities", "tail", sid, *FAST], env=emulator_server.env, cols=cols, rows=rows
+        ["activities", "tail", sid], env=emulator_server.env, cols=cols, rows=rows
     ) as term:
         term.expect("Your reply (empty to stop following):")
         term.send_line("Yes, with one test.")
@@ -155,7 +154,7 @@ def test_ctrl_c_while_following_clears_the_panel_and_says_the_session_goes_on(
     sid = create(emulator_server, "Work forever [stall]")
     emulator_server.settle()
     with spawn(
-        ["activities", "tail", sid, *FAST], env=emulator_server.env, cols=cols, rows=rows
+        ["activities", "tail", sid], env=emulator_server.env, cols=cols, rows=rows
     ) as term:
         term.expect("IN_PROGRESS")
         term.expect("╰")  # the live panel is drawn
@@ -172,7 +171,7 @@ def test_ctrl_c_while_following_clears_the_panel_and_says_the_session_goes_on(
 def test_ctrl_c_at_the_prompt_says_how_to_approve_later(emulator_server, cols, rows):
     sid = create(emulator_server, "Add a greeting", approval=True)
     with spawn(
-        ["activities", "tail", sid, *FAST], env=emulator_server.env, cols=cols, rows=rows
+        ["activities", "tail", sid], env=emulator_server.env, cols=cols, rows=rows
     ) as term:
         term.expect(PLAN_PROMPT)
         term.interrupt()
