@@ -14,7 +14,6 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX p
 from tests.screen import SIZE_IDS, SIZES, spawn  # noqa: E402
 
 SOURCE = "sources/github/jules-demo/hello-world"
-FAST = ("--interval", "0.05")
 REASON = "the test suite does not run"
 
 sizes = pytest.mark.parametrize(("cols", "rows"), SIZES, ids=SIZE_IDS)
@@ -47,7 +46,7 @@ def run(handle, *args: str, cols: int = 80, rows: int = 24, env: dict | None = N
 @sizes
 def test_a_failed_session_in_the_live_view(emulator_server, cols, rows):
     sid = settled(emulator_server, f"Add a greeting [fail:{REASON}]")
-    code, term = run(emulator_server, "activities", "tail", sid, *FAST, cols=cols, rows=rows)
+    code, term = run(emulator_server, "activities", "tail", sid, cols=cols, rows=rows)
     assert code == 8, term
     lines = term.lines
     text = term.text
@@ -68,7 +67,7 @@ def test_a_failed_session_in_the_live_view(emulator_server, cols, rows):
 
 def test_session_wait_on_a_failed_session_ends_with_the_reason(emulator_server):
     sid = settled(emulator_server, f"Add a greeting [fail:{REASON}]")
-    code, term = run(emulator_server, "session", "wait", sid, *FAST)
+    code, term = run(emulator_server, "session", "wait", sid)
     assert code == 8, term
     assert f"Session {sid} FAILED: {REASON}" in joined(term.lines)
     assert f'jules session send {sid} "..."' in joined(term.lines)
@@ -135,7 +134,7 @@ def test_a_completed_session_without_a_change_is_not_told_to_get_it(emulator_ser
 
 def test_a_completed_session_with_a_change_is_told_how_to_get_it(emulator_server):
     sid = settled(emulator_server, "Add a greeting")
-    code, term = run(emulator_server, "session", "wait", sid, *FAST)
+    code, term = run(emulator_server, "session", "wait", sid)
     assert code == 0, term
     assert f"Session {sid} is COMPLETED." in joined(term.lines)
     assert f"`jules session diff {sid}`" in joined(term.lines)
@@ -166,7 +165,7 @@ def test_the_pull_request_url_stands_out(emulator_server):
     }
     sid = emulator_server.emulator.create_session(body)["id"]
     emulator_server.settle()
-    code, term = run(emulator_server, "session", "wait", sid, *FAST)
+    code, term = run(emulator_server, "session", "wait", sid)
     assert code == 0, term
     style = term.style_at("https://github.com/")
     assert style is not None and not style.dim and style.fg != "default", style
@@ -177,7 +176,7 @@ def test_no_color_means_no_colour(emulator_server, how):
     sid = settled(emulator_server, f"Add a greeting [bash-fail] [fail:{REASON}]")
     env = {"NO_COLOR": "1"} if how == "NO_COLOR" else {}
     flags = ["--no-color"] if how == "--no-color" else []
-    code, term = run(emulator_server, *flags, "activities", "tail", sid, *FAST, env=env)
+    code, term = run(emulator_server, *flags, "activities", "tail", sid, env=env)
     assert code == 8, term
     for text in (REASON, "(exit 1)", "FAILED", "failed"):
         style = term.style_at(text)

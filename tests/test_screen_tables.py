@@ -54,9 +54,7 @@ def _rows(term, first_word: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("cols", "rows"), WIDTHS, ids=WIDTH_IDS)
-def test_session_list_has_one_line_per_session_at_any_width(
-    emulator_server_factory, cols, rows
-):
+def test_session_list_has_one_line_per_session_at_any_width(emulator_server_factory, cols, rows):
     server = emulator_server_factory(seed={"sessions": SESSIONS})
     with spawn(["session", "list"], env=server.env, cols=cols, rows=rows) as term:
         assert term.wait() == 0, str(term)
@@ -77,9 +75,7 @@ def test_session_list_has_one_line_per_session_at_any_width(
 
 
 @pytest.mark.parametrize(("cols", "rows"), WIDTHS, ids=WIDTH_IDS)
-def test_sources_list_shows_each_repository_once_on_one_line(
-    emulator_server_factory, cols, rows
-):
+def test_sources_list_shows_each_repository_once_on_one_line(emulator_server_factory, cols, rows):
     server = emulator_server_factory()
     with spawn(["sources", "list"], env=server.env, cols=cols, rows=rows) as term:
         assert term.wait() == 0, str(term)
