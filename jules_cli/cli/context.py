@@ -97,9 +97,13 @@ class AppContext:
         output = self._output
         if output is None:
             return False
-        consoles = (output._console, output._err_console)
-        # Rich keeps the live displays it shows in `_live_stack` (Console.set_live).
-        return any(getattr(console, "_live_stack", None) for console in consoles if console)
+        consoles = [c for c in (output._console, output._err_console) if c is not None]
+        # Rich keeps the live display it shows in `_live_stack` (Rich 14+) or `_live`
+        # (13.x), set by Console.set_live(); there is no public way to ask.
+        return any(
+            getattr(console, "_live_stack", None) or getattr(console, "_live", None)
+            for console in consoles
+        )
 
     @property
     def interactive_output(self) -> bool:

@@ -62,8 +62,8 @@ def print_applied(out: Output, result: Any, origin: str) -> None:
         [
             Column("STATUS", no_wrap=True),
             Column("FILE"),
-            Column("+", justify="right"),
-            Column("-", justify="right"),
+            Column("+", justify="right", no_wrap=True),
+            Column("-", justify="right", no_wrap=True),
         ],
         ([s.status, s.path, str(s.added), str(s.removed)] for s in result.files_changed),
     )
