@@ -47,3 +47,15 @@ def test_no_spinner_for_scripts(emulator_server, args, env, to_pipe):
     with spawn(args, env={**emulator_server.env, **env}, stdout_to_pipe=to_pipe) as term:
         assert term.wait() == 0, str(term)
         assert b"Waiting for" not in term.raw and b"\x1b[2K" not in term.raw, term.raw
+
+
+def test_a_wait_says_what_it_waits_for_and_since_when(emulator_server):
+    server = emulator_server
+    sid = server.emulator.create_session({"prompt": "Take your time [stall]"})["id"]
+    server.settle()
+    args = ["session", "wait", sid, "--timeout", "3"]
+    with spawn(args, env=server.env) as term:
+        term.expect(re.compile(rf"Waiting for session {sid}: IN_PROGRESS \(\d\.\d s\)"))
+        assert term.wait() == 10, str(term)  # --timeout passed
+        assert "Waiting for session" not in term.text, str(term)
+        assert "timed out" in term.text, str(term)

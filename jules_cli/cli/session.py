@@ -459,7 +459,8 @@ def send(
         from jules_cli.render.activities import print_reply
 
         options = WatchOptions.parse(timeout=timeout, interval=interval)
-        activity, code = wait_for_reply(appctx, session_id, text, options)
+        with appctx.waiting(f"Waiting for the answer of session {session_id}"):
+            activity, code = wait_for_reply(appctx, session_id, text, options)
         print_reply(out, activity)
         if code:
             raise typer.Exit(code)
