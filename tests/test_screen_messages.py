@@ -181,3 +181,11 @@ def test_no_color_means_no_colour(emulator_server, how):
     for text in (REASON, "(exit 1)", "FAILED", "failed"):
         style = term.style_at(text)
         assert style is not None and style.fg == "default" and style.bg == "default", (text, style)
+
+
+def test_activities_list_shows_a_failed_command_in_red(emulator_server):
+    sid = settled(emulator_server, "Add a greeting [bash-fail]")
+    code, term = run(emulator_server, "activities", "list", sid, cols=120, rows=40)
+    assert code == 0, term
+    style = term.style_at("(exit 1)")
+    assert style is not None and style.fg == "red", (style, str(term))

@@ -212,13 +212,23 @@ def kind_text(kind: str):
     return Text(KIND_LABEL.get(kind, kind), style=KIND_STYLE.get(kind, "dim"))
 
 
+def summary_text(activity: dict[str, Any]):
+    """summary_parts() as one rich Text, its control characters shown, never obeyed."""
+    from rich.text import Text
+
+    text = Text()
+    for piece, style in summary_parts(activity):
+        text.append(safe_text(piece), style=style)
+    return text
+
+
 def print_activities(out: Output, activities: Iterable[dict[str, Any]]) -> int:
     relative = out.is_terminal
     rows = (
         [
             show_time(_time_field(a), relative_to_now=relative),
             kind_text(activity_kind(a)) if out.is_terminal else activity_kind(a),
-            activity_summary(a),
+            summary_text(a) if out.is_terminal else activity_summary(a),
             as_text(a.get("id")),
         ]
         for a in activities
@@ -246,8 +256,7 @@ def stream_line(activity: dict[str, Any], *, terminal: bool):
         line.append(f"{safe_text(stamp[11:19])} ", style="dim")
         label = safe_text(KIND_LABEL.get(kind, kind))
         line.append(f"{label:<9} ", style=KIND_STYLE.get(kind, "dim"))
-        for text, style in summary_parts(activity):
-            line.append(safe_text(text), style=style)
+        line.append_text(summary_text(activity))
         return line
     return safe_text(f"{stamp}\t{kind}\t{activity_summary(activity)}")
 
@@ -329,7 +338,8 @@ def artifact_details(index: int, artifact: dict[str, Any]) -> list[Any]:
         parts.append(_text(f"$ {as_text(bash.get('command')).strip()}", style="cyan"))
         if bash.get("output"):
             parts.append(_text(as_text(bash["output"]).rstrip("\n")))
-        parts.append(_text(f"exit code {as_text(bash.get('exitCode', 0))}", style="dim"))
+        code = as_text(bash.get("exitCode", 0))
+        parts.append(_text(f"exit code {code}", style="dim" if code in ("0", "") else "bold red"))
     elif "changeSet" in artifact:
         patch = as_dict(as_dict(artifact.get("changeSet")).get("gitPatch"))
         unidiff = patch.get("unidiffPatch")
