@@ -189,3 +189,23 @@ def test_activities_list_shows_a_failed_command_in_red(emulator_server):
     assert code == 0, term
     style = term.style_at("(exit 1)")
     assert style is not None and style.fg == "red", (style, str(term))
+
+
+def test_ctrl_c_in_session_wait_says_the_session_goes_on(emulator_server):
+    sid = settled(emulator_server, "Work forever [stall]")
+    with spawn(["session", "wait", sid], env=emulator_server.env) as term:
+        term.expect(f"{sid}: IN_PROGRESS")
+        term.interrupt()
+        assert term.wait() == 130, term
+    last = joined(term.lines[-2:])
+    assert f"Stopped waiting; session {sid} goes on at Jules." in last, term
+    assert f"`jules session wait {sid}`" in last
+    assert "Error" not in term.text
+
+
+def test_after_approving_the_hint_is_to_follow_not_to_approve_again(emulator_server):
+    sid = settled(emulator_server, "Add a greeting", approval=True)
+    code, term = run(emulator_server, "session", "approve", sid)
+    assert code == 0, term
+    assert f"Next: follow it with `jules activities tail {sid}`" in joined(term.lines)
+    assert "jules session approve" not in term.text

@@ -320,15 +320,18 @@ def print_interrupted(out: Output, view: SessionView, *, again: str = "tail") ->
     """After Ctrl-C in a live view or at its prompt: one line saying that the session
     goes on at Jules (stopping the view stops nothing there) and what to run next."""
     sid = view.session_id
-    follow = f"jules activities tail {sid}" if again == "tail" else f"jules session wait {sid}"
+    if again == "tail":
+        stopped, follow = "Stopped following", f"Follow it again: `jules activities tail {sid}`"
+    else:
+        stopped, follow = "Stopped waiting", f"Wait for it again: `jules session wait {sid}`"
     state = view.state
     if state in ("AWAITING_PLAN_APPROVAL", "AWAITING_USER_FEEDBACK", "PAUSED"):
         action = next_action({**view.session, "id": sid, "state": state})
-        message = f"Stopped following; session {sid} still waits for you: {action}"
+        message = f"{stopped}; session {sid} still waits for you: {action}"
     elif state in ("COMPLETED", "FAILED"):
-        message = f"Stopped following; session {sid} is {state}: `jules session show {sid}`"
+        message = f"{stopped}; session {sid} is {state}: `jules session show {sid}`"
     else:
-        message = f"Stopped following; session {sid} goes on at Jules. Follow it again: `{follow}`"
+        message = f"{stopped}; session {sid} goes on at Jules. {follow}"
     out.err.print(safe_text(message), style="yellow", soft_wrap=True)
 
 

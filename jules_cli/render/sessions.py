@@ -280,16 +280,19 @@ def print_created(
 
 
 def print_state_change(out: Output, what: str, session: dict[str, Any]) -> None:
+    """After `approve` or `send`: what was done, the session as read back, what next.
+
+    The action sets the session moving, but the state read right after it may still be
+    the one before (AWAITING_PLAN_APPROVAL just after approving, COMPLETED just after a
+    message reopened it): the next step is to follow it, whatever that state says."""
+    from rich.text import Text
+
     state = state_of(session)
     sid = as_text(session.get("id"))
     meaning = STATE_MEANING.get(state, "")
-    from rich.text import Text
-
     line = Text(safe_text(f"{what}: "), style="green")
     line.append(safe_text(f"session {sid} is "))
     line.append_text(state_text(state))
     line.append(safe_text(f" ({meaning})"))
     out.err.print(line, soft_wrap=True)
-    action = next_action(session)
-    if action:
-        print_next(out, action)
+    print_next(out, f"follow it with `jules activities tail {sid or 'ID'}`")
