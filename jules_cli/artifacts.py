@@ -23,7 +23,7 @@ from typing import Any
 from jules_cli.api import names
 from jules_cli.diffstat import compact_summary, diffstat
 from jules_cli.errors import JulesError, NotFound, UsageError
-from jules_cli.files import write_atomically
+from jules_cli.files import would_replace, write_output
 from jules_cli.times import parse_time
 
 CHANGE_SET = "changeSet"
@@ -409,19 +409,24 @@ def patch_bytes(unidiff: str) -> bytes:
     return unidiff.encode("utf-8", "surrogateescape")
 
 
-def check_patch_target(target: Path) -> Path:
+def check_patch_target(target: Path, *, overwrite: bool = False) -> Path:
     """UsageError unless `target` can be a patch file: not a folder, in a folder that
-    exists. Called before any request, so a typo in -o costs nothing."""
+    exists, and not an existing file unless `overwrite`. Called before any request, so a
+    typo in -o costs nothing."""
     target = Path(target)
     if target.is_dir():
         raise UsageError(
             f"{target} is a folder", "give a file name for the patch, e.g. -o out.patch"
         )
     folder = target.parent
-    if not folder.is_dir():
+    if not folder.is_dir() and not os.path.islink(target):
         what = "is not a folder" if folder.exists() else "does not exist"
         raise UsageError(
             f"cannot write {target}: {folder} {what}", "create the folder first, or pick another"
+        )
+    if not overwrite and would_replace(target):
+        raise UsageError(
+            f"{target} already exists", "add --overwrite to replace it, or pick another name"
         )
     return target
 
@@ -435,12 +440,17 @@ def check_artifacts_dir(directory: Path) -> Path:
     return directory
 
 
-def save_patch(target: Path, unidiff: str) -> None:
-    """Write a patch to `target` (`session diff -o FILE`) atomically; UsageError for a
-    folder or a missing folder, ArtifactError with the reason when writing fails."""
-    target = check_patch_target(target)
+def save_patch(target: Path, unidiff: str, *, overwrite: bool = False) -> None:
+    """Write a patch to `target` (`session diff -o FILE`) as a shell redirect would
+    (files.write_output): UsageError for a folder, a missing folder or an existing file
+    without `overwrite`, ArtifactError with the reason when writing fails."""
+    target = check_patch_target(target, overwrite=overwrite)
     try:
-        write_atomically(target, patch_bytes(unidiff))
+        write_output(target, patch_bytes(unidiff), overwrite=overwrite)
+    except FileExistsError:
+        raise UsageError(
+            f"{target} already exists", "add --overwrite to replace it, or pick another name"
+        ) from None
     except OSError as error:
         raise ArtifactError(
             f"cannot write {target}: {error.strerror or error}",
@@ -483,8 +493,10 @@ def save_artifacts(
     kinds as `.json`.
 
     Media that cannot be decoded is skipped with a warning in the result rather than
-    failing the whole save: the other artifacts are still worth having. Nothing is written
-    when any target file already exists, unless `overwrite` (UsageError otherwise).
+    failing the whole save: the other artifacts are still worth having. Each file is
+    written by files.write_output (the `-o` rule): nothing is written when any target is
+    an existing file, unless `overwrite`, or a symbolic link (UsageError); a device or
+    FIFO of that name is written through.
     """
     directory = check_artifacts_dir(directory)
     result = SavedArtifacts()
@@ -500,7 +512,15 @@ def save_artifacts(
                 f"skipped {ref.kind} artifact #{ref.number} ({ref.origin}): {error}"
             )
 
-    existing = [target for target, _ in planned if os.path.lexists(target)]
+    # Names in DIR are jules's, so a link there is not the user's way of pointing
+    # elsewhere: nothing is ever written outside DIR.
+    links = [target for target, _ in planned if os.path.islink(target)]
+    if links:
+        raise UsageError(
+            f"{links[0]} is a symbolic link; artifacts are written only inside {directory}",
+            "remove the link, or choose another folder",
+        )
+    existing = [target for target, _ in planned if would_replace(target)]
     if existing and not overwrite:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise UsageError(
@@ -511,8 +531,13 @@ def save_artifacts(
     try:
         directory.mkdir(parents=True, exist_ok=True)
         for target, content in planned:
-            write_atomically(target, content)
+            write_output(target, content, overwrite=overwrite)
             result.paths.append(target)
+    except FileExistsError as error:  # appeared since the check above
+        raise UsageError(
+            f"{error.filename} already exists",
+            "choose an empty folder, or allow replacing the files (--overwrite)",
+        ) from None
     except OSError as error:
         raise ArtifactError(
             f"cannot write {error.filename or directory}: {error.strerror or error}",

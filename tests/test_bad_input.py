@@ -348,15 +348,102 @@ def test_diff_into_a_missing_folder_or_onto_a_folder_writes_nothing(emulator_ser
     assert [p.name for p in tmp_path.iterdir()] == []  # no half file either
 
 
-def test_diff_replaces_an_existing_file_whole(emulator_server, tmp_path):
+def test_diff_replaces_an_existing_file_only_with_overwrite(emulator_server, tmp_path):
     done = emulator_server.emulator.create_session({"prompt": "[patch:readme] change it"})
     emulator_server.settle()
     target = tmp_path / "out.patch"
-    target.write_text("old content that is much longer than anything\n" * 100)
-    result = run(emulator_server, "session", "diff", done["id"], "-o", str(target))
+    old = "old content that is much longer than anything\n" * 100
+    target.write_text(old)
+    target.chmod(0o640)
+    emulator_server.clear_requests()
+    refusal = run(emulator_server, "session", "diff", done["id"], "-o", str(target))
+    assert "already exists" in one_error(refusal, 2) and "--overwrite" in refusal.stderr
+    assert emulator_server.requests() == []  # checked before any request
+    assert target.read_text() == old
+    result = run(emulator_server, "session", "diff", done["id"], "-o", str(target), "--overwrite")
     assert result.returncode == 0, result.stderr
     assert target.read_text().startswith("diff --git")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640  # replaced whole, its mode kept
     assert [p.name for p in tmp_path.iterdir()] == ["out.patch"]
+
+
+@pytest.fixture
+def patched(emulator_server) -> tuple[str, bytes]:
+    done = emulator_server.emulator.create_session({"prompt": "[patch:readme] change it"})
+    emulator_server.settle()
+    patch = run(emulator_server, "session", "diff", done["id"]).stdout.encode()
+    assert patch.startswith(b"diff --git")
+    return done["id"], patch
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.parametrize("command", ["diff", "artifacts"])
+def test_output_into_a_fifo_writes_through_it(emulator_server, patched, tmp_path, command):
+    import threading
+
+    session_id, patch = patched
+    if command == "diff":
+        fifo = tmp_path / "pipe"
+        args = ["session", "diff", session_id, "-o", str(fifo)]
+    else:
+        names = run(emulator_server, "session", "artifacts", session_id, "-o", str(tmp_path / "a"))
+        first = names.stdout.split()[0]  # the file names jules gives, listed in order
+        fifo = tmp_path / "b" / Path(first).name
+        fifo.parent.mkdir()
+        patch = Path(first).read_bytes()  # what the FIFO must carry
+        args = ["session", "artifacts", session_id, "-o", str(fifo.parent)]
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = run(emulator_server, *args)
+    reader.join(10)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still a FIFO, never replaced
+    assert received == [patch]
+    assert not [p for p in fifo.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_output_through_a_link_writes_the_target_and_keeps_the_link(
+    emulator_server, patched, tmp_path
+):
+    session_id, patch = patched
+    real = tmp_path / "real.patch"
+    link = tmp_path / "link.patch"
+    link.symlink_to(real)  # dangling: written through, creating real.patch
+    result = run(emulator_server, "session", "diff", session_id, "-o", str(link))
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_bytes() == patch
+    # Now it points at an existing file: that needs --overwrite, like any existing file.
+    one_error(run(emulator_server, "session", "diff", session_id, "-o", str(link)), 2)
+    real.write_bytes(b"old\n")
+    again = run(emulator_server, "session", "diff", session_id, "-o", str(link), "--overwrite")
+    assert again.returncode == 0, again.stderr
+    assert link.is_symlink() and real.read_bytes() == patch
+
+
+def test_output_to_stdout_through_a_link_writes_to_stdout(emulator_server, patched, tmp_path):
+    session_id, patch = patched
+    link = tmp_path / "out"
+    link.symlink_to("/dev/stdout")
+    result = run(emulator_server, "session", "diff", session_id, "-o", str(link))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.encode() == patch
+    assert link.is_symlink() and os.readlink(link) == "/dev/stdout"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="only root makes device nodes")
+def test_output_onto_a_device_writes_through_it(emulator_server, patched, tmp_path):
+    """`-o /dev/null` as root, on a private copy of /dev/null (a test must not risk the
+    machine's own)."""
+    session_id, _ = patched
+    null = tmp_path / "null"
+    os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    result = run(emulator_server, "session", "diff", session_id, "-o", str(null))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["null"]
 
 
 def test_output_paths_are_checked_before_any_request(emulator_server, session, tmp_path):

@@ -491,3 +491,80 @@ def test_a_git_step_that_ignores_the_signal_is_killed_and_rolled_back(tmp_path, 
     assert time.monotonic() - started < 5
     assert section.child_killed
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+# -- SIGTERM while `session artifacts -o` writes ---------------------------------------------
+
+MEDIA_SESSION = "5151"
+MEDIA_COUNT = 8
+MEDIA_BYTES = 1_500_000
+
+
+@pytest.fixture(scope="module")
+def media_server() -> Iterator[ServerHandle]:
+    import base64
+
+    activities = [
+        {
+            "id": f"m{n}",
+            "originator": "agent",
+            "progressUpdated": {"title": f"screenshot {n}"},
+            "artifacts": [
+                {
+                    "media": {
+                        "mimeType": "image/png",
+                        "data": base64.b64encode(bytes([n]) * MEDIA_BYTES).decode(),
+                    }
+                }
+            ],
+        }
+        for n in range(MEDIA_COUNT)
+    ]
+    seed = {
+        "sessions": [
+            {
+                "id": MEDIA_SESSION,
+                "prompt": "Take screenshots",
+                "state": "COMPLETED",
+                "activities": activities,
+            }
+        ]
+    }
+    handle = start_server(Emulator(speed=200, seed=seed))
+    try:
+        yield handle
+    finally:
+        handle.shutdown()
+
+
+def test_a_signal_while_saving_artifacts_leaves_no_temporary_files(media_server, tmp_path):
+    """The signal lands while a file is being written (its temporary file is seen): every
+    file there afterwards is whole, and no `.tmp` is left."""
+    target = tmp_path / "measure"
+    measured = start(["session", "artifacts", MEDIA_SESSION, "-o", str(target)], media_server)
+    assert measured.wait(timeout=120) == 0, measured.stderr.read()
+    whole = {path.name: path.read_bytes() for path in target.iterdir()}
+    assert len(whole) == MEDIA_COUNT
+
+    caught = 0
+    for step, signum in enumerate([signal.SIGTERM, signal.SIGHUP, signal.SIGTERM]):
+        folder = tmp_path / f"run{step}"
+        process = start(["session", "artifacts", MEDIA_SESSION, "-o", str(folder)], media_server)
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                writing = any(entry.name.endswith(".tmp") for entry in os.scandir(folder))
+            except FileNotFoundError:
+                writing = False
+            if writing:
+                os.kill(process.pid, signum)
+                caught += 1
+                break
+        stdout, stderr = process.communicate(timeout=60)
+        assert b"Traceback" not in stderr
+        assert process.returncode == 0 or signal_exit(process.returncode, signum), stderr
+        saved = list(folder.iterdir()) if folder.exists() else []
+        assert [p.name for p in saved if p.name.startswith(".") or p.suffix == ".tmp"] == []
+        for path in saved:
+            assert path.read_bytes() == whole[path.name], path.name  # never half a file
+    assert caught

@@ -993,7 +993,7 @@ TREE = {
                     ],
                 },
                 "diff": {
-                    "help": "The session's patch as a unified diff (its output's change set, else the newest\nnon-empty one among its activities).",
+                    "help": "The session's patch as a unified diff (its output's change set, else the newest\nnon-empty one among its activities).\n\n-o writes as a shell redirect does: a regular file is replaced atomically, an\nexisting one only with --overwrite; a device, FIFO or link (/dev/stdout) is written\nthrough, never replaced.",
                     "short": "The session's patch as a unified diff (its output's change set, else the newest non-empty one among its activities).",
                     "usage": "[OPTIONS] ID",
                     "epilog": "Examples:\n\n\x08\n# The session's patch, coloured\n$ jules session diff 1234\n# Which files it changes, and how much\n$ jules session diff 1234 --stat\n# Apply it with git yourself\n$ jules session diff 1234 | git apply",
@@ -1021,11 +1021,18 @@ TREE = {
                         {
                             "name": "output",
                             "opts": ["--output", "-o"],
-                            "help": "Save the raw patch to FILE.",
+                            "help": "Save the raw patch to FILE (a new file; an existing one needs --overwrite).",
                             "label": "-o, --output FILE",
                             "values": {
                                 "files": True,
                             },
+                        },
+                        {
+                            "name": "overwrite",
+                            "opts": ["--overwrite"],
+                            "flag": True,
+                            "help": "Replace files that already exist (-o never does without).",
+                            "label": "--overwrite",
                         },
                         {
                             "name": "stat",
@@ -1143,7 +1150,7 @@ TREE = {
                     ],
                 },
                 "artifacts": {
-                    "help": "Every artifact of the session (patches, command outputs, media): listed, or saved.",
+                    "help": "Every artifact of the session (patches, command outputs, media): listed, or saved.\n\n-o DIR writes each file as a shell redirect does: atomically, and nothing at all when\na file of the same name exists in DIR, unless --overwrite; a device, FIFO or link in\nDIR is written through, never replaced.",
                     "short": "Every artifact of the session (patches, command outputs, media): listed, or saved.",
                     "usage": "[OPTIONS] ID",
                     "epilog": "Examples:\n\n\x08\n# What the session produced: patches, command output, media\n$ jules session artifacts 1234\n# Save every artifact as files\n$ jules session artifacts 1234 -o artifacts/",
@@ -1175,7 +1182,7 @@ TREE = {
                             "name": "overwrite",
                             "opts": ["--overwrite"],
                             "flag": True,
-                            "help": "Replace files that already exist in DIR.",
+                            "help": "Replace files that already exist (-o never does without).",
                             "label": "--overwrite",
                         },
                         {

@@ -515,6 +515,11 @@ def _session_and_activities(appctx: AppContext, session_id: str):
     return session, list(client.list_activities(session_id))
 
 
+OverwriteOption = Annotated[
+    bool,
+    typer.Option("--overwrite", help="Replace files that already exist (-o never does without)."),
+]
+
 ActivityOption = Annotated[
     str | None,
     typer.Option(
@@ -537,19 +542,30 @@ def diff(
     activity: ActivityOption = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Save the raw patch to FILE."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Save the raw patch to FILE (a new file; an existing one needs --overwrite).",
+        ),
     ] = None,
+    overwrite: OverwriteOption = False,
     stat: Annotated[bool, typer.Option("--stat", help="A diffstat instead of the diff.")] = False,
     json_output: JsonOption = False,
     jq: JqOption = None,
 ) -> None:
     """The session's patch as a unified diff (its output's change set, else the newest
-    non-empty one among its activities)."""
+    non-empty one among its activities).
+
+    -o writes as a shell redirect does: a regular file is replaced atomically, an
+    existing one only with --overwrite; a device, FIFO or link (/dev/stdout) is written
+    through, never replaced.
+    """
     from jules_cli.artifacts import check_patch_target, select_patch
     from jules_cli.render.artifacts import print_diff, print_stat
 
     if output is not None:
-        check_patch_target(output)  # a typo in -o costs no request
+        check_patch_target(output, overwrite=overwrite)  # a typo in -o costs no request
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
     session, activities = _session_and_activities(appctx, session_id)
@@ -557,7 +573,7 @@ def diff(
     if output is not None:
         from jules_cli.artifacts import save_patch
 
-        save_patch(output, patch.unidiff)
+        save_patch(output, patch.unidiff, overwrite=overwrite)
         out.success(f"Saved the patch from the {patch.origin} to {output}")
     elif json_output:
         out.json(patch.change_set)
@@ -670,13 +686,16 @@ def artifacts(
         Path | None,
         typer.Option("--output-dir", "-o", metavar="DIR", help="Save every artifact into DIR."),
     ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace files that already exist in DIR.")
-    ] = False,
+    overwrite: OverwriteOption = False,
     json_output: JsonOption = False,
     jq: JqOption = None,
 ) -> None:
-    """Every artifact of the session (patches, command outputs, media): listed, or saved."""
+    """Every artifact of the session (patches, command outputs, media): listed, or saved.
+
+    -o DIR writes each file as a shell redirect does: atomically, and nothing at all when
+    a file of the same name exists in DIR, unless --overwrite; a device, FIFO or link in
+    DIR is written through, never replaced.
+    """
     from jules_cli.artifacts import check_artifacts_dir, iter_artifacts, save_artifacts
     from jules_cli.render.artifacts import print_artifacts
 
