@@ -15,6 +15,7 @@ spinner must not add to a command's start-up time.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -193,7 +194,7 @@ class Spinner:
             text, delay, since = self._retry
             left = max(delay - (now - since), 0.0)
             if left > 0:
-                return f"retrying in {max(round(left), 1)} s {text}"
+                return f"retrying in {math.ceil(left)} s {text}"
         current = self._hold or self._request
         if current is None:
             return None
