@@ -181,7 +181,10 @@ def print_session(
         ("URL", session_url(session)),
     ]
     for pr in pull_requests(session):
-        fields.append(("Pull request", as_text(pr.get("url"))))
+        url = as_text(pr.get("url"))
+        # What one clicks stands out; a pipe gets the plain URL.
+        shown = Text(safe_text(url), style="bold cyan") if out.is_terminal else url
+        fields.append(("Pull request", shown))
     if session.get("archived"):
         fields.append(("Archived", "yes"))
     patch = _output_patch_stat(session)
