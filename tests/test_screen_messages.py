@@ -209,3 +209,18 @@ def test_after_approving_the_hint_is_to_follow_not_to_approve_again(emulator_ser
     assert code == 0, term
     assert f"Next: follow it with `jules activities tail {sid}`" in joined(term.lines)
     assert "jules session approve" not in term.text
+
+
+def test_session_show_makes_the_pull_request_url_stand_out(emulator_server):
+    body = {
+        "prompt": "Add a greeting",
+        "sourceContext": {"source": SOURCE},
+        "automationMode": "AUTO_CREATE_PR",
+    }
+    sid = emulator_server.emulator.create_session(body)["id"]
+    emulator_server.settle()
+    code, term = run(emulator_server, "session", "show", sid)
+    assert code == 0, term
+    assert any(line.startswith("Pull request") for line in term.lines), term
+    style = term.style_at("https://github.com/")
+    assert style is not None and style.bold and style.fg == "cyan", style
