@@ -25,8 +25,8 @@ def _error(message: str) -> None:
         # may it repeat the API key, whatever exception text it quotes.
         sys.stderr.write(f"Error: {safe_text(redact(message))}\n")
         sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+    except Exception:
+        pass  # stderr itself is broken: the exit code is all that is left
 
 
 def _usage_message(exc: Exception) -> str:
@@ -38,35 +38,13 @@ def _usage_message(exc: Exception) -> str:
     return f"{message}{hint}"
 
 
-class StdoutClosed(Exception):
-    """The reader of stdout went away (`jules ... | head`). Deliberately not an OSError:
-    Typer turns a broken pipe into exit 1, but a reader that has seen enough is no
-    failure of ours."""
-
-
-class _GuardedStdout:
-    """sys.stdout, with a broken pipe surfacing as StdoutClosed."""
-
-    def __init__(self, stream) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError as exc:
-            raise StdoutClosed() from exc
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except BrokenPipeError as exc:
-            raise StdoutClosed() from exc
-
-    def __getattr__(self, name: str):
-        return getattr(self._stream, name)
-
-
 def main(argv: list[str] | None = None) -> int:
+    if sys.stdout is None or sys.stderr is None:
+        # Started with a closed descriptor (`jules ... >&-`): Python then has no stream.
+        from jules_cli.render.streams import ClosedStream
+
+        sys.stdout = sys.stdout or ClosedStream()
+        sys.stderr = sys.stderr or ClosedStream(discard=True)
     try:
         return _run(list(sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt:
@@ -97,16 +75,24 @@ def _run(argv: list[str]) -> int:
     from jules_cli import signals
     from jules_cli.cli.app import build_app, command_of
     from jules_cli.errors import ExitCode, JulesError
+    from jules_cli.render.streams import GuardedStream, StdoutClosed
 
     # SIGTERM and SIGHUP stop a command as cleanly as Ctrl-C (rollbacks, temporary files).
     signals.install()
 
     app = build_app(command_of(argv))
 
-    if not isinstance(sys.stdout, _GuardedStdout):
-        sys.stdout = _GuardedStdout(sys.stdout)
+    # One guard per channel: no piece of the key, no lone surrogate, no traceback for a
+    # reader that left or a full disk, whichever command writes (render/streams.py).
+    if not isinstance(sys.stdout, GuardedStream):
+        sys.stdout = GuardedStream(sys.stdout, "standard output", reader_may_leave=True)
+    if not isinstance(sys.stderr, GuardedStream):
+        sys.stderr = GuardedStream(sys.stderr, "standard error", reader_may_leave=False)
     try:
         result = app(args=argv, prog_name="jules", standalone_mode=False)
+        # What is still buffered is written now, so that a full disk is reported as
+        # one Error line (and exit 1) like any other write failure.
+        sys.stdout.flush()
     except StdoutClosed:
         _silence_stdout()
         return ExitCode.OK
@@ -176,7 +162,7 @@ def _flush_quietly() -> None:
     """A closed pipe (`jules ... | head`) is not an error worth a traceback."""
     try:
         sys.stdout.flush()
-    except (StdoutClosed, BrokenPipeError, ValueError):
+    except Exception:
         _silence_stdout()
 
 

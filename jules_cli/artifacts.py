@@ -12,7 +12,6 @@ the result is checked to sit directly inside the target folder before anything i
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -406,7 +405,19 @@ def patch_bytes(unidiff: str) -> bytes:
     """A patch as it is saved: with its final newline, which git needs ("corrupt patch")."""
     if unidiff and not unidiff.endswith("\n"):
         unidiff += "\n"
-    return unidiff.encode("utf-8", "surrogateescape")
+    return text_bytes(unidiff)
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udc7f\udd00-\udfff]")
+
+
+def text_bytes(text: str) -> bytes:
+    """UTF-8 for a file. Surrogate escapes (U+DC80-DCFF, raw bytes kept by
+    `surrogateescape`) become their bytes again; any other lone surrogate, which the API
+    may send but UTF-8 cannot hold, is written as the text `\\udXXX`."""
+    if _LONE_SURROGATE.search(text):
+        text = _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text.encode("utf-8", "surrogateescape")
 
 
 def check_patch_target(target: Path, *, overwrite: bool = False) -> Path:
@@ -463,7 +474,7 @@ def _file_content(ref: ArtifactRef) -> bytes:
     if ref.kind == CHANGE_SET:
         return patch_bytes(_unidiff(ref.payload))
     if ref.kind == BASH_OUTPUT:
-        return _bash_log(ref.payload).encode("utf-8", "surrogateescape")
+        return text_bytes(_bash_log(ref.payload))
     if ref.kind == MEDIA:
         data = ref.payload.get("data")
         if not isinstance(data, str) or not data.strip():
@@ -472,7 +483,9 @@ def _file_content(ref: ArtifactRef) -> bytes:
             return decode_media(data)
         except ValueError:
             raise ValueError("its data is not valid base64") from None
-    return (json.dumps(ref.raw, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    from jules_cli.render.output import to_json  # valid JSON whatever the API sent
+
+    return (to_json(ref.raw) + "\n").encode("utf-8")
 
 
 def _inside(directory: Path, target: Path) -> bool:

@@ -151,7 +151,7 @@ def save(data: dict[str, Any], path: Path | None = None) -> Path:
     payload = tomli_w.dumps(data).encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomically(path, payload, private=True)
+        write_atomically(path, payload, private=True, redact=False)
     except OSError as exc:
         raise ConfigError(
             f"cannot write {path}: {exc.strerror or exc}",

@@ -24,18 +24,37 @@ class ExitCode:
     INTERRUPTED = 130
 
 
-# Secrets (the API key in force) that no error message may repeat, and the shortest
+# Secrets (the API key in force) that nothing written may repeat, and the shortest
 # piece of one that still counts: a server may echo a key back cut in the middle.
 _secrets: list[str] = []
+# Each secret's pieces of MIN_SECRET_FRAGMENT characters, and every shorter piece (the
+# ends a write may hold back, see `held_back`), kept from registration on: `redact` runs
+# on every write to stdout and stderr.
+_windows_of: dict[str, list[str]] = {}
+_short_pieces: set[str] = set()
 MIN_SECRET_FRAGMENT = 8
 REDACTED = "***"
 
 
+# The emulator's demo key (jules_cli.emulator.server.DEMO_API_KEY) is printed in its own
+# docs, and "emulator" is the stand-in key of `--emulator` without one: no secrets, and
+# made of words, they would redact ordinary text.
+PUBLIC_KEYS = frozenset({"jules-emulator-key", "emulator"})
+
+
 def register_secret(value: str) -> None:
-    """From now on, `redact` (and so every JulesError's text) hides `value`. Values
-    shorter than MIN_SECRET_FRAGMENT are not real keys and would redact ordinary words."""
-    if len(value) >= MIN_SECRET_FRAGMENT and value not in _secrets:
+    """From now on, `redact` (and so every JulesError's text, and everything jules
+    writes) hides `value`. Values shorter than MIN_SECRET_FRAGMENT are not real keys and
+    would redact ordinary words."""
+    if len(value) >= MIN_SECRET_FRAGMENT and value not in _secrets and value not in PUBLIC_KEYS:
         _secrets.append(value)
+        _windows_of[value] = _windows(value, MIN_SECRET_FRAGMENT)
+        for length in range(1, MIN_SECRET_FRAGMENT):
+            _short_pieces.update(_windows(value, length))
+
+
+def has_secrets() -> bool:
+    return bool(_secrets)
 
 
 def _windows(secret: str, length: int) -> list[str]:
@@ -46,7 +65,7 @@ def redact(text: str) -> str:
     """`text` with every registered secret, and every piece of one of at least
     MIN_SECRET_FRAGMENT characters, replaced by ***."""
     for secret in _secrets:
-        if not any(piece in text for piece in _windows(secret, MIN_SECRET_FRAGMENT)):
+        if not any(piece in text for piece in _windows_of[secret]):
             continue
         # Longest pieces first, so a whole key becomes one *** rather than several.
         for length in range(len(secret), MIN_SECRET_FRAGMENT - 1, -1):
@@ -54,6 +73,32 @@ def redact(text: str) -> str:
                 if piece in text:
                     text = text.replace(piece, REDACTED)
     return text
+
+
+def held_back(text: str) -> int:
+    """How many characters at the end of `text` could begin a piece of a secret that the
+    next write completes (at most MIN_SECRET_FRAGMENT - 1): a stream that writes them only
+    with what follows can never show a piece split over two writes."""
+    if not _secrets:
+        return 0
+    for length in range(min(MIN_SECRET_FRAGMENT - 1, len(text)), 0, -1):
+        if text[-length:] in _short_pieces:
+            return length
+    return 0
+
+
+def redact_bytes(data: bytes) -> bytes:
+    """`redact` for file contents (a patch, an artifact): each piece of a secret, as
+    UTF-8 bytes, replaced by ***; everything else byte for byte as it was."""
+    for secret in _secrets:
+        if not any(piece.encode() in data for piece in _windows_of[secret]):
+            continue
+        for length in range(len(secret), MIN_SECRET_FRAGMENT - 1, -1):
+            for piece in _windows(secret, length):
+                encoded = piece.encode()
+                if encoded in data:
+                    data = data.replace(encoded, REDACTED.encode())
+    return data
 
 
 class JulesError(Exception):

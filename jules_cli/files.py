@@ -26,13 +26,23 @@ from pathlib import Path
 
 
 def write_atomically(
-    target: Path, content: bytes, *, private: bool = False, mode: int | None = None
+    target: Path,
+    content: bytes,
+    *,
+    private: bool = False,
+    mode: int | None = None,
+    redact: bool = True,
 ) -> None:
     """Write via a temporary file in the same folder and a rename, so `target` is either
     absent, its old self, or complete. `private` files get mode 0600 from the moment they
     exist (keys, caches); `mode` sets the final mode (an existing file's, kept); others
-    follow the umask like any new file."""
+    follow the umask like any new file.
+
+    Every file but config.toml (which holds the key on purpose: `redact=False`) is
+    written with each piece of the API key redacted (see `redacted`)."""
     target = Path(target)
+    if redact:
+        content = redacted(content)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
@@ -56,6 +66,15 @@ def write_atomically(
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
+
+
+def redacted(content: bytes) -> bytes:
+    """`content` with each piece of the API key (8 characters or more) replaced by ***:
+    a server that echoes the key back into a patch or an artifact must not get it saved.
+    The file channel's one guard, as render/streams.py is stdout's and stderr's."""
+    from jules_cli.errors import redact_bytes
+
+    return redact_bytes(content)
 
 
 def _own_stream(status: os.stat_result) -> bool:
@@ -85,6 +104,7 @@ def write_output(target: Path, content: bytes, *, overwrite: bool = False) -> No
     the module's notes). FileExistsError for an existing regular file without
     `overwrite`; IsADirectoryError for a folder; other OSErrors as they come."""
     target = Path(target)
+    content = redacted(content)
     try:
         status: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
@@ -96,7 +116,7 @@ def write_output(target: Path, content: bytes, *, overwrite: bool = False) -> No
     regular = status is None or stat.S_ISREG(status.st_mode)
     if not os.path.islink(target) and regular and not (status and _own_stream(status)):
         kept = stat.S_IMODE(status.st_mode) if status is not None else None
-        write_atomically(target, content, mode=kept)
+        write_atomically(target, content, mode=kept, redact=False)  # redacted above
         return
     # A device, FIFO or socket, a link, or our own stdout: written through, never
     # replaced. Truncated first only when it is a regular file (through the link).

@@ -704,10 +704,15 @@ def follow(
                 and now - started < not_found_grace
             ):
                 raise
-            failing_since = now if failing_since is None else failing_since
+            first_failure = failing_since is None
+            failing_since = now if first_failure else failing_since
             if now - failing_since >= give_up_after:
                 raise
             last_error = error
+            if first_failure and session and getattr(error, "time_limit_passed", False):
+                # The client's time limit (the caller's --timeout) cut this look short,
+                # right after good ones: the wait ran out of time; the service did not fail.
+                last_error = None
             refresh_next = True
             delay = pacing.error_delay(getattr(error, "retry_after", None))
         else:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from jules_cli.api.client import JulesClient, RetryPolicy, error_from_response
+from jules_cli.api.client import MAX_EMPTY_PAGES, JulesClient, RetryPolicy, error_from_response
 from jules_cli.errors import (
     ApiError,
     AuthError,
@@ -157,12 +157,43 @@ def test_paging_is_lazy_and_limit_stops_early():
     assert len(recorder.requests) == 3
 
 
-def test_paging_stops_on_an_empty_page_with_a_token():
+def test_paging_stops_with_exit_7_when_a_token_comes_again():
     client, recorder, _ = make_client(
-        lambda r: httpx.Response(200, json={"sessions": [], "nextPageToken": "again"})
+        lambda r: httpx.Response(200, json={"sessions": [{"id": "1"}], "nextPageToken": "again"})
     )
-    assert list(client.list_sessions()) == []
-    assert len(recorder.requests) == 1
+    with pytest.raises(Unavailable, match="page token 'again' a second time") as caught:
+        list(client.list_sessions())
+    assert caught.value.exit_code == 7
+    assert len(recorder.requests) == 2
+
+
+def test_paging_follows_a_few_empty_pages_but_not_endless_ones():
+    def pages(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params.get("pageToken") or 0)
+        if number == 3:
+            return httpx.Response(200, json={"sessions": [{"id": "9"}]})
+        return httpx.Response(200, json={"sessions": [], "nextPageToken": str(number + 1)})
+
+    client, recorder, _ = make_client(pages)
+    assert list(client.list_sessions()) == [{"id": "9"}]  # found behind 3 empty pages
+
+    endless, recorder, _ = make_client(
+        lambda r: httpx.Response(
+            200, json={"nextPageToken": str(int(r.url.params.get("pageToken") or 0) + 1)}
+        )
+    )
+    with pytest.raises(Unavailable, match="empty pages in a row"):
+        list(endless.list_sessions())
+    assert len(recorder.requests) == MAX_EMPTY_PAGES + 1
+
+
+@pytest.mark.parametrize(
+    "body", [{"sessions": "abc"}, {"sessions": {"id": "1"}}, {"sessions": [7]}, {"sessions": ["1"]}]
+)
+def test_a_list_field_of_the_wrong_type_is_a_broken_answer(body):
+    client, _, _ = make_client(lambda r: httpx.Response(200, json=body))
+    with pytest.raises(Unavailable, match="sessions"):
+        list(client.list_sessions())
 
 
 def test_session_list_filters_for_archived():

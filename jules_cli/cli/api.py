@@ -99,22 +99,22 @@ def api(
 
 
 def _all_pages(client, path: str, params: dict[str, str]) -> dict:
-    """Every page merged: list fields concatenated, nextPageToken dropped."""
+    """Every page merged: list fields concatenated, nextPageToken dropped.
+
+    The client's paging stops a server that sends pages in a circle or empty pages
+    without end, and the pages kept here may hold at most the size of one answer."""
+    from jules_cli.api.client import MAX_RESPONSE_BYTES
+
     merged: dict = {}
-    query = dict(params)
-    while True:
-        page = client.request("GET", path, params=query)
+    for page in client.pages(path, params, max_bytes=MAX_RESPONSE_BYTES):
         for key, value in page.items():
             if key == "nextPageToken":
                 continue
-            if isinstance(value, list):
+            if isinstance(value, list) and isinstance(merged.get(key, []), list):
                 merged.setdefault(key, []).extend(value)
             else:
                 merged[key] = value
-        token = page.get("nextPageToken")
-        if not token:
-            return merged
-        query["pageToken"] = token
+    return merged
 
 
 def register(app: typer.Typer) -> None:

@@ -174,7 +174,9 @@ class AppContext:
 
     def trace(self, line: str) -> None:
         if self.debug:
-            sys.stderr.write(f"debug: {line}\n")
+            from jules_cli.render.output import safe_text  # a URL may hold the API's text
+
+            sys.stderr.write(f"debug: {safe_text(line)}\n")
             sys.stderr.flush()
 
     def client(self) -> JulesClient:

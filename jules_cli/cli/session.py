@@ -770,6 +770,8 @@ def _then_get(client, action):
 
 def _each(appctx: AppContext, ids: list[str], action, done: str, json_output: bool) -> None:
     """Run `action` on every id; go on past failures, then fail with the first error."""
+    from jules_cli.render.output import safe_text
+
     out = appctx.out
     results, first_error, failed = [], None, 0
     for raw in ids:
@@ -779,10 +781,15 @@ def _each(appctx: AppContext, ids: list[str], action, done: str, json_output: bo
             if len(ids) == 1:
                 raise
             first_error, failed = first_error or exc, failed + 1
-            out.err.print(f"{raw}: {exc}", style="red")
+            out.err.print(safe_text(f"{raw}: {exc}"), style="red")  # it may quote the API
             continue
         results.append(result)
-        if not json_output:
+        if json_output:
+            continue
+        if getattr(result, "already_gone", False):
+            # A retry found it gone: the try whose answer was lost on the way did it.
+            out.success(f"{done} {raw} (already {done.lower()}: an earlier try did it)")
+        else:
             out.success(f"{done} {raw}")
     if json_output and results:
         out.json(results[0] if len(ids) == 1 else results)

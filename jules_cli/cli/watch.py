@@ -19,6 +19,10 @@ from jules_cli.cli.options import INTERVAL_ERROR, INTERVAL_HINT, MIN_INTERVAL
 from jules_cli.errors import ExitCode
 from jules_cli.follow import Condition, parse_duration
 
+# How long after --timeout the last look at the session (or the error that replaced it)
+# may take: a wait ends within about a second of its deadline, whatever the server does.
+FINAL_LOOK_SECONDS = 1.0
+
 
 def ask(question: str) -> str | None:
     """One line from the user, the question on stderr; None at end of input."""
@@ -165,8 +169,11 @@ def watch(
         lambda: f"Waiting for session {session_id}"
         + (f": {watcher.view.state}" if watcher.view.session else "")
     )
+    # --timeout bounds everything, the client's retries and their pauses included; the
+    # margin leaves time for the last look at the session at the deadline.
+    limit = None if options.timeout is None else options.timeout + FINAL_LOOK_SECONDS
     try:
-        with watcher, held if not live else nullcontext():
+        with watcher, held if not live else nullcontext(), appctx.client().time_limit(limit):
             result = follow(
                 appctx.client(),
                 session_id,
@@ -224,10 +231,13 @@ def wait_for_reply(
     """Send a message, then wait for the agent's answer (jules_cli.follow.send_and_wait)."""
     from jules_cli.follow import send_and_wait
 
-    return send_and_wait(
-        appctx.client(),
-        session_id,
-        text,
-        timeout=options.timeout,
-        **follower_pacing(appctx, options.interval),
-    )
+    seconds = options.timeout
+    limit = None if seconds is None else seconds + FINAL_LOOK_SECONDS
+    with appctx.client().time_limit(limit):  # as in watch(): retries included
+        return send_and_wait(
+            appctx.client(),
+            session_id,
+            text,
+            timeout=seconds,
+            **follower_pacing(appctx, options.interval),
+        )

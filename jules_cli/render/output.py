@@ -12,6 +12,7 @@ flushed whenever the next page is about to be fetched (`Output.paged`).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -35,24 +36,63 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 # json.dumps(ensure_ascii=False) escapes C0 controls but leaves DEL and the 8-bit C1
-# controls raw: valid JSON, yet a terminal showing it may act on them (0x9b is CSI).
-_RAW_IN_JSON = re.compile(r"[\x7f-\x9f]")
+# controls raw: valid JSON, yet a terminal showing it may act on them (0x9b is CSI). It
+# also leaves a lone surrogate (the API may send "\ud800") raw, which no UTF-8 stream can
+# write; as an escape it is valid JSON again.
+_RAW_IN_JSON = re.compile(r"[\x7f-\x9f\ud800-\udfff]")
+# A lone surrogate in text for the terminal, shown as its escape like a control character.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+# How proto3 JSON writes the floats JSON has no number for (Python reads NaN, Infinity and
+# 1e999 from an answer; json.dumps would write them back as invalid JSON).
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def to_json(data: Any, *, compact: bool = False) -> str:
-    """The API's data as JSON text (UTF-8 kept readable), with no raw control character."""
-    if compact:
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    else:
-        text = json.dumps(data, indent=2, ensure_ascii=False)
+    """The API's data as JSON text (UTF-8 kept readable), always valid JSON, with no raw
+    control character: NaN and infinities become proto3's "NaN"/"Infinity"/"-Infinity"
+    strings, lone surrogates \\u escapes."""
+    separators = (",", ":") if compact else None
+    indent = None if compact else 2
+    try:
+        try:
+            text = json.dumps(
+                data, indent=indent, separators=separators, ensure_ascii=False, allow_nan=False
+            )
+        except ValueError:
+            text = json.dumps(
+                _finite(data), indent=indent, separators=separators, ensure_ascii=False
+            )
+    except RecursionError:
+        from jules_cli.errors import Unavailable
+
+        raise Unavailable(
+            "the answer is nested too deeply to print",
+            hint="the service (or something in between) sent a broken answer",
+        ) from None
     return _RAW_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _finite(data: Any) -> Any:
+    """`data` with every NaN or infinite float replaced by its proto3 JSON string."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return _NON_FINITE[repr(data)]
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(value) for value in data]
+    return data
 
 
 def safe_text(text: str) -> str:
     """Text from the API made harmless for a terminal: each control character shown as a
-    visible escape such as `\\x1b`, so it can neither restyle nor rewrite the screen."""
+    visible escape such as `\\x1b`, so it can neither restyle nor rewrite the screen, and
+    each lone surrogate as `\\ud800`, so it can be written at all."""
     text = text.replace("\r\n", "\n")
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    text = _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text
 
 
 def safe_renderable(value: Any) -> Any:
@@ -202,7 +242,7 @@ class Output:
 
     def ids(self, ids: Iterable[str]) -> None:
         for value in ids:
-            self.line(value)
+            self.line(_plain(value).replace("\n", " "))
 
     def paged(
         self, items: Iterable[dict[str, Any]], page_size: int = LIST_PAGE_SIZE
@@ -235,7 +275,9 @@ class Output:
             write = self.stdout.write
             try:
                 for item in items:
-                    write(f"{item.get(id_key, '')}\n")
+                    # An id is the API's text too: `1\x1b]0;owned\x07` must not retitle
+                    # the terminal (nor a newline in it make two ids).
+                    write(_plain(item.get(id_key, "")).replace("\n", " ") + "\n")
             except BaseException:
                 self._flush_quietly()  # the ids already read are true; then the error
                 raise
@@ -380,15 +422,18 @@ class Output:
 
     # Diagnostics are one logical line each, never broken by Rich: a command in them
     # (`jules session approve ID`) must survive copy and paste; the terminal wraps it.
+    # They often quote the API (an id, a file name from an artifact, an error message),
+    # so their text is shown, never obeyed (safe_text); their style comes from Rich.
 
     def info(self, message: str) -> None:
-        self.err.print(message, style="dim" if self.err_is_terminal else None, soft_wrap=True)
+        style = "dim" if self.err_is_terminal else None
+        self.err.print(safe_text(message), style=style, soft_wrap=True)
 
     def success(self, message: str) -> None:
-        self.err.print(message, style="green", soft_wrap=True)
+        self.err.print(safe_text(message), style="green", soft_wrap=True)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"Warning: {message}", style="yellow", soft_wrap=True)
+        self.err.print(f"Warning: {safe_text(message)}", style="yellow", soft_wrap=True)
 
 
 def table_layout(
