@@ -8,9 +8,10 @@ Plain data in, plain data out: no Typer, Rich or Textual here.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jules_cli.states import (
     AWAITING_PLAN_APPROVAL,
@@ -200,7 +201,7 @@ def describe(session: dict[str, Any], activities: list[dict[str, Any]] | None) -
             f"paused: {said}" if said else "paused", f'jules session send {sid} "continue"'
         )
     if state in RUNNING_STATES:
-        return Detail("", f"jules activities tail {sid}")
+        return Detail(last_activity_line(acts), f"jules activities tail {sid}")
     if state == COMPLETED:
         urls = pull_request_urls(session)
         if urls:
@@ -211,6 +212,31 @@ def describe(session: dict[str, Any], activities: list[dict[str, Any]] | None) -
         reason = _first_line(failure_reason(acts))
         return Detail(reason or "no reason given", f"jules activities list {sid}")
     return Detail("", None)
+
+
+def last_activity_line(activities: list[dict[str, Any]]) -> str:
+    """What the newest activity says, in one line ('' without one)."""
+    for activity in reversed(activities):
+        if not isinstance(activity, dict):
+            continue
+        if "progressUpdated" in activity:
+            update = _dict(activity["progressUpdated"])
+            said = _text(update.get("title")) or _text(update.get("description"))
+        elif "agentMessaged" in activity:
+            said = _text(_dict(activity["agentMessaged"]).get("agentMessage"))
+        elif "userMessaged" in activity:
+            said = "you: " + _text(_dict(activity["userMessaged"]).get("userMessage"))
+        elif "planGenerated" in activity:
+            count = len(plan_steps([activity]))
+            said = f"plan with {count} step{'s' if count != 1 else ''}"
+        elif "planApproved" in activity:
+            said = "plan approved"
+        else:
+            said = _text(activity.get("description"))
+        line = _first_line(said)
+        if line:
+            return line
+    return ""
 
 
 def plan_progress(
@@ -323,3 +349,245 @@ def read_overview(
                 overview.errors[sid] = str(exc)
         overview.details[sid] = describe(session, activities)
     return overview
+
+
+# -- keeping it up to date (the dashboard) --------------------------------------------
+
+# Activities kept per session for its one line and its detail view; older ones are
+# dropped (the open session's view shows the newest ones).
+KEPT_ACTIVITIES = 500
+
+
+class Pacer(Protocol):
+    """What the tracker needs of jules_cli.pacing.Pacer: may a call go now?"""
+
+    def try_acquire(self) -> bool: ...
+
+
+class Tracker:
+    """The overview, kept live with a cost that scales with the quota, not with the
+    number of sessions (DESIGN.md, "Polling within the API's quota"):
+
+    * `poll_sessions()` reads ONE sessions.list page per call. With no scan under way it
+      reads the first page (the newest sessions); while older pages within `since` remain
+      to be read, calls alternate between the next of those and the first page, so new
+      sessions show at once and the history fills in. A session not seen in a whole scan
+      has gone (deleted, archived elsewhere) and is dropped.
+    * `poll_activities(open_id)` reads activities (only what is new since the last read)
+      for the open session first, then for sessions whose `updateTime` moved, as long as
+      `pacer` lets a call go now: the pacer, shared by the whole process, holds the rate.
+    """
+
+    def __init__(
+        self,
+        client: JulesClient,
+        since: float,
+        *,
+        pacer: Pacer,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.client = client
+        self.since = since
+        self.pacer = pacer
+        self.page_size = page_size
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.activities: dict[str, list[dict[str, Any]]] = {}
+        self.details: dict[str, Detail] = {}
+        self.version = 0  # bumped whenever anything shown changed
+        self.loaded = False  # the first page has been read
+        self.activity_calls = 0
+        self._seen_update: dict[str, Any] = {}
+        self._dirty: dict[str, None] = {}  # insertion-ordered set of ids to read
+        self._pollers: dict[str, Any] = {}
+        self._token: str | None = None  # the scan's next page, None: no scan under way
+        self._scan_seen: set[str] = set()
+        self._turn = 0
+        self._hidden: set[str] = set()  # archived from here: kept out until undone
+        # Front-ends read from one thread while a worker polls in another: `lock` guards
+        # the state (never held during a request); `_io_lock` the per-session pollers.
+        self.lock = threading.RLock()
+        self._io_lock = threading.Lock()
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def poll_sessions(self) -> None:
+        with self.lock:
+            self._turn += 1
+            deep = self._token is not None and self._turn % 2 == 0
+            token = self._token if deep else None
+        pages = self.client.list_session_pages(page_size=self.page_size, page_token=token)
+        page, next_token = next(iter(pages), ([], None))
+        pages.close()
+        with self.lock:
+            self._take_page(page, next_token, token, deep)
+
+    def _take_page(
+        self, page: list[Any], next_token: str | None, token: str | None, deep: bool
+    ) -> None:
+        if token is None and self._token is None:
+            self._scan_seen = set()  # a new scan starts at the first page
+        changed = False
+        for session in page:
+            if isinstance(session, dict):
+                changed |= self._absorb(session)
+        ids = {_text(s.get("id")) for s in page if isinstance(s, dict)}
+        self._scan_seen |= ids
+        if deep or self._token is None:
+            if next_token and not page_is_past(page, self.since):
+                self._token = next_token
+            else:
+                self._token = None
+                changed |= self._drop_unseen()
+        if not self.loaded or changed:
+            self.version += 1
+        self.loaded = True
+
+    def _absorb(self, session: dict[str, Any]) -> bool:
+        sid = _text(session.get("id"))
+        if not sid or sid in self._hidden:
+            return False
+        before = self.sessions.get(sid)
+        self.sessions[sid] = session
+        updated = session.get("updateTime")
+        moved = self._seen_update.get(sid, object()) != updated
+        self._seen_update[sid] = updated
+        if moved:
+            self.details[sid] = describe(session, self.activities.get(sid))
+            if group_of(session, self.since) in (NEEDS_YOU, RUNNING) or (
+                session.get("state") == FAILED and group_of(session, self.since) == ENDED
+            ):
+                self._dirty[sid] = None
+        return before != session
+
+    def _drop_unseen(self) -> bool:
+        gone = [sid for sid in self.sessions if sid not in self._scan_seen]
+        for sid in gone:
+            self._forget(sid)
+        return bool(gone)
+
+    def forget(self, sid: str) -> None:
+        with self.lock:
+            self._forget(sid)
+
+    def _forget(self, sid: str) -> None:
+        for store in (self.sessions, self.activities, self.details, self._seen_update):
+            store.pop(sid, None)
+        self._dirty.pop(sid, None)
+        self._pollers.pop(sid, None)
+        self.version += 1
+
+    def hide(self, sid: str) -> dict[str, Any] | None:
+        """Archived from here: out of the view until `unhide`."""
+        with self.lock:
+            session = self.sessions.get(sid)
+            self._hidden.add(sid)
+            self._forget(sid)
+            return session
+
+    def unhide(self, session: dict[str, Any]) -> None:
+        with self.lock:
+            self._hidden.discard(_text(session.get("id")))
+            self._absorb(session)
+            self.version += 1
+
+    def put(self, session: dict[str, Any]) -> None:
+        """A session read by other means (created, approved, messaged here)."""
+        with self.lock:
+            if self._absorb(session):
+                self.version += 1
+
+    # -- activities -------------------------------------------------------------------
+
+    def poll_activities(self, open_id: str | None = None, *, most: int = 12) -> list[str]:
+        """Read new activities for the open session, then for the changed ones, while the
+        pacer allows; returns the ids read. Failures propagate (the caller reports them);
+        what was not read stays queued."""
+        with self.lock:
+            order = list(self._dirty)
+            known = open_id in self.sessions
+        if open_id and known:
+            order = [open_id, *[sid for sid in order if sid != open_id]]
+        done = []
+        for sid in order[:most]:
+            if not self.pacer.try_acquire():
+                break
+            self.read_activities(sid)
+            with self.lock:
+                self._dirty.pop(sid, None)
+            done.append(sid)
+        return done
+
+    def read_activities(self, sid: str) -> list[dict[str, Any]]:
+        from jules_cli.follow import ActivityPoller
+
+        with self._io_lock:
+            poller = self._pollers.get(sid)
+            if poller is None:
+                poller = self._pollers[sid] = ActivityPoller(self.client, sid)
+            self.activity_calls += 1
+            new = poller.poll()
+        with self.lock:
+            self._take_activities(sid, new)
+        return new
+
+    def _take_activities(self, sid: str, new: list[dict[str, Any]]) -> None:
+        if new or sid not in self.activities:
+            kept = [*self.activities.get(sid, []), *new][-KEPT_ACTIVITIES:]
+            self.activities[sid] = kept
+            session = self.sessions.get(sid)
+            if session is not None:
+                self.details[sid] = describe(session, kept)
+            self.version += 1
+
+    @property
+    def pending(self) -> int:
+        """Sessions waiting for their activities to be read."""
+        return len(self._dirty)
+
+    @property
+    def scanning(self) -> bool:
+        return self._token is not None
+
+    def overview(self) -> Overview:
+        """A copy, safe to read while the tracker goes on polling."""
+        with self.lock:
+            result = grouped(list(self.sessions.values()), self.since)
+            result.details = dict(self.details)
+        return result
+
+    def session(self, sid: str | None) -> dict[str, Any] | None:
+        with self.lock:
+            return self.sessions.get(sid) if sid else None
+
+    def activities_of(self, sid: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.activities.get(sid, []))
+
+    def detail(self, sid: str) -> Detail:
+        with self.lock:
+            return self.details.get(sid, Detail())
+
+
+# -- filtering (the dashboard's `/`) ----------------------------------------------------
+
+
+def matches(session: dict[str, Any], query: str) -> bool:
+    """Does the session match every word of `query`? `state:S` (a prefix of the state,
+    any case), `repo:R` (a part of owner/repo), anything else a part of the title, id,
+    prompt, repository or state."""
+    state = _text(session.get("state")).lower()
+    source = _text(_dict(session.get("sourceContext")).get("source")).lower()
+    haystack = " ".join(
+        _text(session.get(key)).lower() for key in ("title", "id", "prompt", "state")
+    )
+    for word in query.lower().split():
+        key, sep, value = word.partition(":")
+        if sep and key == "state":
+            if not state.startswith(value.replace("-", "_")):
+                return False
+        elif sep and key == "repo":
+            if value not in source:
+                return False
+        elif word not in haystack and word not in source:
+            return False
+    return True

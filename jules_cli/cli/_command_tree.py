@@ -1408,6 +1408,36 @@ TREE = {
                 },
             ],
         },
+        "dashboard": {
+            "help": "A full-screen live view of every session, to act on them from the keyboard.\n\nKeys: up/down or j/k move, enter opens a session (plan, activities live), a approves,\nr replies, d shows the diff, o opens the browser, x archives (u undoes), n starts a\nnew session, / filters, ? lists the keys, escape goes back, q quits.\n\nCost: one sessions.list request per interval, and ListActivities only for the open\nsession and the sessions whose updateTime changed: at most 30 a minute in all.\nWithout a terminal it is exit 2: use `jules status` in scripts.",
+            "short": "A full-screen live view of every session, to act on them from the keyboard.",
+            "usage": "[OPTIONS]",
+            "params": [
+                {
+                    "name": "since",
+                    "opts": ["--since"],
+                    "help": "Show what ended within DUR: seconds, or 90m, 24h, 168h.",
+                    "label": "--since DUR",
+                    "extra": "[default: 24h]",
+                },
+                {
+                    "name": "interval",
+                    "opts": ["--interval"],
+                    "help": "Read one page of sessions every SEC seconds (at least 1).",
+                    "label": "--interval SEC",
+                    "extra": "[default: 5.0]",
+                },
+                {
+                    "name": "help",
+                    "opts": ["-h", "--help"],
+                    "flag": True,
+                    "eager": True,
+                    "help_option": True,
+                    "help": "Show this message and exit.",
+                    "label": "-h, --help",
+                },
+            ],
+        },
         "activities": {
             "help": "A session's activities: plans, messages, progress.",
             "short": "A session's activities: plans, messages, progress.",

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sources": ("sources", ("source",)),
     "session": ("session", ("sessions",)),
     "status": ("status", ()),
+    "dashboard": ("dashboard", ()),
     "activities": ("activities", ("activity",)),
     "emulator": ("emulator", ()),
     "mcp": ("mcp", ()),

@@ -1,0 +1,80 @@
+"""`jules dashboard`: a full-screen live view of every session, acted on from the keyboard.
+
+Textual is imported here, inside the command, and nowhere else on any start-up path.
+"""
+
+# No `from __future__ import annotations` (see cli/session.py).
+
+from typing import Annotated
+
+import typer
+
+from jules_cli.cli.context import app_context
+from jules_cli.cli.status import SinceOption
+from jules_cli.overview import DEFAULT_SINCE
+
+
+def checked_interval(value: float) -> float:
+    import math
+
+    if not (math.isfinite(value) and value >= 1):
+        from jules_cli.errors import UsageError
+
+        raise UsageError(
+            f"--interval must be at least 1 second, not {value:g}", "e.g. --interval 5"
+        )
+    return value
+
+
+def dashboard(
+    ctx: typer.Context,
+    since: SinceOption = DEFAULT_SINCE,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval",
+            metavar="SEC",
+            help="Read one page of sessions every SEC seconds (at least 1).",
+            callback=checked_interval,
+        ),
+    ] = 5.0,
+) -> None:
+    """A full-screen live view of every session, to act on them from the keyboard.
+
+    Keys: up/down or j/k move, enter opens a session (plan, activities live), a approves,
+    r replies, d shows the diff, o opens the browser, x archives (u undoes), n starts a
+    new session, / filters, ? lists the keys, escape goes back, q quits.
+
+    Cost: one sessions.list request per interval, and ListActivities only for the open
+    session and the sessions whose updateTime changed: at most 30 a minute in all.
+    Without a terminal it is exit 2: use `jules status` in scripts.
+    """
+    import sys
+    import time
+
+    from jules_cli.errors import UsageError
+    from jules_cli.follow import parse_duration
+    # A real terminal on both ends (JULES_TTY does not count: a full screen needs one).
+    if not (_isatty(sys.stdin) and _isatty(sys.stdout)):
+        raise UsageError(
+            "jules dashboard needs a terminal",
+            "use `jules status` (or `jules status --json`) in scripts and pipes",
+        )
+    appctx = app_context(ctx)
+    client = appctx.client()  # a missing key fails here, before the screen is taken
+    from jules_cli.pacing import shared
+    from jules_cli.tui.app import Dashboard
+
+    cutoff = time.time() - parse_duration(since)
+    Dashboard(client, since=cutoff, since_text=since, pacer=shared(), interval=interval).run()
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dashboard")(dashboard)

@@ -1,0 +1,961 @@
+"""`jules dashboard`: every session live in one table, acted on from the keyboard.
+
+The data comes from jules_cli.overview.Tracker (the domain's live overview: one sessions
+page per interval, activities only for the open session and the ones that changed, paced
+by jules_cli.pacing), the actions from the API client and the domain modules (sessions,
+sources, artifacts, diffstat, gitremote). Requests run in worker threads, so the screen
+never waits on the network; a failure is one line in the status bar and the view goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import webbrowser
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Select,
+    Static,
+    TextArea,
+)
+
+from jules_cli.errors import JulesError, RateLimited, Unavailable
+from jules_cli.overview import (
+    ENDED,
+    GROUP_TITLES,
+    GROUPS,
+    NEEDS_YOU,
+    Detail,
+    Tracker,
+    matches,
+    plan_progress,
+    question,
+)
+from jules_cli.render.activities import KIND_LABEL, KIND_STYLE, activity_kind, activity_summary
+from jules_cli.render.output import safe_text
+from jules_cli.render.sessions import STATE_STYLE, repo_of, session_url
+from jules_cli.render.times import relative
+from jules_cli.times import parse_time
+
+if TYPE_CHECKING:
+    from jules_cli.api.client import JulesClient
+
+DEFAULT_INTERVAL = 5.0
+HEADER_PREFIX = "#"  # row keys of the group headings; never a session id (ids are [\w-])
+WIDE = 110  # from this width the table shows each session's one line too
+
+KEYS = [
+    ("up/down, j/k", "move"),
+    ("enter", "open the session: plan, question, activities live"),
+    ("a", "approve its plan"),
+    ("r", "send it a message (the answer shows when it comes)"),
+    ("d", "its diff, with the diffstat"),
+    ("o", "open it in a browser"),
+    ("x", "archive it"),
+    ("u", "undo the last archive (while the view is open)"),
+    ("n", "start a new session"),
+    ("/", "filter by text, state:S or repo:R"),
+    ("?", "these keys"),
+    ("escape", "back (or clear the filter)"),
+    ("q", "quit"),
+]
+
+
+def describe_error(error: Exception) -> str:
+    """One line for the status bar, saying what kind of trouble it is."""
+    text = safe_text(str(error)).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, RateLimited):
+        return f"rate limited (429): {text}; still polling"
+    if isinstance(error, Unavailable):
+        return f"service unavailable: {text}; still polling"
+    if not isinstance(error, JulesError):
+        return f"unexpected {type(error).__name__}: {text}"
+    return text
+
+
+def state_cell(state: str) -> Text:
+    return Text(state, style=STATE_STYLE.get(state, ""))
+
+
+def age_of(session: dict[str, Any], now: float) -> str:
+    created = parse_time(session.get("createTime"))
+    return "" if created is None else relative(now - created)
+
+
+def fit_repo(repo: str, width: int) -> str:
+    """owner/repo, or just the repo's name when both do not fit (the name tells more)."""
+    if len(repo) <= width:
+        return repo
+    name = repo.rsplit("/", 1)[-1]
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def one_line(value: Any) -> str:
+    return safe_text(" ".join(str(value or "").split()))
+
+
+class StatusLine(Static):
+    """The bottom line: errors in red, outcomes in green, both replaced by the next."""
+
+    def say(self, message: str, *, error: bool = False) -> None:
+        self.update(Text(message, style="bold red" if error else "green"))
+
+
+# -- the actions every screen offers on "its" session ----------------------------------
+
+
+class SessionActions:
+    """Key actions on the selected (or open) session; each says why when it cannot."""
+
+    app: Dashboard
+
+    def current_id(self) -> str | None:  # pragma: no cover - each screen defines it
+        raise NotImplementedError
+
+    def _session_or_say(self, key: str) -> dict[str, Any] | None:
+        sid = self.current_id()
+        session = self.app.session(sid) if sid else None
+        if session is None:
+            self.app.say(f"{key}: no session selected", error=True)
+        return session
+
+    def action_approve(self) -> None:
+        session = self._session_or_say("a")
+        if session is None:
+            return
+        state = session.get("state")
+        if state != "AWAITING_PLAN_APPROVAL":
+            self.app.say(
+                f"a: session {session.get('id')} is {state}: no plan waits for approval",
+                error=True,
+            )
+            return
+        self.app.approve(str(session.get("id")))
+
+    def action_reply(self) -> None:
+        session = self._session_or_say("r")
+        if session is None:
+            return
+        box = self.query_one("#reply", Input)  # type: ignore[attr-defined]
+        box.placeholder = f"message to {session.get('id')} (enter sends, escape cancels)"
+        box.display = True
+        box.focus()
+
+    def send_reply(self, text: str) -> None:
+        box = self.query_one("#reply", Input)  # type: ignore[attr-defined]
+        session = self._session_or_say("r")
+        box.value = ""
+        box.display = False
+        self.focus_main()
+        if session is None:
+            return
+        if not text.strip():
+            self.app.say("r: the message is empty; nothing was sent", error=True)
+            return
+        self.app.send(str(session.get("id")), text)
+
+    def focus_main(self) -> None:
+        pass
+
+    def action_diff(self) -> None:
+        session = self._session_or_say("d")
+        if session is not None:
+            self.app.show_diff(str(session.get("id")))
+
+    def action_browser(self) -> None:
+        session = self._session_or_say("o")
+        if session is not None:
+            self.app.open_in_browser(session)
+
+    def action_archive(self) -> None:
+        session = self._session_or_say("x")
+        if session is not None:
+            self.app.archive(session)
+
+    def action_undo(self) -> None:
+        self.app.undo_archive()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "reply":
+            event.stop()
+            self.send_reply(event.value)
+
+    def hide_reply(self) -> bool:
+        box = self.query_one("#reply", Input)  # type: ignore[attr-defined]
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.focus_main()
+            return True
+        return False
+
+
+# The footer shows the most used keys (it has 80 columns at worst); `?` lists them all.
+ACTION_BINDINGS = [
+    Binding("a", "approve", "Approve"),
+    Binding("r", "reply", "Reply"),
+    Binding("d", "diff", "Diff"),
+    Binding("o", "browser", "Browser", show=False),
+    Binding("x", "archive", "Archive", show=False),
+    Binding("u", "undo", "Undo", show=False),
+]
+
+
+# -- the table of every session ----------------------------------------------------------
+
+
+class SessionsScreen(SessionActions, Screen):
+    BINDINGS = [
+        Binding("j", "down", "Down", show=False),
+        Binding("k", "up", "Up", show=False),
+        *ACTION_BINDINGS,
+        Binding("n", "new", "New"),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "back", "Back", show=False),
+        Binding("enter", "open", "Open", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown_version = -1
+        self._wide: bool | None = None
+        self._last_row = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=False)
+        yield Input(id="filter", placeholder="filter: words, state:S, repo:R (enter keeps it)")
+        yield Input(id="reply")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#reply", Input).display = False
+        self.refresh_data(force=True)
+
+    def on_resize(self) -> None:
+        self.refresh_data(force=True)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_data(force=True)
+        self.focus_main()
+
+    def focus_main(self) -> None:
+        self.query_one("#sessions", DataTable).focus()
+
+    def current_id(self) -> str | None:
+        table = self.query_one("#sessions", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+        return None if not key or key.startswith(HEADER_PREFIX) else key
+
+    # -- drawing --------------------------------------------------------------------
+
+    def _columns(self, table: DataTable, width: int) -> None:
+        wide = width >= WIDE
+        table.clear(columns=True)
+        state_w, age_w, repo_w = 22, 8, 22 if wide else 18
+        note_w = 34 if wide else 0
+        # Each column takes its width plus 2 of padding; the title gets what is left.
+        title_w = max(width - (state_w + age_w + repo_w + note_w) - 2 * (5 if wide else 4) - 2, 10)
+        table.add_column("STATE", width=state_w, key="state")
+        table.add_column("AGE", width=age_w, key="age")
+        table.add_column("REPO", width=repo_w, key="repo")
+        self._repo_width = repo_w
+        table.add_column("TITLE", width=title_w, key="title")
+        if wide:
+            table.add_column("NOW", width=note_w, key="note")
+        self._wide = wide
+
+    def refresh_data(self, *, force: bool = False) -> None:
+        app = self.app
+        version = app.tracker.version
+        if not force and version == self._shown_version:
+            return
+        table = self.query_one("#sessions", DataTable)
+        width = self.size.width or app.size.width
+        if force or self._wide is None or (width >= WIDE) != self._wide:
+            self._columns(table, width)
+        keep = self.current_id()
+        table.clear()
+        overview = app.snapshot()
+        now = app.clock()
+        query = app.filter_text
+        row_of: dict[str, int] = {}
+        for group in GROUPS:
+            sessions = [s for s in overview.group(group) if not query or matches(s, query)]
+            if not sessions and group != NEEDS_YOU:
+                continue
+            title = f"{GROUP_TITLES[group]} ({len(sessions)})"
+            if group == ENDED:
+                title = f"Ended within {app.since_text} ({len(sessions)})"
+            cells: list[Any] = [Text(title, style="bold underline")] + [""] * (
+                len(table.columns) - 1
+            )
+            table.add_row(*cells, key=HEADER_PREFIX + group)
+            for session in sessions:
+                sid = str(session.get("id"))
+                state = str(session.get("state") or "")
+                row = [
+                    state_cell(state),
+                    age_of(session, now),
+                    fit_repo(one_line(repo_of(session)), self._repo_width),
+                    one_line(session.get("title") or session.get("prompt")),
+                ]
+                if self._wide:
+                    row.append(one_line(overview.details.get(sid, Detail()).text))
+                row_of[sid] = table.row_count
+                table.add_row(*row, key=sid)
+        if not row_of and app.tracker.loaded:
+            empty = "nothing matches" if query else "no sessions"
+            table.add_row(Text(empty, style="dim"), *[""] * (len(table.columns) - 1), key="#empty")
+        self._shown_version = version
+        target = row_of.get(keep) if keep else None
+        if target is None:
+            target = next(iter(row_of.values()), 0)
+        table.move_cursor(row=target, animate=False)
+        self._last_row = target
+        self.sub_title = self._subtitle(overview, len(row_of))
+
+    def _subtitle(self, overview, shown: int) -> str:
+        if self.app.filter_text:
+            return f"filter: {self.app.filter_text} ({shown} of {len(overview)})"
+        parts = [
+            f"{len(overview.needs_you)} need you",
+            f"{len(overview.running)} running",
+            f"{len(overview.ended)} ended",
+        ]
+        if self.app.tracker.scanning:
+            parts.append("reading older pages")
+        return ", ".join(parts)
+
+    # -- moving (group headings are skipped) -------------------------------------------
+
+    def _move(self, step: int) -> None:
+        table = self.query_one("#sessions", DataTable)
+        row = table.cursor_row
+        for _ in range(table.row_count):
+            row += step
+            if not 0 <= row < table.row_count:
+                return
+            key = table.coordinate_to_cell_key((row, 0)).row_key.value or ""
+            if not key.startswith(HEADER_PREFIX):
+                table.move_cursor(row=row)
+                self._last_row = row
+                return
+
+    def action_down(self) -> None:
+        self._move(1)
+
+    def action_up(self) -> None:
+        self._move(-1)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value or ""
+        if key.startswith(HEADER_PREFIX) and key != "#empty":
+            table = event.data_table
+            step = 1 if event.cursor_row >= self._last_row else -1
+            self._last_row = event.cursor_row
+            self._move(step)
+            if table.cursor_row == event.cursor_row and step == -1:
+                self._move(1)  # the heading at the top: go to the first session
+        else:
+            self._last_row = event.cursor_row
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        session = self._session_or_say("enter")
+        if session is not None:
+            self.app.open_session(str(session.get("id")))
+
+    def action_new(self) -> None:
+        self.app.push_screen(NewSessionScreen())
+
+    # -- filtering --------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = self.app.filter_text
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.app.filter_text = event.value.strip()
+            self.refresh_data(force=True)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.stop()
+            event.input.display = False
+            self.focus_main()
+            return
+        super().on_input_submitted(event)
+
+    def action_back(self) -> None:
+        if self.hide_reply():
+            return
+        box = self.query_one("#filter", Input)
+        if box.display or self.app.filter_text:
+            box.value = ""
+            box.display = False
+            self.app.filter_text = ""
+            self.refresh_data(force=True)
+            self.focus_main()
+
+
+# -- one session ---------------------------------------------------------------------------
+
+
+class SessionScreen(SessionActions, Screen):
+    BINDINGS = [*ACTION_BINDINGS, Binding("escape", "back", "Back")]
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self._shown_activities = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with VerticalScroll(id="body"):
+            yield Static(id="head")
+            yield Static(id="question")
+            yield Static(id="plan")
+            yield Static(id="activities")
+        yield Input(id="reply")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#reply", Input).display = False
+        self.refresh_data()
+
+    def current_id(self) -> str | None:
+        return self.session_id
+
+    def focus_main(self) -> None:
+        self.query_one("#body").focus()
+
+    def action_back(self) -> None:
+        if not self.hide_reply():
+            self.app.close_session()
+
+    def refresh_data(self, *, force: bool = False) -> None:
+        app = self.app
+        session = app.session(self.session_id)
+        if session is None:
+            self.query_one("#head", Static).update(
+                Text(f"Session {self.session_id} is no longer listed.", style="dim")
+            )
+            return
+        activities = app.activities_of(self.session_id)
+        state = str(session.get("state") or "")
+        self.sub_title = f"{self.session_id}  {state}"
+        head = Text()
+        head.append(one_line(session.get("title") or session.get("prompt")), style="bold")
+        head.append("\n")
+        head.append_text(state_cell(state))
+        head.append(f"  {one_line(repo_of(session))}  {session_url(session)}", style="dim")
+        detail = app.snapshot_detail(self.session_id)
+        if detail.command:
+            head.append(f"\n{detail.command}", style="cyan")
+        self.query_one("#head", Static).update(head)
+
+        asked = Text()
+        if state in ("AWAITING_USER_FEEDBACK", "PAUSED"):
+            text = question(activities)
+            if text:
+                asked.append("Jules asks:\n", style="bold yellow")
+                asked.append(safe_text(text.strip()))
+        self._show("#question", asked)
+
+        steps, current = plan_progress(activities, state)
+        plan = Text()
+        if steps:
+            plan.append("Plan\n", style="bold")
+            for number, step in enumerate(steps):
+                if current is None:
+                    mark, style = "[ ]", ""
+                elif number < current:
+                    mark, style = "[x]", "green"
+                elif number == current:
+                    mark, style = "[>]", "bold yellow"
+                else:
+                    mark, style = "[ ]", ""
+                plan.append(f"{mark} {number + 1}. {one_line(step.get('title'))}\n", style=style)
+            if current is None:
+                plan.append("waits for your approval: press a\n", style="yellow")
+        self._show("#plan", plan)
+
+        lines = Text()
+        if activities:
+            lines.append("Activities\n", style="bold")
+        for activity in activities[-100:]:
+            kind = activity_kind(activity)
+            stamp = str(activity.get("createTime") or "")[11:19]
+            lines.append(f"{stamp} ", style="dim")
+            lines.append(f"{KIND_LABEL.get(kind, kind):<9} ", style=KIND_STYLE.get(kind, "dim"))
+            lines.append(safe_text(activity_summary(activity)) + "\n")
+        if not activities:
+            lines.append("reading activities..." if app.tracker_reading(self.session_id) else "")
+        body = self.query_one("#body", VerticalScroll)
+        at_end = body.scroll_y >= body.max_scroll_y - 1
+        self._show("#activities", lines)
+        if len(activities) != self._shown_activities and at_end:
+            # New activities arrive at the bottom: follow them, unless scrolled back.
+            self.call_after_refresh(body.scroll_end, animate=False)
+        self._shown_activities = len(activities)
+
+    def _show(self, selector: str, text: Text) -> None:
+        widget = self.query_one(selector, Static)
+        widget.update(text)
+        widget.display = bool(text.plain)
+
+
+# -- the diff ------------------------------------------------------------------------------
+
+
+class DiffScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+    ]
+
+    def __init__(self, session_id: str, stat: str, unidiff: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.stat = stat
+        self.unidiff = unidiff
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with VerticalScroll(id="diff"):
+            yield Static(Text(safe_text(self.stat), style="bold"), id="stat")
+            yield Static(colour_diff(self.unidiff), id="patch")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"diff of {self.session_id}"
+        self.query_one("#diff").focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_scroll_down(self) -> None:
+        self.query_one("#diff", VerticalScroll).scroll_down()
+
+    def action_scroll_up(self) -> None:
+        self.query_one("#diff", VerticalScroll).scroll_up()
+
+
+def colour_diff(unidiff: str) -> Text:
+    text = Text()
+    for line in unidiff.splitlines():
+        style = ""
+        if line.startswith(("+++", "---")):
+            style = "bold"
+        elif line.startswith("+"):
+            style = "green"
+        elif line.startswith("-"):
+            style = "red"
+        elif line.startswith("@@"):
+            style = "cyan"
+        elif line.startswith("diff "):
+            style = "bold yellow"
+        text.append(safe_text(line) + "\n", style=style)
+    return text
+
+
+# -- a new session ------------------------------------------------------------------------
+
+
+NO_REPO = "-"  # the Select value of "no repository" (never a source name)
+
+
+class NewSessionScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Cancel"),
+        Binding("ctrl+s", "create", "Create"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Vertical(id="form"):
+            yield Static("Prompt", classes="label")
+            yield TextArea(id="prompt")
+            yield Static("Repository", classes="label")
+            yield Select([], id="repo", prompt="reading the connected repositories...")
+            yield Input(id="branch", placeholder="branch (default: the repository's default)")
+            with Horizontal(id="checks"):
+                yield Checkbox("Require plan approval", id="approval")
+                yield Checkbox("Open a pull request (auto PR)", id="autopr")
+            yield Button("Create (ctrl+s)", id="create", variant="primary")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "new session"
+        self.sources: dict[str, dict[str, Any]] = {}
+        self.query_one("#prompt", TextArea).focus()
+        self.app.load_sources(self)
+
+    def sources_loaded(self, sources: list[dict[str, Any]], preselect: str | None) -> None:
+        from jules_cli.sources import repo_label
+
+        self.sources = {str(s.get("name")): s for s in sources if s.get("name")}
+        options = [(repo_label(s), name) for name, s in self.sources.items()]
+        options.append(("(no repository)", NO_REPO))
+        select = self.query_one("#repo", Select)
+        select.set_options(options)
+        select.prompt = "pick a repository"
+        if preselect:
+            for name, source in self.sources.items():
+                if repo_label(source).lower() == preselect.lower():
+                    select.value = name
+                    break
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "create":
+            self.action_create()
+
+    def action_create(self) -> None:
+        from jules_cli.sessions import NewSession
+        from jules_cli.sources import default_branch
+
+        prompt = self.query_one("#prompt", TextArea).text.strip()
+        if not prompt:
+            self.app.say("n: the prompt is empty", error=True)
+            return
+        value = self.query_one("#repo", Select).value
+        if value is Select.BLANK or value is None:
+            self.app.say("n: pick a repository (or '(no repository)')", error=True)
+            return
+        request = NewSession(
+            prompt=prompt,
+            require_approval=self.query_one("#approval", Checkbox).value,
+            auto_pr=self.query_one("#autopr", Checkbox).value,
+        )
+        if value != NO_REPO:
+            source = self.sources[str(value)]
+            request.source = source
+            request.branch = self.query_one("#branch", Input).value.strip() or default_branch(
+                source
+            )
+        self.app.create(request.to_request())
+
+
+# -- the keys -------------------------------------------------------------------------------
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("question_mark", "close", "Close", show=False),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        text = Text("Keys\n\n", style="bold")
+        for key, what in KEYS:
+            text.append(f"{key:<14}", style="bold cyan")
+            text.append(f"{what}\n")
+        yield Static(text, id="help")
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+
+# -- the app ---------------------------------------------------------------------------------
+
+
+class Dashboard(App):
+    TITLE = "jules dashboard"
+    ENABLE_COMMAND_PALETTE = False
+    CSS = """
+    #sessions { height: 1fr; }
+    #status { height: 1; padding: 0 1; }
+    #filter, #reply { dock: bottom; margin-bottom: 2; }
+    #body { height: 1fr; padding: 0 1; }
+    #head, #question, #plan { margin-bottom: 1; }
+    #diff { height: 1fr; padding: 0 1; }
+    #form { height: 1fr; padding: 0 1; }
+    #prompt { height: 6; }
+    #checks { height: 3; }
+    .label { color: $text-muted; }
+    HelpScreen { align: center middle; }
+    #help { width: 64; height: auto; border: round $accent; padding: 1 2; background: $panel; }
+    """
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "keys", "Keys"),
+    ]
+
+    def __init__(
+        self,
+        client: JulesClient,
+        *,
+        since: float,
+        since_text: str = "24h",
+        pacer: Any,
+        interval: float = DEFAULT_INTERVAL,
+        open_url: Callable[[str], bool] = webbrowser.open,
+        current_repo: Callable[[], str | None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.client = client
+        self.tracker = Tracker(client, since, pacer=pacer)
+        self.since_text = since_text
+        self.interval = interval
+        self.open_url = open_url
+        self.current_repo = current_repo or _checkout_repo
+        self.clock = clock
+        self.filter_text = ""
+        self.open_id: str | None = None
+        self.archived: list[dict[str, Any]] = []
+        self.first_table = threading.Event()  # set once the first page is on screen
+        self._polling = False
+        self._last_error: str | None = None
+
+    # -- data, shared with the worker threads under one lock --------------------------
+
+    def snapshot(self):
+        return self.tracker.overview()
+
+    def snapshot_detail(self, sid: str) -> Detail:
+        return self.tracker.detail(sid)
+
+    def session(self, sid: str | None) -> dict[str, Any] | None:
+        return self.tracker.session(sid)
+
+    def activities_of(self, sid: str) -> list[dict[str, Any]]:
+        return self.tracker.activities_of(sid)
+
+    def tracker_reading(self, sid: str) -> bool:
+        with self.tracker.lock:
+            return sid not in self.tracker.activities
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.push_screen(SessionsScreen())
+        self.poll()
+        self.set_interval(self.interval, self.poll)
+
+    def say(self, message: str, *, error: bool = False) -> None:
+        for line in self.screen.query("#status"):
+            if isinstance(line, StatusLine):
+                line.say(message, error=error)
+
+    def poll(self) -> None:
+        if self._polling:
+            return  # the previous poll is still waiting on the network
+        self._polling = True
+        self._poll()
+
+    @work(thread=True, group="poll")
+    def _poll(self) -> None:
+        error: str | None = None
+        # Whatever goes wrong, the view goes on: the next interval polls again.
+        try:
+            self.tracker.poll_sessions()
+        except Exception as exc:
+            error = describe_error(exc)
+        try:
+            self.tracker.poll_activities(self.open_id)
+        except Exception as exc:
+            error = error or describe_error(exc)
+        self.call_from_thread(self._polled, error)
+
+    def _polled(self, error: str | None) -> None:
+        self._polling = False
+        if error:
+            self.say(error, error=True)
+        elif self._last_error:
+            self.say("connected again")
+        self._last_error = error
+        self.refresh_screens()
+        if self.tracker.loaded:
+            self.first_table.set()
+
+    def refresh_screens(self) -> None:
+        screen = self.screen
+        refresh = getattr(screen, "refresh_data", None)
+        if refresh is not None:
+            refresh()
+
+    # -- actions (each in a worker; the outcome lands in the status line) --------------
+
+    def _run(self, what: str, call: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        def body() -> None:
+            try:
+                result = call()
+            except JulesError as exc:
+                self.call_from_thread(self.say, f"{what} failed: {describe_error(exc)}", error=True)
+                return
+            self.call_from_thread(done, result)
+
+        self.run_worker(body, thread=True, group="actions")
+
+    def _after(self, message: str) -> Callable[[dict[str, Any]], None]:
+        def done(session: dict[str, Any]) -> None:
+            self.tracker.put(session)
+            self.say(message)
+            self.refresh_screens()
+
+        return done
+
+    def approve(self, sid: str) -> None:
+        def call() -> dict[str, Any]:
+            self.client.approve_plan(sid)
+            return self.client.get_session(sid)
+
+        self._run(f"approving {sid}", call, self._after(f"Plan of {sid} approved"))
+
+    def send(self, sid: str, text: str) -> None:
+        def call() -> dict[str, Any]:
+            self.client.send_message(sid, text)
+            return self.client.get_session(sid)
+
+        self._run(
+            f"sending to {sid}",
+            call,
+            self._after(f"Message sent to {sid}; the answer shows when it comes"),
+        )
+
+    def archive(self, session: dict[str, Any]) -> None:
+        sid = str(session.get("id"))
+
+        def done(_: Any) -> None:
+            self.tracker.hide(sid)
+            self.archived.append(session)
+            self.say(f"Archived {sid}: press u to undo")
+            if self.open_id == sid:
+                self.close_session()
+            self.refresh_screens()
+
+        self._run(f"archiving {sid}", lambda: self.client.archive_session(sid), done)
+
+    def undo_archive(self) -> None:
+        if not self.archived:
+            self.say("u: nothing to undo", error=True)
+            return
+        session = self.archived.pop()
+        sid = str(session.get("id"))
+
+        def call() -> dict[str, Any]:
+            self.client.unarchive_session(sid)
+            return self.client.get_session(sid)
+
+        def done(fresh: dict[str, Any]) -> None:
+            self.tracker.unhide(fresh)
+            self.say(f"Unarchived {sid}")
+            self.refresh_screens()
+
+        def failed_call() -> dict[str, Any]:
+            try:
+                return call()
+            except JulesError:
+                self.archived.append(session)  # still undoable
+                raise
+
+        self._run(f"unarchiving {sid}", failed_call, done)
+
+    def create(self, body: dict[str, Any]) -> None:
+        def done(session: dict[str, Any]) -> None:
+            self.tracker.put(session)
+            if isinstance(self.screen, NewSessionScreen):
+                self.pop_screen()
+            self.say(f"Created session {session.get('id')}")
+            self.refresh_screens()
+
+        self._run("creating the session", lambda: self.client.create_session(body), done)
+
+    def load_sources(self, form: NewSessionScreen) -> None:
+        def call() -> tuple[list[dict[str, Any]], str | None]:
+            sources = list(self.client.list_sources())
+            return sources, self.current_repo()
+
+        self._run("reading the repositories", call, lambda found: form.sources_loaded(*found))
+
+    def open_in_browser(self, session: dict[str, Any]) -> None:
+        url = session_url(session)
+        try:
+            opened = self.open_url(url)
+        except webbrowser.Error:
+            opened = False
+        if opened:
+            self.say(f"Opened {url}")
+        else:
+            self.say(f"o: no browser available; the page is {url}", error=True)
+
+    def show_diff(self, sid: str) -> None:
+        from jules_cli.artifacts import select_patch
+        from jules_cli.diffstat import diffstat, format_stat
+
+        def call() -> tuple[str, str]:
+            session = self.client.get_session(sid)
+            if self.tracker.pacer.try_acquire():
+                self.tracker.read_activities(sid)
+            activities = self.tracker.activities_of(sid)
+            patch = select_patch(session, activities, None)
+            width = max(self.size.width - 4, 40)
+            return format_stat(diffstat(patch.unidiff), width), patch.unidiff
+
+        self._run(
+            f"d: the diff of {sid}", call, lambda found: self.push_screen(DiffScreen(sid, *found))
+        )
+
+    def open_session(self, sid: str) -> None:
+        self.open_id = sid
+        self.push_screen(SessionScreen(sid))
+        # Its activities at once, not at the next interval (the pacer still decides).
+        self.poll()
+
+    def close_session(self) -> None:
+        self.open_id = None
+        if isinstance(self.screen, SessionScreen):
+            self.pop_screen()
+
+    def action_keys(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def _checkout_repo() -> str | None:
+    """owner/repo of the git checkout here, to preselect in the new-session form."""
+    from jules_cli.errors import UsageError
+    from jules_cli.gitremote import current_repo
+
+    try:
+        return current_repo()
+    except (UsageError, OSError):
+        return None
+
