@@ -530,6 +530,7 @@ class SessionScreen(SessionActions, Screen):
 
     def _show(self, selector: str, text: Text) -> None:
         widget = self.query_one(selector, Static)
+        text.rstrip()
         widget.update(text)
         widget.display = bool(text.plain)
 

@@ -1,0 +1,55 @@
+"""The installed `jules dashboard` in a real pseudo-terminal, read through pyte
+(tests/screen.py): what a person sees at 80x24 and 120x40, keys typed as a person would."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("textual")
+from tests.screen import spawn  # noqa: E402
+
+
+def seed(run_jules):
+    for args in (
+        ["--no-repo", "--require-approval", "Refactor the parser"],
+        ["--no-repo", "Add a greeting [ask]"],
+        ["--no-repo", "Port to Rust [stall:in_progress]"],
+    ):
+        result = run_jules("--emulator", "session", "new", "-q", *args)
+        assert result.returncode == 0, result.stderr
+
+
+def test_the_dashboard_in_a_terminal(run_jules):
+    seed(run_jules)
+    env = {"JULES_EMULATOR_SPEED": "1000"}
+    cols, rows = 80, 24
+    with spawn(["--emulator", "dashboard"], env=env, cols=cols, rows=rows) as term:
+        term.expect("Needs you (2)", timeout=30)
+        term.expect("Running (1)")
+        screen = term.display
+        assert len(screen) == rows and max(len(line) for line in screen) <= cols
+        assert "AWAITING_PLAN_APPROVAL" in term.text and "Refactor the parser" in term.text
+        # (State colours are checked in tests/test_dashboard.py: tests/screen.py reads
+        # the 5 of a 256-colour `38;5;N` as SGR 5 and loses the colour.)
+        term.send("?")
+        term.expect("approve its plan")
+        term.send("\x1b")
+        term.expect_gone("approve its plan")
+        term.send("\r")  # enter: the newest session, its question and plan
+        term.expect("Jules asks:")
+        term.expect("1. Explore the repository")
+        term.send("\x1b")
+        term.expect("Needs you (2)")
+        term.resize(120, 40)  # a wider window shows what each session is at
+        term.expect("NOW")
+        assert len(term.display) == 40 and max(len(line) for line in term.display) <= 120
+        term.expect("plan with 4 steps")
+        term.send("q")
+        assert term.wait() == 0
+
+
+def test_the_dashboard_piped_is_exit_2_pointing_to_status(run_jules):
+    result = run_jules("--emulator", "dashboard")
+    assert result.returncode == 2
+    assert "use `jules status`" in result.stderr.splitlines()[-1]
+    assert result.stdout == ""
