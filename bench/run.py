@@ -660,6 +660,10 @@ def main() -> int:
             )
         finally:
             emulator.stop()
+        # Issue 18's dashboard figures, with emulators of their own (bench/dashboard.py).
+        from dashboard import dashboard_figures
+
+        figures += dashboard_figures(sys.modules[__name__], env, runs, folder)
     header = (
         f"jules benchmark: commit {git_commit()[:12]}, Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, {runs} runs, {time.perf_counter() - started:.0f} s"

@@ -9,6 +9,7 @@ Plain data in, plain data out: no Typer, Rich or Textual here.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -359,7 +360,8 @@ KEPT_ACTIVITIES = 500
 
 
 class Pacer(Protocol):
-    """What the tracker needs of jules_cli.pacing.Pacer: may a call go now?"""
+    """What the tracker needs of jules_cli.pacing.Pacer: may a call go now? (It also asks
+    `delay()`, how long until one may, when the pacer has it.)"""
 
     def try_acquire(self) -> bool: ...
 
@@ -395,6 +397,7 @@ class Tracker:
         self.details: dict[str, Detail] = {}
         self.version = 0  # bumped whenever anything shown changed
         self.loaded = False  # the first page has been read
+        self.complete = False  # every page within `since` has been read once
         self.activity_calls = 0
         self._seen_update: dict[str, Any] = {}
         self._dirty: dict[str, None] = {}  # insertion-ordered set of ids to read
@@ -407,6 +410,7 @@ class Tracker:
         # the state (never held during a request); `_io_lock` the per-session pollers.
         self.lock = threading.RLock()
         self._io_lock = threading.Lock()
+        self.stop = threading.Event()  # set when the front-end closes: no more waiting
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -438,6 +442,8 @@ class Tracker:
             else:
                 self._token = None
                 changed |= self._drop_unseen()
+                if not self.complete:
+                    self.complete, changed = True, True
         if not self.loaded or changed:
             self.version += 1
         self.loaded = True
@@ -498,10 +504,14 @@ class Tracker:
 
     # -- activities -------------------------------------------------------------------
 
-    def poll_activities(self, open_id: str | None = None, *, most: int = 12) -> list[str]:
+    def poll_activities(
+        self, open_id: str | None = None, *, most: int = 12, deadline: float | None = None
+    ) -> list[str]:
         """Read new activities for the open session, then for the changed ones, while the
-        pacer allows; returns the ids read. Failures propagate (the caller reports them);
-        what was not read stays queued."""
+        pacer allows; returns the ids read. With `deadline` (a time.monotonic() time) it
+        waits for the pacer's turns until then, so a busy view uses its whole share of
+        the quota; without, it takes only turns free at once. Failures propagate (the
+        caller reports them); what was not read stays queued."""
         with self.lock:
             order = list(self._dirty)
             known = open_id in self.sessions
@@ -509,13 +519,30 @@ class Tracker:
             order = [open_id, *[sid for sid in order if sid != open_id]]
         done = []
         for sid in order[:most]:
-            if not self.pacer.try_acquire():
+            if not self._turn_at(deadline):
                 break
             self.read_activities(sid)
             with self.lock:
                 self._dirty.pop(sid, None)
             done.append(sid)
         return done
+
+    def _turn_at(self, deadline: float | None) -> bool:
+        """A turn of the pacer: at once, or (with `deadline`, a time.monotonic() time) by
+        waiting for one until then. The wait ends early when `stop` is set (the view
+        closes), so quitting never waits for the pacer."""
+        while True:
+            if self.pacer.try_acquire():
+                return True
+            delay_of = getattr(self.pacer, "delay", None)
+            if deadline is None or delay_of is None:
+                return False
+            delay = delay_of()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or delay > remaining:
+                return False
+            if self.stop.wait(min(max(delay, 0.01), remaining)):
+                return False
 
     def read_activities(self, sid: str) -> list[dict[str, Any]]:
         from jules_cli.follow import ActivityPoller

@@ -36,6 +36,9 @@ class CountingPacer:
         self.allow = allow
         self.calls = 0
 
+    def delay(self) -> float:
+        return 0.0 if self.calls < self.allow else float("inf")
+
     def try_acquire(self) -> bool:
         if self.calls >= self.allow:
             return False
@@ -147,6 +150,7 @@ async def polled(pilot) -> None:
 async def started(pilot) -> None:
     app = pilot.app
     await until(pilot, lambda: app.first_table.is_set(), "the first table")
+    await until(pilot, lambda: not app._polling, "the first poll's activities")
     await pilot.pause()
 
 

@@ -172,3 +172,137 @@ def test_read_overview_survives_an_activities_failure():
     result = ov.read_overview(client, SINCE)
     assert result.details["1"].command == 'jules session send 1 "continue"'
     assert "gone" in result.errors["1"]
+
+
+# -- the tracker (the dashboard's live overview) ------------------------------------------
+
+
+class ScanClient(PagedClient):
+    """Pages as list_session_pages(page_token=...) serves them; records which were read."""
+
+    def __init__(self, pages, activities=None):
+        super().__init__(pages, activities)
+        self.tokens: list[str | None] = []
+
+    def list_session_pages(self, *, page_size=None, page_token=None):
+        self.tokens.append(page_token)
+        start = int(page_token or 0)
+        for index in range(start, len(self.pages)):
+            yield self.pages[index], str(index + 1) if index + 1 < len(self.pages) else None
+
+    def list_activities(self, sid, since=None):
+        self.activity_reads.append(sid)
+        return iter(self.activities.get(sid, []))
+
+
+class Allow:
+    def __init__(self, turns=1000):
+        self.turns = turns
+
+    def try_acquire(self):
+        if self.turns <= 0:
+            return False
+        self.turns -= 1
+        return True
+
+
+def test_tracker_reads_one_page_a_poll_alternating_with_the_first():
+    pages = [
+        [session("1", "IN_PROGRESS", 1)],
+        [session("2", "COMPLETED", 2)],
+        [session("3", "COMPLETED", 30)],  # past --since: the scan ends here
+        [session("4", "COMPLETED", 40)],
+    ]
+    client = ScanClient(pages)
+    tracker = ov.Tracker(client, SINCE, pacer=Allow())
+    for _ in range(6):
+        tracker.poll_sessions()
+    # first, page 2, first, page 3 (past --since: the scan is complete, page 4 never),
+    # then a new scan from the top: still one page a poll.
+    assert client.tokens == [None, "1", None, "2", None, "1"]
+    assert set(tracker.sessions) == {"1", "2", "3"}
+
+
+def test_tracker_drops_what_a_whole_scan_no_longer_lists():
+    client = ScanClient([[session("1", "IN_PROGRESS", 1), session("2", "PAUSED", 2)]])
+    tracker = ov.Tracker(client, SINCE, pacer=Allow())
+    tracker.poll_sessions()
+    client.pages = [[session("1", "IN_PROGRESS", 1)]]
+    tracker.poll_sessions()
+    assert set(tracker.sessions) == {"1"}
+
+
+def test_tracker_reads_activities_of_the_open_and_the_changed_ones_as_paced():
+    first = [
+        session("1", "IN_PROGRESS", 1),
+        session("2", "COMPLETED", 2),
+        session("3", "PAUSED", 3),
+    ]
+    client = ScanClient([first], {"3": [{"agentMessaged": {"agentMessage": "Go on?"}}]})
+    pacer = Allow(turns=1)
+    tracker = ov.Tracker(client, SINCE, pacer=pacer)
+    tracker.poll_sessions()
+    assert tracker.poll_activities() == ["1"]  # one turn; "3" stays queued
+    assert tracker.pending == 1
+    pacer.turns = 10
+    assert tracker.poll_activities() == ["3"]
+    assert tracker.details["3"].text == "paused: Go on?"
+    assert tracker.poll_activities() == []  # nothing changed: nothing read
+    assert tracker.poll_activities(open_id="2") == ["2"]  # the open one, changed or not
+    moved = session("1", "IN_PROGRESS", 1, updated=0.5)
+    client.pages = [[moved, first[1], first[2]]]
+    tracker.poll_sessions()
+    assert tracker.poll_activities() == ["1"]
+    assert client.activity_reads == ["1", "3", "2", "1"]  # never the COMPLETED one unasked
+
+
+def test_tracker_waits_for_the_pacer_until_the_deadline_but_not_once_stopped():
+    import time
+
+    class Slow(Allow):
+        def delay(self):
+            return 0.05
+
+    pages = [[session(str(n), "IN_PROGRESS", 1) for n in range(3)]]
+    tracker = ov.Tracker(ScanClient(pages), SINCE, pacer=Slow(turns=0))
+    tracker.poll_sessions()
+    started = time.monotonic()
+    assert tracker.poll_activities(deadline=time.monotonic() + 0.2) == []
+    assert 0.15 <= time.monotonic() - started < 2
+    tracker.stop.set()
+    started = time.monotonic()
+    assert tracker.poll_activities(deadline=time.monotonic() + 10) == []
+    assert time.monotonic() - started < 1
+
+
+def test_archived_here_stays_out_until_undone():
+    client = ScanClient([[session("1", "PAUSED", 1)]])
+    tracker = ov.Tracker(client, SINCE, pacer=Allow())
+    tracker.poll_sessions()
+    kept = tracker.hide("1")
+    tracker.poll_sessions()
+    assert "1" not in tracker.sessions
+    tracker.unhide(kept)
+    assert "1" in tracker.sessions
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", True),
+        ("parser", True),
+        ("PARSER refactor", True),
+        ("state:await", True),
+        ("state:awaiting-plan", True),
+        ("state:failed", False),
+        ("repo:octo/app", True),
+        ("repo:other", False),
+        ("octo", True),
+        ("1234", True),
+        ("missing", False),
+    ],
+)
+def test_matches(query, expected):
+    s = session("1234", "AWAITING_PLAN_APPROVAL", 1, title="Refactor the parser")
+    s["sourceContext"] = {"source": "sources/github/octo/app"}
+    assert ov.matches(s, query) is expected

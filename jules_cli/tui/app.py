@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 DEFAULT_INTERVAL = 5.0
 HEADER_PREFIX = "#"  # row keys of the group headings; never a session id (ids are [\w-])
 WIDE = 110  # from this width the table shows each session's one line too
+MAX_PACER_WAIT = 8.0  # seconds a poll may wait for the pacer's turns
 
 KEYS = [
     ("up/down, j/k", "move"),
@@ -234,6 +235,9 @@ class SessionsScreen(SessionActions, Screen):
         self._shown_version = -1
         self._wide: bool | None = None
         self._last_row = 0
+        self._keys: list[str] = []
+        self._width = -1
+        self._cells: dict[str, list[Any]] = {}
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -293,14 +297,17 @@ class SessionsScreen(SessionActions, Screen):
             return
         table = self.query_one("#sessions", DataTable)
         width = self.size.width or app.size.width
-        if force or self._wide is None or (width >= WIDE) != self._wide:
+        columns_changed = width != self._width
+        if columns_changed:
             self._columns(table, width)
+            self._width = width
         keep = self.current_id()
-        table.clear()
         overview = app.snapshot()
         now = app.clock()
         query = app.filter_text
+        rows: list[tuple[str, list[Any]]] = []
         row_of: dict[str, int] = {}
+        blank = [""] * (len(table.columns) - 1)
         for group in GROUPS:
             sessions = [s for s in overview.group(group) if not query or matches(s, query)]
             if not sessions and group != NEEDS_YOU:
@@ -308,10 +315,7 @@ class SessionsScreen(SessionActions, Screen):
             title = f"{GROUP_TITLES[group]} ({len(sessions)})"
             if group == ENDED:
                 title = f"Ended within {app.since_text} ({len(sessions)})"
-            cells: list[Any] = [Text(title, style="bold underline")] + [""] * (
-                len(table.columns) - 1
-            )
-            table.add_row(*cells, key=HEADER_PREFIX + group)
+            rows.append((HEADER_PREFIX + group, [Text(title, style="bold underline"), *blank]))
             for session in sessions:
                 sid = str(session.get("id"))
                 state = str(session.get("state") or "")
@@ -323,11 +327,12 @@ class SessionsScreen(SessionActions, Screen):
                 ]
                 if self._wide:
                     row.append(one_line(overview.details.get(sid, Detail()).text))
-                row_of[sid] = table.row_count
-                table.add_row(*row, key=sid)
+                row_of[sid] = len(rows)
+                rows.append((sid, row))
         if not row_of and app.tracker.loaded:
             empty = "nothing matches" if query else "no sessions"
-            table.add_row(Text(empty, style="dim"), *[""] * (len(table.columns) - 1), key="#empty")
+            rows.append(("#empty", [Text(empty, style="dim"), *blank]))
+        self._draw(table, rows, rebuild=columns_changed)
         self._shown_version = version
         target = row_of.get(keep) if keep else None
         if target is None:
@@ -335,6 +340,25 @@ class SessionsScreen(SessionActions, Screen):
         table.move_cursor(row=target, animate=False)
         self._last_row = target
         self.sub_title = self._subtitle(overview, len(row_of))
+
+    def _draw(self, table: DataTable, rows: list[tuple[str, list[Any]]], *, rebuild: bool) -> None:
+        """The rows into the table: cell by cell when the same rows are shown in the same
+        order (a poll mostly changes a few cells; redrawing 10,000 rows would not be
+        cheap), else all of them anew."""
+        keys = [key for key, _ in rows]
+        if rebuild or keys != self._keys:
+            table.clear()
+            for key, cells in rows:
+                table.add_row(*cells, key=key)
+        else:
+            columns = list(table.columns)
+            for key, cells in rows:
+                if self._cells.get(key) == cells:
+                    continue
+                for column, cell in zip(columns, cells, strict=False):
+                    table.update_cell(key, column, cell)
+        self._keys = keys
+        self._cells = dict(rows)
 
     def _subtitle(self, overview, shown: int) -> str:
         if self.app.filter_text:
@@ -344,7 +368,7 @@ class SessionsScreen(SessionActions, Screen):
             f"{len(overview.running)} running",
             f"{len(overview.ended)} ended",
         ]
-        if self.app.tracker.scanning:
+        if not self.app.tracker.complete:
             parts.append("reading older pages")
         return ", ".join(parts)
 
@@ -783,28 +807,35 @@ class Dashboard(App):
 
     @work(thread=True, group="poll")
     def _poll(self) -> None:
-        error: str | None = None
         # Whatever goes wrong, the view goes on: the next interval polls again.
+        error: str | None = None
         try:
             self.tracker.poll_sessions()
         except Exception as exc:
             error = describe_error(exc)
+        # The table first (the first page is the first complete table), activities after.
+        self.call_from_thread(self._polled, error, False)
         try:
-            self.tracker.poll_activities(self.open_id)
+            # Wait for the pacer's turns during most of the interval, not only the free
+            # one: a busy view then uses its whole share (30 a minute), never more.
+            deadline = time.monotonic() + min(self.interval * 0.8, MAX_PACER_WAIT)
+            self.tracker.poll_activities(self.open_id, deadline=deadline)
         except Exception as exc:
             error = error or describe_error(exc)
-        self.call_from_thread(self._polled, error)
+        self.call_from_thread(self._polled, error, True)
 
-    def _polled(self, error: str | None) -> None:
+    def _polled(self, error: str | None, final: bool) -> None:
+        self.refresh_screens()
+        if self.tracker.loaded:
+            self.first_table.set()
+        if not final:
+            return
         self._polling = False
         if error:
             self.say(error, error=True)
         elif self._last_error:
             self.say("connected again")
         self._last_error = error
-        self.refresh_screens()
-        if self.tracker.loaded:
-            self.first_table.set()
 
     def refresh_screens(self) -> None:
         screen = self.screen
@@ -944,6 +975,10 @@ class Dashboard(App):
         self.open_id = None
         if isinstance(self.screen, SessionScreen):
             self.pop_screen()
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        self.tracker.stop.set()  # a poll waiting for the pacer gives up at once
+        super().exit(*args, **kwargs)
 
     def action_keys(self) -> None:
         if not isinstance(self.screen, HelpScreen):
