@@ -181,3 +181,19 @@ def test_ctrl_c_at_the_prompt_says_how_to_approve_later(emulator_server, cols, r
     assert f"jules session approve {sid}" in "".join(lines[-3:])
     no_panel_left_over(lines, 0)
     assert "Error" not in term.text
+
+
+def test_after_feedback_the_view_says_it_waits_for_the_answer(emulator_server):
+    sid = create(emulator_server, "Add a greeting", approval=True)
+    with spawn(["activities", "tail", sid], env=emulator_server.env, cols=80, rows=24) as term:
+        term.expect(PLAN_PROMPT)
+        # [slow:100]: the emulated agent takes about 1.5 s to answer this message.
+        term.send_line("Please also update the README [slow:100]")
+        term.expect("Feedback sent: Please also update the README")
+        term.expect("Waiting for Jules's answer to your feedback")
+        assert "Approve the plan above?" not in term.text  # not asked again at once
+        term.expect("jules     Noted.")
+        term.expect("Approve the plan above?")
+        term.expect_gone("Waiting for Jules's answer")
+        term.send_line("n")
+        assert term.wait() == 9, term
