@@ -224,3 +224,12 @@ def test_session_show_makes_the_pull_request_url_stand_out(emulator_server):
     assert any(line.startswith("Pull request") for line in term.lines), term
     style = term.style_at("https://github.com/")
     assert style is not None and style.bold and style.fg == "cyan", style
+
+
+def test_session_wait_on_a_question_ends_with_the_question(emulator_server):
+    sid = settled(emulator_server, "Add a greeting [ask]")
+    code, term = run(emulator_server, "session", "wait", sid)
+    assert code == 9, term
+    text = " ".join(term.lines)
+    assert "Jules asks: Before I continue: should the new greeting also be covered" in text
+    assert f'jules session send {sid} "your reply"' in joined(term.lines)

@@ -192,31 +192,37 @@ def watch(
         # The live panel is gone (Watcher.__exit__); say what stopping means.
         print_interrupted(out, watcher.view, again="tail" if show_activities else "wait")
         raise Interrupted(reported=True) from None
-    reason = watcher.view.reason
-    if result.state == "FAILED" and reason is None:
-        reason = _failure_reason(appctx, session_id)
+    from jules_cli.sessions import failure_reason, pending_question
+
+    reason, question = watcher.view.reason, None
+    asks = result.state == "AWAITING_USER_FEEDBACK" and not show_activities
+    if (result.state == "FAILED" and reason is None) or asks:
+        # A wait that did not list the activities: one list, for why it failed or what
+        # Jules asks (None when they cannot be read; the exit code says it anyway).
+        activities = _activities(appctx, session_id)
+        reason = reason or failure_reason(activities)
+        question = pending_question(activities) if asks else None
     print_outcome(
         out,
         result.session,
         result.state,
         result.outcome,
         reason=reason,
+        question=question,
         activities=watcher.view.change_activities,
     )
     return result
 
 
-def _failure_reason(appctx: AppContext, session_id: str) -> str | None:
-    """Why a session failed (its sessionFailed activity), for a wait that did not list
-    the activities; None when they cannot be read (the exit code says FAILED anyway)."""
+def _activities(appctx: AppContext, session_id: str) -> list[dict[str, Any]]:
+    """The session's activities, or none when they cannot be read."""
     from jules_cli.errors import JulesError
-    from jules_cli.sessions import failure_reason
 
     try:
         pacer = follower_pacing(appctx, None)["pacer"]  # still the follower's quota
-        return failure_reason(appctx.client().list_activities(session_id, pacer=pacer))
+        return list(appctx.client().list_activities(session_id, pacer=pacer))
     except JulesError:
-        return None
+        return []
 
 
 def finish(result) -> None:

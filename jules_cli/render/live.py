@@ -288,12 +288,14 @@ def print_outcome(
     outcome: str,
     *,
     reason: str | None = None,
+    question: str | None = None,
     activities: list[dict[str, Any]] | None = None,
 ) -> None:
     """The closing lines of a wait or a follow, on stderr: where the session ended up,
     why when it failed, its pull request, and what to do next.
 
-    `reason`: why it failed (from its sessionFailed activity); `activities`: those seen,
+    `reason`: why it failed (from its sessionFailed activity); `question`: what Jules
+    asks, for a session waiting for an answer; `activities`: those seen,
     if any, for a hint that fits what the session did (a change to get, or none)."""
     sid = as_text(session.get("id"))
     if outcome == "timeout":
@@ -305,6 +307,12 @@ def print_outcome(
     elif outcome == "needs_user":
         message = f"Session {sid} is {state}: {STATE_MEANING.get(state, '')}"
         out.err.print(safe_text(message), style="bold yellow", soft_wrap=True)
+        if question:
+            from rich.text import Text
+
+            line = Text("Jules asks: ", style="bold yellow")
+            line.append(safe_text(" ".join(question.split())), style="bold")
+            out.err.print(line, soft_wrap=True)
     elif state == "COMPLETED":
         out.success(safe_text(f"Session {sid} is COMPLETED."))
     else:
