@@ -210,6 +210,8 @@ def describe(session: dict[str, Any], activities: list[dict[str, Any]] | None) -
         change = change_summary(session)
         return Detail(change or "no changes", f"jules session diff {sid}" if change else None)
     if state == FAILED:
+        if activities is None:
+            return Detail("(reason not read yet)", f"jules activities list {sid}")
         reason = _first_line(failure_reason(acts))
         return Detail(reason or "no reason given", f"jules activities list {sid}")
     return Detail("", None)

@@ -171,7 +171,7 @@ def test_an_activities_failure_still_shows_the_overview(run_jules, server):
     result = run_jules("status", env={**server.env, "JULES_RETRY_DELAY_SCALE": "0"})
     assert result.returncode == 0
     assert "ended\t105\tFAILED" in result.stdout
-    assert "no reason given" in result.stdout
+    assert "(reason not read yet)" in result.stdout
     assert "could not read the activities of 105" in result.stderr
 
 

@@ -113,7 +113,8 @@ def test_describe_ended():
     assert ov.describe(session("3", "COMPLETED", 1), None).text == "no changes"
     failed = [{"sessionFailed": {"reason": "tests fail\ntraceback..."}}]
     assert ov.describe(session("4", "FAILED", 1), failed).text == "tests fail"
-    assert ov.describe(session("4", "FAILED", 1), None).text == "no reason given"
+    assert ov.describe(session("4", "FAILED", 1), []).text == "no reason given"
+    assert ov.describe(session("4", "FAILED", 1), None).text == "(reason not read yet)"
 
 
 def test_plan_progress_follows_step_titles():

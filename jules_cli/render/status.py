@@ -75,20 +75,21 @@ def print_status(
         for session in sessions:
             sid = as_text(session.get("id"))
             state = as_text(session.get("state"))
+            # The title first (what people recognise), then where, when and which id;
+            # below it the state and what it waits for or how it ended.
             line = Text()
-            line.append(safe_text(sid), style="bold")
-            line.append("  ")
-            line.append(safe_text(state), style=STATE_STYLE.get(state, ""))
-            line.append(f"  {safe_text(repo_of(session))}  ", style="dim")
-            line.append(safe_text(" ".join(as_text(session.get("title")).split())))
+            title = " ".join(as_text(session.get("title") or session.get("prompt")).split())
+            line.append(safe_text(title) or "(untitled)", style="bold")
             age = _ago(session.get("createTime"), now)
-            if age and group != RUNNING:
-                line.append(f"  {age}", style="dim")
+            where = [repo_of(session), age if group != RUNNING else "", sid]
+            line.append("  " + "  ".join(safe_text(w) for w in where if w), style="dim")
             indented(line, 2)
             detail = overview.details.get(sid, Detail())
             below = detail.text if group != RUNNING else _running_line(session, now)
+            state_line = Text(safe_text(state), style=STATE_STYLE.get(state, ""))
             if below:
-                indented(Text(safe_text(below)), 4)
+                state_line.append("  " + safe_text(below))
+            indented(state_line, 4)
             if group == NEEDS_YOU and detail.command:
                 # One unbroken line, so that it copies and pastes whole.
                 out.console.print(

@@ -278,9 +278,11 @@ class SessionsScreen(SessionActions, Screen):
         wide = width >= WIDE
         table.clear(columns=True)
         state_w, age_w, repo_w = 22, 8, 22 if wide else 18
-        note_w = 34 if wide else 0
-        # Each column takes its width plus 2 of padding; the title gets what is left.
-        title_w = max(width - (state_w + age_w + repo_w + note_w) - 2 * (5 if wide else 4) - 2, 10)
+        # Each column takes its width plus 2 of padding; the title (and, when wide, the
+        # one line of what the session is at) share what is left.
+        left = max(width - (state_w + age_w + repo_w) - 2 * (5 if wide else 4) - 2, 20)
+        title_w = left * 11 // 20 if wide else left
+        note_w = left - title_w
         table.add_column("STATE", width=state_w, key="state")
         table.add_column("AGE", width=age_w, key="age")
         table.add_column("REPO", width=repo_w, key="repo")
@@ -547,7 +549,7 @@ class SessionScreen(SessionActions, Screen):
         body = self.query_one("#body", VerticalScroll)
         at_end = body.scroll_y >= body.max_scroll_y - 1
         self._show("#activities", lines)
-        if len(activities) != self._shown_activities and at_end:
+        if self._shown_activities and len(activities) != self._shown_activities and at_end:
             # New activities arrive at the bottom: follow them, unless scrolled back.
             self.call_after_refresh(body.scroll_end, animate=False)
         self._shown_activities = len(activities)
