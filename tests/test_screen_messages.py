@@ -233,3 +233,11 @@ def test_session_wait_on_a_question_ends_with_the_question(emulator_server):
     text = " ".join(term.lines)
     assert "Jules asks: Before I continue: should the new greeting also be covered" in text
     assert f'jules session send {sid} "your reply"' in joined(term.lines)
+
+
+def test_session_show_in_a_pipe_gives_the_reason_on_one_line(emulator_server, run_jules):
+    sid = settled(emulator_server, f"Add a greeting [fail:{REASON}]")
+    result = run_jules("session", "show", sid, env=emulator_server.env)
+    assert result.returncode == 0, result.stderr
+    assert f"Reason\t{REASON}" in result.stdout.splitlines()
+    assert f'jules session send {sid} "..."' in result.stderr
