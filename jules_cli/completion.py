@@ -83,11 +83,13 @@ def _save(path: Path, data: dict[str, Any]) -> None:
 
     A cache is a convenience: a read-only home or a full disk must never make a list
     command fail, so write errors are swallowed."""
-    from jules_cli.files import write_atomically  # not on the TAB path: list commands only
+    # Not on the TAB path: list commands only. Private (0600 in a 0700 folder): the
+    # titles of someone's sessions are theirs.
+    from jules_cli.files import private_folder, write_atomically
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, json.dumps(data, sort_keys=True).encode("utf-8"))
+        private_folder(path.parent)
+        write_atomically(path, json.dumps(data, sort_keys=True).encode("utf-8"), private=True)
     except OSError:
         pass
 

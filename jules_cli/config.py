@@ -7,17 +7,19 @@ profile is a table `[profiles.NAME]`. Writes are atomic (temp file + rename) wit
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jules_cli import folders
 from jules_cli.errors import ConfigError, MissingKeyError, UsageError, register_secret
-from jules_cli.files import write_atomically
+from jules_cli.files import exclusive_lock, private_folder, write_atomically
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -150,7 +152,7 @@ def save(data: dict[str, Any], path: Path | None = None) -> Path:
     path = path or config_path()
     payload = tomli_w.dumps(data).encode("utf-8")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private_config_folder(path)
         write_atomically(path, payload, private=True, redact=False)
     except OSError as exc:
         raise ConfigError(
@@ -158,6 +160,18 @@ def save(data: dict[str, Any], path: Path | None = None) -> Path:
             "check the permissions of its folder, or choose another with JULES_CONFIG_DIR",
         ) from exc
     return path
+
+
+def _private_config_folder(path: Path) -> Path:
+    """The config file's folder, created 0700 (each missing level) if it is not there."""
+    try:
+        folder = private_folder(path.parent)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            "check the permissions of its folder, or choose another with JULES_CONFIG_DIR",
+        ) from exc
+    return folder
 
 
 def _holds_a_key(data: dict[str, Any]) -> bool:
@@ -213,17 +227,39 @@ class Profile:
         return self.values.get(key, default)
 
     def set(self, key: str, value: Any) -> None:
-        profiles = self._data.setdefault("profiles", {})
-        profiles.setdefault(self.name, {})[key] = value
-        save(self._data, self.path)
+        with self._changing() as data:
+            data.setdefault("profiles", {}).setdefault(self.name, {})[key] = value
 
     def unset(self, key: str) -> bool:
-        profile = self._data.get("profiles", {}).get(self.name, {})
-        if key not in profile:
-            return False
-        del profile[key]
-        save(self._data, self.path)
+        with self._changing() as data:
+            profile = data.get("profiles", {}).get(self.name, {})
+            if key not in profile:
+                return False
+            del profile[key]
         return True
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[dict[str, Any]]:
+        """Read-modify-write under an exclusive lock (`config.toml.lock`): the file is
+        read afresh, so a `config set` or `auth login` running at the same time is never
+        lost. Saved when the block ends normally having changed something."""
+        folder = _private_config_folder(self.path)
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(exclusive_lock(folder / (self.path.name + ".lock")))
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot write {self.path}: {exc.strerror or exc}",
+                    "check the permissions of its folder, or choose another with "
+                    "JULES_CONFIG_DIR",
+                ) from exc
+            data = load(self.path)
+            before = copy.deepcopy(data)
+            yield data
+            # Not after an exception; after unset()'s `return False` nothing changed.
+            if data != before:
+                save(data, self.path)
+            self._data = data
 
     def profile_names(self) -> list[str]:
         return sorted(self._data.get("profiles", {}))

@@ -149,17 +149,6 @@ def private_folder(folder: Path | str) -> Path:
     return folder
 
 
-def tighten_folder(folder: Path) -> None:
-    """Make a folder of jules's own 0700 if it is looser and ours (an older version, or
-    another tool, made it 0755)."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        status = os.stat(folder)
-        if status.st_uid == os.geteuid() and stat.S_IMODE(status.st_mode) & 0o077:
-            os.chmod(folder, stat.S_IMODE(status.st_mode) & 0o700)
-
-
 @contextlib.contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
     """An exclusive lock on `path` (created 0600) across processes: fcntl on POSIX,

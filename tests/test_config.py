@@ -52,7 +52,8 @@ def test_write_is_atomic_and_leaves_no_temp_files(isolated_config):
     profile = config.Profile()
     for i in range(5):
         profile.set("branch", f"b{i}")
-    assert sorted(p.name for p in isolated_config.iterdir()) == ["config.toml"]
+    # The lock that serializes writers stays (empty, 0600); no temporary file does.
+    assert sorted(p.name for p in isolated_config.iterdir()) == ["config.toml", "config.toml.lock"]
 
 
 def test_corrupt_file_is_a_clear_error_and_is_not_overwritten(isolated_config):
@@ -187,7 +188,7 @@ def test_the_key_is_never_in_a_readable_temporary_file(isolated_config, monkeypa
     monkeypatch.setattr(files.os, "open", recording_open)
     monkeypatch.setattr(files.os, "replace", checking_replace)
     config.Profile().set(config.KEY_FIELD, "sk-TEST-0123456789-SECRET")
-    assert created_modes == [0o600]
+    assert created_modes and all(mode == 0o600 for mode in created_modes)  # lock, temp
 
 
 def test_only_the_folder_jules_creates_is_made_private(tmp_path, monkeypatch):
@@ -198,3 +199,44 @@ def test_only_the_folder_jules_creates_is_made_private(tmp_path, monkeypatch):
     config.Profile().set("repo", "octo/hello")
     assert stat.S_IMODE(os.stat(existing / "jules").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(existing).st_mode) == 0o755
+
+
+def test_parallel_writers_lose_nothing(tmp_path):
+    """20 `config set` and 10 `auth login` at once, each in its own profile: every one of
+    them is in the file afterwards (each used to read, change and write back the whole
+    file, so concurrent ones overwrote each other)."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import jules_command
+
+    env = {**os.environ, "JULES_CONFIG_DIR": str(tmp_path / "cfg")}
+
+    def jules(args: list[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*jules_command(), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    jobs = [(["--profile", f"p{n}", "config", "set", "repo", f"o/r{n}"], "") for n in range(20)]
+    jobs += [
+        (
+            ["--profile", f"k{n}", "auth", "login", "--with-key", "--no-verify"],
+            f"key-{n}-abcdefgh\n",
+        )
+        for n in range(10)
+    ]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda job: jules(*job), jobs))
+    assert all(result.returncode == 0 for result in results), [r.stderr for r in results]
+    path = tmp_path / "cfg" / "config.toml"
+    for n in range(20):
+        assert config.Profile(f"p{n}", path=path).get("repo") == f"o/r{n}"
+    for n in range(10):
+        assert config.Profile(f"k{n}", path=path).get(config.KEY_FIELD) == f"key-{n}-abcdefgh"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "cfg").st_mode) == 0o700

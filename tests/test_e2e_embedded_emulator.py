@@ -194,3 +194,38 @@ def test_a_bad_emulator_speed_is_a_usage_error(run_jules, args, env):
     assert result.returncode == 2
     assert result.stderr.count("Error:") == 1 and "speed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_everything_jules_keeps_in_the_users_folders_is_private(tmp_path):
+    """Config folder, completion cache and emulator state: 0700 folders, 0600 files,
+    whichever command creates them first (a list command used to make the folders 0755
+    and the cache and state 0644)."""
+    import stat
+
+    env = {k: v for k, v in os.environ.items() if k != "JULES_CONFIG_DIR"}
+    env.update(XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env.update(XDG_STATE_HOME=str(tmp_path / "state"), HOME=str(tmp_path), **FAST)
+    for args in (["--emulator", "session", "new", "-q", "--no-repo", "x"],
+                 ["--emulator", "session", "list"], ["config", "set", "repo", "o/r"]):  # fmt: skip
+        result = subprocess.run(
+            [*jules_command(), *args], capture_output=True, text=True, env=env, timeout=60,
+            stdin=subprocess.DEVNULL, cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    written = [p for p in tmp_path.rglob("*") if "jules" in p.relative_to(tmp_path).parts]
+    assert len([p for p in written if p.is_file()]) >= 4, written  # config, cache, state
+    for path in [*written, *(p.parent for p in written)]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+
+
+def test_an_emulator_state_that_cannot_be_saved_is_one_clear_line(run_jules, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    env = {"JULES_EMULATOR_STATE": str(blocker / "state.json"), **FAST}
+    result = run_jules("--emulator", "session", "list", env=env)
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [line for line in result.stderr.splitlines() if not line.startswith("note:")]
+    assert len(errors) == 1 and "cannot save the emulator's state" in errors[0]
+    assert "Traceback" not in result.stderr

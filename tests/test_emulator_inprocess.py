@@ -125,3 +125,113 @@ def test_a_big_state_is_saved_only_when_it_changes(tmp_path):
     # What was saved without being touched is still the compact form.
     saved = json.loads(state.read_text())["sessions"][0]
     assert set(saved) == {"id", "seq", "prompt", "title", "create_ns", "update_ns", "state"}
+
+
+# -- hostile state files and folders ---------------------------------------------------------
+
+CORRUPT_STATES = {
+    "not-utf8": b"\xff\xfe{}",
+    "deep": b"[" * 100_000 + b"]" * 100_000,
+    "a-list": b"[1, 2, 3]",
+    "null": b"null",
+    "wrong-types": json.dumps(
+        {"format": "jules-emulator-state", "version": 1, "offsetNs": [], "sessions": "x"}
+    ).encode(),
+    "bad-sessions": json.dumps(
+        {"format": "jules-emulator-state", "version": 1, "sessions": [{"id": "1"}]}
+    ).encode(),
+    "bad-numbers": json.dumps(
+        {"format": "jules-emulator-state", "version": 1, "seq": "many", "pullNumbers": [1]}
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("content", CORRUPT_STATES.values(), ids=CORRUPT_STATES.keys())
+def test_any_corrupt_state_is_set_aside_and_a_fresh_one_starts(tmp_path, content):
+    from jules_cli.emulator.state import STATE_FORMAT, STATE_VERSION
+
+    assert (STATE_FORMAT, STATE_VERSION) == ("jules-emulator-state", 1)  # as written above
+    state = tmp_path / "s.json"
+    state.write_bytes(content)
+    response = command(state, FakeClock()).get("sessions")
+    assert response.status_code == 200, response.text
+    assert (tmp_path / "s.json.corrupt").read_bytes() == content
+    assert json.loads(state.read_text())["format"] == STATE_FORMAT
+
+
+def test_the_state_and_its_folder_are_private(tmp_path):
+    import os
+    import stat
+
+    state = tmp_path / "new" / "data" / "s.json"
+    command(state, FakeClock()).post("sessions", json={"prompt": "hi"})
+    assert stat.S_IMODE(os.stat(state).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(state.with_name("s.json.lock")).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "new").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "new" / "data").st_mode) == 0o700
+
+
+def test_a_full_disk_is_one_clear_error(tmp_path, monkeypatch):
+    from jules_cli import files
+    from jules_cli.emulator.inprocess import EmulatorStateError
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    with pytest.raises(EmulatorStateError) as raised:
+        command(tmp_path / "s.json", FakeClock()).post("sessions", json={"prompt": "hi"})
+    assert "cannot save the emulator's state" in str(raised.value)
+    assert "No space left on device" in str(raised.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json.lock"]  # no temporary file
+
+
+def test_reset_waits_for_a_running_request_and_is_not_undone(tmp_path):
+    """A request holds the state while it is handled; a reset meanwhile waits for it, so
+    the request's save cannot bring the old sessions back after the reset."""
+    from jules_cli.emulator.inprocess import reset_state
+
+    clock = FakeClock()
+    state = tmp_path / "s.json"
+    created = command(state, clock).post("sessions", json={"prompt": "hi"}).json()
+    app = PersistentEmulatorApp(state, clock=clock)
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow:
+        """The emulator's WSGI app, taking its time over the request."""
+
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        @property
+        def emulator(self):
+            return self.inner.emulator
+
+        @emulator.setter
+        def emulator(self, value) -> None:
+            self.inner.emulator = value
+
+        def __call__(self, environ, start_response):
+            entered.set()
+            release.wait(10)
+            return self.inner(environ, start_response)
+
+    app._app = Slow(app._app)
+
+    def request():
+        client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url=URL + "/")
+        client.get(f"sessions/{created['id']}")
+
+    worker = threading.Thread(target=request)
+    worker.start()
+    assert entered.wait(10)
+    resetter = threading.Thread(target=lambda: reset_state(state))
+    resetter.start()
+    resetter.join(0.3)
+    assert resetter.is_alive()  # waiting for the lock
+    release.set()
+    worker.join(10)
+    resetter.join(10)
+    assert not state.exists()
+    missing = command(state, clock).get(f"sessions/{created['id']}")
+    assert missing.status_code == 404

@@ -140,11 +140,11 @@ def serve(
 def reset(ctx: typer.Context) -> None:
     """Forget the state of the in-process emulator used by --emulator."""
     from jules_cli.cli.context import emulator_state_path
+    from jules_cli.emulator.inprocess import reset_state
 
     path = emulator_state_path()
     out = app_context(ctx).out
-    if path.exists():
-        path.unlink()
+    if reset_state(path):
         out.success(f"Removed the emulator state {path}")
     else:
         out.info("The in-process emulator has no saved state.")

@@ -18,14 +18,22 @@ from typing import Any
 
 from jules_cli.emulator.app import EmulatorApp
 from jules_cli.emulator.state import Emulator
-from jules_cli.files import write_atomically
+from jules_cli.errors import JulesError
+from jules_cli.files import exclusive_lock, private_folder, write_atomically
+
+
+class EmulatorStateError(JulesError):
+    """The in-process emulator's state file cannot be read or written (a full disk, a
+    folder without write permission): one line, not a traceback."""
 
 
 class PersistentEmulatorApp:
-    """A WSGI callable over an Emulator persisted in `state_path` (created on demand).
+    """A WSGI callable over an Emulator persisted in `state_path` (created on demand,
+    0600 in a 0700 folder).
 
     `speed` applies to the steps scheduled by this process. A state file that cannot be
     read as an emulator state is kept aside as `<name>.corrupt` and a fresh one starts.
+    A state that cannot be saved, or a folder that cannot hold it, is EmulatorStateError.
     """
 
     def __init__(
@@ -38,7 +46,7 @@ class PersistentEmulatorApp:
         if not speed > 0:
             raise ValueError("speed must be above 0")
         self.state_path = Path(state_path)
-        self.lock_path = self.state_path.with_name(self.state_path.name + ".lock")
+        self.lock_path = lock_path_of(self.state_path)
         self.speed = float(speed)
         self._clock = clock
         self._app = EmulatorApp(Emulator(speed=self.speed, clock=clock), require_key=False)
@@ -50,8 +58,7 @@ class PersistentEmulatorApp:
             captured[:] = [status, headers]
             return lambda data: None
 
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        with _exclusive_lock(self.lock_path):
+        with state_lock(self.state_path):
             emulator = self.load()
             loaded = emulator.revision
             self._app.emulator = emulator
@@ -68,54 +75,66 @@ class PersistentEmulatorApp:
     def load(self) -> Emulator:
         """The saved emulator, or a fresh one (call with the lock held, or for reading)."""
         try:
-            text = self.state_path.read_text(encoding="utf-8")
+            text = self.state_path.read_bytes().decode("utf-8")
         except FileNotFoundError:
             return Emulator(speed=self.speed, clock=self._clock)
+        except UnicodeDecodeError:
+            return self._set_aside()
+        except OSError as exc:
+            raise _state_error("read", self.state_path, exc) from None
         try:
             return Emulator.from_dict(json.loads(text), clock=self._clock, speed=self.speed)
-        except (ValueError, TypeError, KeyError):
-            with contextlib.suppress(OSError):
-                os.replace(
-                    self.state_path, self.state_path.with_name(self.state_path.name + ".corrupt")
-                )
-            return Emulator(speed=self.speed, clock=self._clock)
+        except Exception:  # noqa: BLE001 - any way a file can be wrong: set it aside
+            # (Invalid JSON, JSON nested too deep, a field of the wrong type or shape.)
+            return self._set_aside()
+
+    def _set_aside(self) -> Emulator:
+        with contextlib.suppress(OSError):
+            os.replace(
+                self.state_path, self.state_path.with_name(self.state_path.name + ".corrupt")
+            )
+        return Emulator(speed=self.speed, clock=self._clock)
 
     def _save(self, emulator: Emulator) -> None:
-        write_atomically(self.state_path, emulator.state_json().encode("utf-8"))
+        try:
+            write_atomically(self.state_path, emulator.state_json().encode("utf-8"), private=True)
+        except OSError as exc:
+            raise _state_error("save", self.state_path, exc) from None
+
+
+def lock_path_of(state_path: Path) -> Path:
+    return state_path.with_name(state_path.name + ".lock")
 
 
 @contextlib.contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path` across processes: fcntl on POSIX, msvcrt on Windows,
-    and no lock where neither exists (a single process is then still consistent)."""
-    with open(path, "a+b") as handle:
+def state_lock(state_path: Path) -> Iterator[None]:
+    """The lock every reader and writer of the state file holds (its folder created 0700
+    first): requests of concurrent commands, and `jules emulator reset`."""
+    with contextlib.ExitStack() as stack:
         try:
-            import fcntl
-        except ImportError:
-            fcntl = None  # type: ignore[assignment]
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            return
+            private_folder(state_path.parent)
+            stack.enter_context(exclusive_lock(lock_path_of(state_path)))
+        except OSError as exc:
+            raise _state_error("save", state_path, exc) from None
+        yield
+
+
+def reset_state(state_path: Path) -> bool:
+    """Forget the saved state, under the lock, so that a command running meanwhile
+    cannot write the old state back after it; False when there was none."""
+    with state_lock(state_path):
         try:
-            import msvcrt
-        except ImportError:
-            yield
-            return
-        locked = False
-        for _ in range(600):
-            try:
-                msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-                locked = True
-                break
-            except OSError:
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            if locked:
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            state_path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise _state_error("remove", state_path, exc) from None
+    return True
+
+
+def _state_error(verb: str, path: Path, exc: OSError) -> EmulatorStateError:
+    return EmulatorStateError(
+        f"cannot {verb} the emulator's state {path}: {exc.strerror or exc}",
+        "free some space or fix the folder's permissions, or choose another file with "
+        "JULES_EMULATOR_STATE",
+    )
