@@ -227,7 +227,8 @@ class Profile:
         return self.values.get(key, default)
 
     def set(self, key: str, value: Any) -> None:
-        with self._changing() as data:
+        # Written even when the value is the same: that also makes the file 0600 again.
+        with self._changing(always=True) as data:
             data.setdefault("profiles", {}).setdefault(self.name, {})[key] = value
 
     def unset(self, key: str) -> bool:
@@ -239,10 +240,11 @@ class Profile:
         return True
 
     @contextlib.contextmanager
-    def _changing(self) -> Iterator[dict[str, Any]]:
+    def _changing(self, always: bool = False) -> Iterator[dict[str, Any]]:
         """Read-modify-write under an exclusive lock (`config.toml.lock`): the file is
         read afresh, so a `config set` or `auth login` running at the same time is never
-        lost. Saved when the block ends normally having changed something."""
+        lost. Saved when the block ends normally having changed something (or
+        `always`)."""
         folder = _private_config_folder(self.path)
         with contextlib.ExitStack() as stack:
             try:
@@ -257,7 +259,7 @@ class Profile:
             before = copy.deepcopy(data)
             yield data
             # Not after an exception; after unset()'s `return False` nothing changed.
-            if data != before:
+            if always or data != before:
                 save(data, self.path)
             self._data = data
 

@@ -494,7 +494,9 @@ def test_auth_login_creates_a_private_file_in_a_private_folder(server, tmp_path)
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((folder / "config.toml").stat().st_mode) == 0o600
-    assert [p.name for p in folder.iterdir()] == ["config.toml"]  # no temporary left
+    # No temporary file left; the lock that serializes writers is private too.
+    assert sorted(p.name for p in folder.iterdir()) == ["config.toml", "config.toml.lock"]
+    assert stat.S_IMODE((folder / "config.toml.lock").stat().st_mode) == 0o600
     assert KEY in (folder / "config.toml").read_text()
     assert_kept_secret(result, tmp_path)
 
