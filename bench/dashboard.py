@@ -34,7 +34,16 @@ DASHBOARD_CHILD = """
 import os, sys, time
 url, key, mode, window = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 from jules_cli.api.client import JulesClient
+from jules_cli.overview import Tracker
 from jules_cli.pacing import Pacer
+
+# As `jules dashboard` starts (jules_cli/cli/dashboard.py): the first page is read while
+# Textual is imported.
+client = JulesClient(key, url)
+since = time.time() - 20 * 365 * 86400
+tracker = Tracker(client, since, pacer=Pacer())
+first = tracker.start_first_poll() if mode == "first" else None
+
 from jules_cli.tui.app import Dashboard
 
 class Bench(Dashboard):
@@ -68,12 +77,12 @@ def drawn(app):
 
 Bench.told = False
 
-client = JulesClient(key, url)
-since = time.time() - 20 * 365 * 86400
 interval = 5.0 if mode == "rate" else 3600.0
-Bench(client, since=since, since_text="20y", pacer=Pacer(), interval=interval).run(
-    headless=True, size=(SIZE)
+app = Bench(
+    client, since=since, since_text="20y", pacer=tracker.pacer, interval=interval,
+    tracker=tracker, first_poll=first,
 )
+app.run(headless=True, size=(SIZE))
 """.replace("SIZE", SIZE)
 
 STATIC_CHILD = """

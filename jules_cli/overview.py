@@ -416,6 +416,22 @@ class Tracker:
 
     # -- sessions ---------------------------------------------------------------------
 
+    def start_first_poll(self) -> threading.Thread:
+        """Read the first page in a thread now, e.g. while the front-end is still being
+        imported: the wait for the network overlaps the start-up. Its failure is kept in
+        `first_error` for the front-end to show."""
+        self.first_error: Exception | None = None
+
+        def first() -> None:
+            try:
+                self.poll_sessions()
+            except Exception as exc:  # shown by the front-end, which then polls again
+                self.first_error = exc
+
+        thread = threading.Thread(target=first, name="jules-first-page", daemon=True)
+        thread.start()
+        return thread
+
     def poll_sessions(self) -> None:
         with self.lock:
             self._turn += 1

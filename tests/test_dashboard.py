@@ -592,3 +592,37 @@ def test_activities_are_read_only_for_changed_sessions_and_as_the_pacer_allows(w
             assert world.calls("/activities") == []  # nothing changed, nothing read
 
     run(body())
+
+
+def test_the_first_page_read_before_the_app_starts_is_used(world):
+    from jules_cli.overview import Tracker
+
+    async def body():
+        tracker = Tracker(world.client, world.clock() - 86400, pacer=CountingPacer())
+        first = tracker.start_first_poll()
+        first.join()
+        app = world.dashboard(tracker=tracker, first_poll=first)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            assert "Refactor the parser" in screen_text(app)
+            # One page read in all: the app did not read it again.
+            assert world.calls("sessions") == ["GET sessions"]
+
+    run(body())
+
+
+def test_a_failed_first_page_shows_and_the_next_poll_recovers(world):
+    from jules_cli.overview import Tracker
+
+    async def body():
+        world.app.add_faults({"status": 503, "times": 5, "path": "sessions"})
+        tracker = Tracker(world.client, world.clock() - 86400, pacer=CountingPacer())
+        first = tracker.start_first_poll()
+        app = world.dashboard(tracker=tracker, first_poll=first)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "unavailable" in status_line(app), "the error")
+            await polled(pilot)
+            assert status_line(app) == "connected again"
+            assert "Refactor the parser" in screen_text(app)
+
+    run(body())

@@ -62,11 +62,25 @@ def dashboard(
         )
     appctx = app_context(ctx)
     client = appctx.client()  # a missing key fails here, before the screen is taken
+    from jules_cli.overview import Tracker
     from jules_cli.pacing import shared
-    from jules_cli.tui.app import Dashboard
 
     cutoff = time.time() - parse_duration(since)
-    Dashboard(client, since=cutoff, since_text=since, pacer=shared(), interval=interval).run()
+    tracker = Tracker(client, cutoff, pacer=shared())
+    first = tracker.start_first_poll()  # the first page comes while Textual loads
+
+    from jules_cli.tui.app import Dashboard
+
+    dashboard = Dashboard(
+        client,
+        since=cutoff,
+        since_text=since,
+        pacer=tracker.pacer,
+        interval=interval,
+        tracker=tracker,
+        first_poll=first,
+    )
+    dashboard.run()
 
 
 def _isatty(stream) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-import webbrowser
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,17 +20,10 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import (
-    Button,
-    Checkbox,
-    DataTable,
-    Footer,
-    Header,
-    Input,
-    Select,
-    Static,
-    TextArea,
-)
+
+# Only the widgets of the first screen: the form's (TextArea, Select, Checkbox, Button)
+# are imported when the form opens, so that they do not delay the first table.
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from jules_cli.errors import JulesError, RateLimited, Unavailable
 from jules_cli.overview import (
@@ -88,8 +80,15 @@ def describe_error(error: Exception) -> str:
     return text
 
 
+_STATE_CELLS: dict[str, Text] = {}
+
+
 def state_cell(state: str) -> Text:
-    return Text(state, style=STATE_STYLE.get(state, ""))
+    """One shared cell per state: 10,000 rows hold 9 of them, not 10,000."""
+    cell = _STATE_CELLS.get(state)
+    if cell is None:
+        cell = _STATE_CELLS[state] = Text(safe_text(state), style=STATE_STYLE.get(state, ""))
+    return cell
 
 
 def age_of(session: dict[str, Any], now: float) -> str:
@@ -502,7 +501,7 @@ class SessionScreen(SessionActions, Screen):
         head = Text()
         head.append(one_line(session.get("title") or session.get("prompt")), style="bold")
         head.append("\n")
-        head.append_text(state_cell(state))
+        head.append_text(state_cell(state).copy())
         head.append(f"  {one_line(repo_of(session))}  {session_url(session)}", style="dim")
         detail = app.snapshot_detail(self.session_id)
         if detail.command:
@@ -630,6 +629,8 @@ class NewSessionScreen(Screen):
     ]
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Button, Checkbox, Select, TextArea
+
         yield Header(show_clock=False)
         with Vertical(id="form"):
             yield Static("Prompt", classes="label")
@@ -647,10 +648,12 @@ class NewSessionScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = "new session"
         self.sources: dict[str, dict[str, Any]] = {}
-        self.query_one("#prompt", TextArea).focus()
+        self.query_one("#prompt").focus()
         self.app.load_sources(self)
 
     def sources_loaded(self, sources: list[dict[str, Any]], preselect: str | None) -> None:
+        from textual.widgets import Select
+
         from jules_cli.sources import repo_label
 
         self.sources = {str(s.get("name")): s for s in sources if s.get("name")}
@@ -668,11 +671,13 @@ class NewSessionScreen(Screen):
     def action_back(self) -> None:
         self.app.pop_screen()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    def on_button_pressed(self, event: Any) -> None:
         if event.button.id == "create":
             self.action_create()
 
     def action_create(self) -> None:
+        from textual.widgets import Checkbox, Select, TextArea
+
         from jules_cli.sessions import NewSession
         from jules_cli.sources import default_branch
 
@@ -752,16 +757,20 @@ class Dashboard(App):
         since_text: str = "24h",
         pacer: Any,
         interval: float = DEFAULT_INTERVAL,
-        open_url: Callable[[str], bool] = webbrowser.open,
+        open_url: Callable[[str], bool] | None = None,
+        tracker: Tracker | None = None,
+        first_poll: threading.Thread | None = None,
         current_repo: Callable[[], str | None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.client = client
-        self.tracker = Tracker(client, since, pacer=pacer)
+        # A tracker whose first page is already on its way (first_poll), or a new one.
+        self.tracker = tracker or Tracker(client, since, pacer=pacer)
+        self._first_poll = first_poll
         self.since_text = since_text
         self.interval = interval
-        self.open_url = open_url
+        self.open_url = open_url or _open_in_browser
         self.current_repo = current_repo or _checkout_repo
         self.clock = clock
         self.filter_text = ""
@@ -811,8 +820,14 @@ class Dashboard(App):
     def _poll(self) -> None:
         # Whatever goes wrong, the view goes on: the next interval polls again.
         error: str | None = None
+        first, self._first_poll = self._first_poll, None
         try:
-            self.tracker.poll_sessions()
+            if first is not None:
+                first.join()  # the page read while the app was starting
+                if self.tracker.first_error is not None:
+                    raise self.tracker.first_error
+            else:
+                self.tracker.poll_sessions()
         except Exception as exc:
             error = describe_error(exc)
         # The table first (the first page is the first complete table), activities after.
@@ -943,7 +958,7 @@ class Dashboard(App):
         url = session_url(session)
         try:
             opened = self.open_url(url)
-        except webbrowser.Error:
+        except Exception:  # webbrowser.Error, or a browser that fails to start
             opened = False
         if opened:
             self.say(f"Opened {url}")
@@ -985,6 +1000,12 @@ class Dashboard(App):
     def action_keys(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+
+def _open_in_browser(url: str) -> bool:
+    import webbrowser
+
+    return webbrowser.open(url)
 
 
 def _checkout_repo() -> str | None:
