@@ -21,6 +21,7 @@ class ExitCode:
     WAIT_FAILED = 8
     WAIT_NEEDS_USER = 9
     WAIT_TIMEOUT = 10
+    WAIT_STALLED = 11
     INTERRUPTED = 130
 
 

@@ -80,14 +80,14 @@ def activity_kind(activity: dict[str, Any]) -> str | None:
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _DURATION = re.compile(
     rf"^(?:(?P<plain>{_NUMBER})"
-    rf"|(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s)?)$"
+    rf"|(?:(?P<d>{_NUMBER})d)?(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s)?)$"
 )
 
 
 def parse_duration(text: str) -> float:
-    """`90`, `90s`, `15m`, `2h`, `1h30m`, `1.5m` -> seconds."""
+    """`90`, `90s`, `15m`, `2h`, `1h30m`, `1.5m`, `7d` -> seconds."""
     cleaned = str(text).strip().lower().replace(" ", "")
-    hint = "give seconds or a duration such as 90s, 15m, 2h or 1h30m"
+    hint = "give seconds or a duration such as 90s, 15m, 2h, 1h30m or 7d"
     if cleaned.startswith("-"):
         raise UsageError(f"invalid duration {text!r}: it must not be negative", hint)
     match = _DURATION.match(cleaned)
@@ -98,7 +98,7 @@ def parse_duration(text: str) -> float:
     else:
         seconds = sum(
             float(match[unit]) * factor
-            for unit, factor in (("h", 3600.0), ("m", 60.0), ("s", 1.0))
+            for unit, factor in (("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0))
             if match[unit] is not None
         )
     if not math.isfinite(seconds):
@@ -379,6 +379,7 @@ OUTCOME_COMPLETED = "completed"
 OUTCOME_FAILED = "failed"
 OUTCOME_NEEDS_USER = "needs_user"
 OUTCOME_TIMEOUT = "timeout"
+OUTCOME_STALLED = "stalled"
 
 OUTCOME_EXIT_CODES: dict[str, int] = {
     OUTCOME_REACHED: ExitCode.OK,
@@ -386,7 +387,25 @@ OUTCOME_EXIT_CODES: dict[str, int] = {
     OUTCOME_FAILED: ExitCode.WAIT_FAILED,
     OUTCOME_NEEDS_USER: ExitCode.WAIT_NEEDS_USER,
     OUTCOME_TIMEOUT: ExitCode.WAIT_TIMEOUT,
+    OUTCOME_STALLED: ExitCode.WAIT_STALLED,
 }
+
+# How several waits add up (`session wait A B C`): the most severe code wins, in this
+# order (CLI.md): a failure beats a session waiting for you, which beats a timeout, which
+# beats a stall, which beats success.
+SEVERITY: tuple[int, ...] = (
+    ExitCode.WAIT_FAILED,
+    ExitCode.WAIT_NEEDS_USER,
+    ExitCode.WAIT_TIMEOUT,
+    ExitCode.WAIT_STALLED,
+    ExitCode.OK,
+)
+
+
+def most_severe(codes: Iterable[int]) -> int:
+    """The exit code of several waits together (0 for none)."""
+    found = set(codes)
+    return next((code for code in SEVERITY if code in found), ExitCode.OK)
 
 
 @dataclass(frozen=True)
@@ -524,9 +543,55 @@ class Backoff:
 @dataclass(frozen=True)
 class FollowResult:
     session: dict[str, Any]  # the last session object fetched ({} if none arrived)
-    outcome: str  # OUTCOME_REACHED / _COMPLETED / _FAILED / _NEEDS_USER / _TIMEOUT
+    outcome: str  # OUTCOME_REACHED / _COMPLETED / _FAILED / _NEEDS_USER / _TIMEOUT / _STALLED
     exit_code: int
     state: str  # the effective state the wait ended on
+    silent_for: float | None = None  # with OUTCOME_STALLED: seconds without a new activity
+
+
+class StallWatch:
+    """`--stall DUR`: has a session shown no new activity for DUR?
+
+    The silence is counted from the newest activity's createTime, or from the start of the
+    wait when that is later (wall-clock seconds: createTime is the server's wall time). A
+    session waiting for the user is never stalled: it is waiting for you, not stuck.
+    A verdict needs a look at the activities made at or after the moment the silence
+    reached DUR (`listed_at`), so an activity that arrived just before is never missed.
+    """
+
+    def __init__(self, seconds: float, started_wall: float) -> None:
+        if not seconds > 0 or not math.isfinite(seconds):
+            raise UsageError(f"invalid --stall {seconds!r}: give a duration above 0, e.g. 10m")
+        self.seconds = seconds
+        self.started_wall = started_wall
+        self.newest: float | None = None  # newest activity createTime seen (POSIX seconds)
+        self.listed_at: float | None = None  # wall time of the latest activities list
+
+    def saw(self, activities: Iterable[dict[str, Any]], listed_at: float) -> None:
+        for activity in activities:
+            created = timestamp_ns(activity.get("createTime"))
+            if created is not None and (self.newest is None or created / _NS > self.newest):
+                self.newest = created / _NS
+        self.listed_at = listed_at
+
+    @property
+    def quiet_since(self) -> float:
+        return max(self.newest or self.started_wall, self.started_wall)
+
+    @property
+    def due_at(self) -> float:
+        """Wall time at which the silence reaches the stall duration."""
+        return self.quiet_since + self.seconds
+
+    def needs_look(self, now_wall: float) -> bool:
+        """The silence is long enough, but no list since then has confirmed it."""
+        return now_wall >= self.due_at and (self.listed_at is None or self.listed_at < self.due_at)
+
+    def stalled(self, now_wall: float, state: str | None) -> float | None:
+        """Seconds of silence when the session counts as stalled, else None."""
+        if state in USER_STATES or now_wall < self.due_at or self.needs_look(now_wall):
+            return None
+        return now_wall - self.quiet_since
 
 
 # How many recent activities (of any kind) the waiting-for-user hook gets to look at.
@@ -565,6 +630,8 @@ def follow(
     give_up_after: float = GIVE_UP_AFTER_SECONDS,
     session_refresh: float = SESSION_REFRESH_SECONDS,
     settle_reads: int = SETTLE_READS,
+    stall: float | None = None,
+    wall: Callable[[], float] = time.time,
 ) -> FollowResult:
     """Follow a session until `condition` decides, or `timeout` seconds pass.
 
@@ -603,6 +670,10 @@ def follow(
     successful poll. The timeout uses `clock` and no pause runs past it; when the last poll
     before it failed, that failure is raised rather than reporting a timeout. Any other
     error, and KeyboardInterrupt, propagates.
+
+    `stall` (seconds): a session not waiting for the user whose newest activity is that
+    old (or older than the start) ends the follow with OUTCOME_STALLED (exit 11); `wall`
+    is the wall clock that activity times are compared with.
     """
     if isinstance(condition, str):
         condition = Condition.parse(condition)
@@ -616,6 +687,7 @@ def follow(
     recent: deque[dict[str, Any]] = deque(maxlen=RECENT_ACTIVITIES)
     started = clock()
     deadline = None if timeout is None else started + timeout
+    stall_watch = None if stall is None else StallWatch(stall, wall())
     session: dict[str, Any] = {}
     session_read_at: float | None = None
     refresh_next = True  # read the session before the next list
@@ -634,14 +706,19 @@ def follow(
             return 0  # no turn before the deadline: the session alone tells the end
         report = replay or poller.polls > 0
         count = 0
+        listed_at = wall()
         for activity in poller.stream():
             count += 1
+            if stall_watch is not None:
+                stall_watch.saw((activity,), listed_at)
             evidence.add(activity)
             recent.append(activity)
             if report and on_activity is not None:
                 on_activity(activity)
             if activity_kind(activity) in _REARMING_KINDS:
                 hook_armed = True
+        if stall_watch is not None:
+            stall_watch.saw((), listed_at)  # the whole list was read: the look counts
         return count
 
     def read_session() -> dict[str, Any]:
@@ -662,7 +739,9 @@ def follow(
             if state_only:
                 session = read_session()
                 new_activities = 0
-                if str(session.get("state")) == COMPLETED:
+                if str(session.get("state")) == COMPLETED or (
+                    stall_watch is not None and stall_watch.needs_look(wall())
+                ):
                     step = "activities"
                     new_activities = absorb_poll()
                 new_state = effective_state(session, evidence.activities)
@@ -736,7 +815,16 @@ def follow(
                     outcome = None
             if outcome is not None:
                 return FollowResult(session, outcome, OUTCOME_EXIT_CODES[outcome], state)
+            if stall_watch is not None and not answered:
+                silent = stall_watch.stalled(wall(), state)
+                if silent is not None:
+                    return FollowResult(
+                        session, OUTCOME_STALLED, ExitCode.WAIT_STALLED, state, silent
+                    )
             delay = pacing.next_delay(bool(new_activities) or changed or answered)
+            if stall_watch is not None:
+                # Look again right when the silence would reach the stall duration.
+                delay = min(delay, max(stall_watch.due_at - wall(), 0.0) + 0.01)
 
         # Not sooner than the pacer would let the next list go anyway: one pause, not two.
         delay = max(delay, pacer.delay())
@@ -813,3 +901,254 @@ def send_and_wait(
                 return None, ExitCode.WAIT_TIMEOUT
             delay = min(delay, left)
         sleep(delay)
+
+
+# -- several sessions at once -----------------------------------------------------------------
+
+
+class CallPacer(Protocol):
+    """Spaces ListActivities calls (jules-api.md 8: one quota for every follower of a key);
+    jules_cli.pacing.Pacer. One pacer serves every session a wait follows, so the limit
+    holds in total."""
+
+    def delay(self) -> float:
+        """Seconds until one more call could go (0: at once); reserves nothing."""
+        ...
+
+    def try_acquire(self) -> bool:
+        """Count a call and return True if one may go now; else False."""
+        ...
+
+
+class ManyClient(FollowClient, Protocol):
+    def list_sessions(
+        self, *, archived: bool | None = False, page_size: int | None = ..., limit: int | None = ...
+    ) -> Iterable[dict[str, Any]]: ...
+
+
+# sessions.list serves up to this many of the newest sessions in one request.
+LIST_PAGE = 100
+# Below this many ids followed, reading each session is as cheap as a list page.
+LIST_MIN_IDS = 2
+
+
+class _Followed:
+    """What the multi-session wait knows of one session."""
+
+    def __init__(self, client: ActivitySource, session_id: str, stall: StallWatch | None):
+        self.id = session_id
+        self.poller = ActivityPoller(client, session_id)
+        self.evidence = StateEvidence()
+        self.stall = stall
+        self.session: dict[str, Any] = {}
+        self.state: str | None = None
+        self.result: FollowResult | None = None
+        self.listed = True  # served by the sessions.list page, until it is not
+        self.failing_since: float | None = None
+        self.last_error: Exception | None = None
+        self.read_ok = False  # read at least once
+
+    def fail(self, error: Exception, now: float, give_up_after: float) -> None:
+        self.failing_since = now if self.failing_since is None else self.failing_since
+        self.last_error = error
+        if now - self.failing_since >= give_up_after:
+            raise error
+
+    def ok(self) -> None:
+        self.failing_since = None
+        self.last_error = None
+
+
+def follow_many(
+    client: ManyClient,
+    session_ids: list[str],
+    *,
+    condition: Condition | str = DONE,
+    timeout: float | None = None,
+    interval: float | None = None,
+    stall: float | None = None,
+    first: bool = False,
+    pacer: CallPacer | None = None,
+    on_state_change: Callable[[str, str | None, str, dict[str, Any]], None] | None = None,
+    on_end: Callable[[str, FollowResult], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: Backoff | None = None,
+    not_found_grace: float = NOT_FOUND_GRACE_SECONDS,
+    give_up_after: float = GIVE_UP_AFTER_SECONDS,
+) -> list[FollowResult | None]:
+    """Wait on several sessions at once (`session wait A B C`), each until `condition`.
+
+    Returns one FollowResult per id given, in that order (repeated ids share one). With
+    `first` (`--any`) it returns as soon as one session ends its wait; the others are
+    then None. `on_state_change(id, old, new, session)` and `on_end(id, result)` report
+    each session's moves as they happen.
+
+    The states are read in one sessions.list page (the newest LIST_PAGE sessions, archived
+    ones included) when it serves at least LIST_MIN_IDS of the sessions still followed,
+    and with one sessions.get for each of the others; a session missing from the page is
+    read by id from then on. Activities are listed only when needed: when the API says
+    COMPLETED (which is not final, see effective_state) and when a `stall` verdict is due.
+    Every list goes through `pacer`, shared by all the sessions, so the ListActivities
+    calls stay within the quota however many sessions are followed; a list the pacer
+    defers is made at a later cycle. Errors are handled as in `follow()`, per session:
+    transient ones are retried until `give_up_after`, a 404 of the session itself (or of
+    its activities after `not_found_grace`) ends the whole wait.
+    """
+    if isinstance(condition, str):
+        condition = Condition.parse(condition)
+    if timeout is not None and timeout < 0:
+        raise UsageError(f"invalid timeout {timeout!r}: it must not be negative")
+    if not session_ids:
+        raise UsageError("give at least one session id")
+    pacing = backoff or Backoff(interval)
+    started = clock()
+    started_wall = wall()
+    deadline = None if timeout is None else started + timeout
+    followed: dict[str, _Followed] = {}
+    for sid in session_ids:
+        if sid not in followed:
+            watch = None if stall is None else StallWatch(stall, started_wall)
+            followed[sid] = _Followed(client, sid, watch)
+    use_list_page = len(followed) >= LIST_MIN_IDS
+
+    def pending() -> list[_Followed]:
+        return [f for f in followed.values() if f.result is None]
+
+    def finish(item: _Followed, result: FollowResult) -> None:
+        item.result = result
+        if on_end is not None:
+            on_end(item.id, result)
+
+    def list_activities(item: _Followed) -> bool:
+        """Poll the session's new activities through the pacer; False when deferred."""
+        if pacer is not None and not pacer.try_acquire():
+            return False
+        fresh = item.poller.poll()
+        for activity in fresh:
+            item.evidence.add(activity)
+        if item.stall is not None:
+            item.stall.saw(fresh, wall())
+        return True
+
+    def read_states(items: list[_Followed], now: float) -> bool:
+        """Fresh session objects into each item; True when something failed."""
+        nonlocal use_list_page
+        failed = False
+        by_id: dict[str, dict[str, Any]] = {}
+        wanted = [item for item in items if item.listed]
+        if use_list_page and len(wanted) >= LIST_MIN_IDS:
+            try:
+                page = client.list_sessions(archived=None, page_size=LIST_PAGE, limit=LIST_PAGE)
+                for found in page:
+                    sid = str(found.get("id") or str(found.get("name", "")).rpartition("/")[2])
+                    by_id[sid] = found
+            except (Unavailable, RateLimited) as error:
+                for item in wanted:
+                    item.fail(error, now, give_up_after)
+                return True
+        else:
+            use_list_page = False  # too few left in the page: one GET each is as cheap
+        for item in items:
+            if item.id in by_id:
+                item.session = by_id[item.id]
+                item.read_ok = True
+                item.ok()
+                continue
+            item.listed = False  # older than the newest page (or the page is not used)
+            try:
+                item.session = client.get_session(item.id)
+            except (Unavailable, RateLimited) as error:
+                item.fail(error, now, give_up_after)
+                failed = True
+                continue
+            item.read_ok = True
+            item.ok()
+        return failed
+
+    deferred = False
+    while True:
+        now = clock()
+        items = pending()
+        failed = read_states(items, now)
+        active = False
+        deferred = False
+        for item in items:
+            if item.last_error is not None or not item.read_ok:
+                continue
+            api_state = str(item.session.get("state") or STATE_UNSPECIFIED)
+            look = api_state == COMPLETED or (
+                item.stall is not None and item.stall.needs_look(wall())
+            )
+            if look:
+                try:
+                    if not list_activities(item):
+                        deferred = True
+                        if api_state == COMPLETED:
+                            continue  # not judged before its activities are seen
+                except (Unavailable, RateLimited) as error:
+                    item.fail(error, now, give_up_after)
+                    failed = True
+                    continue
+                except NotFound:
+                    if item.poller.polls > 0 or now - started >= not_found_grace:
+                        raise
+                    deferred = True  # a fresh session's activities are not served yet
+                    continue
+            new_state = effective_state(item.session, item.evidence.activities)
+            if new_state != item.state:
+                active = True
+                if on_state_change is not None:
+                    on_state_change(item.id, item.state, new_state, item.session)
+                item.state = new_state
+            outcome = condition.decide(new_state)
+            if outcome is not None:
+                code = OUTCOME_EXIT_CODES[outcome]
+                finish(item, FollowResult(item.session, outcome, code, new_state))
+                continue
+            if item.stall is not None:
+                silent = item.stall.stalled(wall(), new_state)
+                if silent is not None:
+                    finish(
+                        item,
+                        FollowResult(
+                            item.session, OUTCOME_STALLED, ExitCode.WAIT_STALLED, new_state, silent
+                        ),
+                    )
+        if first and any(f.result is not None for f in followed.values()):
+            winner = next(f for sid in session_ids if (f := followed[sid]).result is not None)
+            return [winner.result if sid == winner.id else None for sid in session_ids]
+        if not pending():
+            return [followed[sid].result for sid in session_ids]
+
+        delay = pacing.error_delay() if failed else pacing.next_delay(active)
+        if deferred and pacer is not None:
+            delay = min(delay, max(pacer.delay(), 0.05))
+        stall_due = [
+            f.stall.due_at for f in pending() if f.stall is not None and f.state not in USER_STATES
+        ]
+        if stall_due:
+            delay = min(delay, max(min(stall_due) - wall(), 0.0) + 0.01)
+        if deadline is not None:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                for item in pending():
+                    if item.last_error is not None:
+                        raise item.last_error  # nobody knows where it is: the outage, not 10
+                    finish(
+                        item,
+                        FollowResult(
+                            item.session,
+                            OUTCOME_TIMEOUT,
+                            ExitCode.WAIT_TIMEOUT,
+                            item.state or STATE_UNSPECIFIED,
+                        ),
+                    )
+                    if first:
+                        return [item.result if sid == item.id else None for sid in session_ids]
+                return [followed[sid].result for sid in session_ids]
+            delay = min(delay, remaining)
+        if delay > 0:
+            sleep(delay)
+

@@ -17,6 +17,7 @@ from jules_cli.cli.options import (
     LimitOption,
     QuietOption,
     SessionArg,
+    StallOption,
     TimeoutOption,
     UntilOption,
     examples,
@@ -143,6 +144,7 @@ def tail(
     until: UntilOption = "done",
     timeout: TimeoutOption = None,
     interval: IntervalOption = None,
+    stall: StallOption = None,
     json_output: Annotated[
         bool,
         typer.Option(
@@ -165,7 +167,7 @@ def tail(
 
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
-    options = WatchOptions.parse(until, timeout, interval)
+    options = WatchOptions.parse(until, timeout, interval, stall)
     if no_follow:
         for activity in appctx.client().list_activities(session_id):
             if json_output:

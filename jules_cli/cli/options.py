@@ -149,6 +149,28 @@ TimeoutOption = Annotated[
         callback=checked_timeout,
     ),
 ]
+def checked_stall(value: str | None) -> str | None:
+    if value is not None:
+        from jules_cli.follow import parse_duration
+
+        seconds = parse_duration(value)
+        if not (math.isfinite(seconds) and seconds > 0):
+            from jules_cli.errors import UsageError
+
+            raise UsageError(f"--stall must be longer than 0, not {value!r}", "e.g. --stall 10m")
+    return value
+
+
+StallOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stall",
+        metavar="DUR",
+        help="End with exit 11 when the session shows no new activity for DUR "
+        "(while it is not waiting for you).",
+        callback=checked_stall,
+    ),
+]
 IntervalOption = Annotated[
     float | None,
     typer.Option(

@@ -19,12 +19,20 @@ from jules_cli.cli.options import (
     QuietOption,
     SessionArg,
     SessionIdsArg,
+    StallOption,
     TimeoutOption,
     UntilOption,
     YesOption,
     examples,
 )
-from jules_cli.cli.watch import WatchOptions, finish, wait_for_reply, watch
+from jules_cli.cli.watch import (
+    WatchOptions,
+    finish,
+    finish_many,
+    wait_for_reply,
+    wait_many,
+    watch,
+)
 from jules_cli.completion import (
     complete_branches,
     complete_source_names,
@@ -213,6 +221,7 @@ def new(
     until: UntilOption = "done",
     timeout: TimeoutOption = None,
     interval: IntervalOption = None,
+    stall: StallOption = None,
     json_output: JsonOption = False,
     jq: JqOption = None,
     quiet: QuietOption = False,
@@ -230,7 +239,7 @@ def new(
         raise UsageError("give either --wait or --follow, not both")
     if follow and count > 1:
         raise UsageError("--follow follows one session; use --wait with --parallel")
-    options = WatchOptions.parse(until, timeout, interval)  # fails before any create
+    options = WatchOptions.parse(until, timeout, interval, stall)  # fails before any create
     text = read_text(prompt, file=prompt_file, interactive=appctx.interactive)
     request = _resolve_new(
         appctx,
@@ -254,11 +263,12 @@ def new(
     if follow:
         finish(watch(appctx, created[0]["id"], options, show_activities=True))
     elif wait:
-        results = [watch(appctx, s["id"], options, show_activities=False) for s in created]
+        # All of them at once, not one after another (one quota, one list page a cycle).
+        results = wait_many(appctx, [s["id"] for s in created], options)
         if json_output:
             finals = [r.session for r in results]
             out.json(finals if as_array else finals[0])
-        finish(next((r for r in results if r.exit_code), results[0]))
+        finish_many(results)
     elif json_output:
         out.json(created if as_array else created[0])
 
@@ -486,27 +496,34 @@ def send(
 )
 def wait(
     ctx: typer.Context,
-    session_id: SessionArg,
+    session_ids: SessionIds,
     until: UntilOption = "done",
     timeout: TimeoutOption = None,
     interval: IntervalOption = None,
+    stall: StallOption = None,
+    any_session: Annotated[
+        bool, typer.Option("--any", help="With several ids: end when the first one ends.")
+    ] = False,
     json_output: JsonOption = False,
     jq: JqOption = None,
 ) -> None:
-    """Block until the session is done (or --until); the exit code tells the outcome.
+    """Block until the sessions are done (or --until); the exit code tells the outcome.
 
     0 COMPLETED or the state asked for, 8 FAILED, 9 waiting for you (plan approval,
-    feedback) or PAUSED, 10 --timeout passed first. State changes go to stderr; --json
-    prints the session as it was when the wait ended.
+    feedback) or PAUSED, 10 --timeout passed first, 11 --stall: no new activity for that
+    long. With several ids they are waited on together and the most severe code wins
+    (8, 9, 10, 11, then 0); --any ends with the first one. State changes go to stderr with
+    each session's id; --json prints the session as it was when its wait ended (an array
+    in the order given for several ids, the one that ended with --any).
     """
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
-    result = watch(
-        appctx, session_id, WatchOptions.parse(until, timeout, interval), show_activities=False
-    )
+    options = WatchOptions.parse(until, timeout, interval, stall)
+    results = wait_many(appctx, session_ids, options, first=any_session)
     if json_output:
-        out.json(result.session)
-    finish(result)
+        ended = [result.session for result in results if result is not None]
+        out.json(ended if len(session_ids) > 1 and not any_session else ended[0])
+    finish_many(results, first=any_session)
 
 
 def _session_and_activities(appctx: AppContext, session_id: str):

@@ -118,22 +118,30 @@ def answer_hook(appctx: AppContext, watcher):
 
 @dataclass(frozen=True)
 class WatchOptions:
-    """--until, --timeout and --interval, checked once, before any request."""
+    """--until, --timeout, --interval and --stall, checked once, before any request."""
 
     condition: Condition
     timeout: float | None = None
     interval: float | None = None
+    stall: float | None = None
 
     @classmethod
     def parse(
-        cls, until: str = "done", timeout: str | None = None, interval: float | None = None
+        cls,
+        until: str = "done",
+        timeout: str | None = None,
+        interval: float | None = None,
+        stall: str | None = None,
     ) -> WatchOptions:
         from jules_cli.errors import UsageError
 
         if interval is not None and not interval >= MIN_INTERVAL:
             raise UsageError(INTERVAL_ERROR.format(value=interval), INTERVAL_HINT)
         seconds = parse_duration(timeout) if timeout is not None else None
-        return cls(Condition.parse(until), seconds, interval)
+        stall_seconds = parse_duration(stall) if stall is not None else None
+        if stall_seconds is not None and not stall_seconds > 0:
+            raise UsageError(f"--stall must be longer than 0, not {stall!r}", "e.g. --stall 10m")
+        return cls(Condition.parse(until), seconds, interval, stall_seconds)
 
 
 def follower_pacing(appctx: AppContext, interval: float | None) -> dict[str, Any]:
@@ -183,6 +191,7 @@ def watch(
                 on_activity=watcher.activity if show_activities else None,
                 on_state_change=watcher.state_change,
                 on_waiting_for_user=hook,
+                stall=options.stall,
             )
     except KeyboardInterrupt:
         if not out.err_is_terminal:
@@ -210,6 +219,7 @@ def watch(
         reason=reason,
         question=question,
         activities=watcher.view.change_activities,
+        silent_for=result.silent_for,
     )
     return result
 
@@ -223,6 +233,53 @@ def _activities(appctx: AppContext, session_id: str) -> list[dict[str, Any]]:
         return list(appctx.client().list_activities(session_id, pacer=pacer))
     except JulesError:
         return []
+
+
+def wait_many(
+    appctx: AppContext, session_ids: list[str], options: WatchOptions, *, first: bool = False
+) -> list:
+    """Wait on several sessions at once (`session wait A B C`, `new --parallel N --wait`).
+
+    Returns one FollowResult per id (None for those still open when `first` ended it).
+    Each session's state changes go to stderr with its id, and its closing line as it ends.
+    """
+    from jules_cli.follow import follow_many
+    from jules_cli.pacing import shared
+    from jules_cli.render.live import print_outcome
+    from jules_cli.render.output import safe_text
+
+    out = appctx.out
+
+    def changed(sid: str, old: str | None, new: str, session: dict[str, Any]) -> None:
+        out.info(safe_text(f"{sid}: {old} -> {new}" if old else f"{sid}: {new}"))
+
+    def ended(sid: str, result) -> None:
+        session = {"id": sid, **result.session}
+        print_outcome(out, session, result.state, result.outcome, silent_for=result.silent_for)
+
+    return follow_many(
+        appctx.client(),
+        session_ids,
+        condition=options.condition,
+        timeout=options.timeout,
+        interval=options.interval,
+        stall=options.stall,
+        first=first,
+        pacer=shared(),  # one quota for ListActivities, whatever the number of sessions
+        on_state_change=changed,
+        on_end=ended,
+    )
+
+
+def finish_many(results: list, *, first: bool = False) -> None:
+    """Leave with the exit code of several waits: the most severe (8, 9, 10, 11, 0), or,
+    with `first` (--any), the code of the one that ended."""
+    from jules_cli.follow import most_severe
+
+    ended = [result for result in results if result is not None]
+    code = ended[0].exit_code if first else most_severe(r.exit_code for r in ended)
+    if code != ExitCode.OK:
+        raise typer.Exit(code)
 
 
 def finish(result) -> None:

@@ -281,6 +281,18 @@ class Watcher:
             self.out.err.print(line, soft_wrap=True)
 
 
+def silence_text(seconds: float) -> str:
+    """45s, 12m 5s, 2h 3m: how long a session has been silent."""
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
 def print_outcome(
     out: Output,
     session: dict[str, Any],
@@ -290,16 +302,30 @@ def print_outcome(
     reason: str | None = None,
     question: str | None = None,
     activities: list[dict[str, Any]] | None = None,
+    silent_for: float | None = None,
 ) -> None:
     """The closing lines of a wait or a follow, on stderr: where the session ended up,
     why when it failed, its pull request, and what to do next.
 
     `reason`: why it failed (from its sessionFailed activity); `question`: what Jules
     asks, for a session waiting for an answer; `activities`: those seen,
-    if any, for a hint that fits what the session did (a change to get, or none)."""
+    if any, for a hint that fits what the session did (a change to get, or none);
+    `silent_for`: with the outcome "stalled", the seconds without a new activity."""
     sid = as_text(session.get("id"))
     if outcome == "timeout":
         out.warn(safe_text(f"timed out; session {sid} is still {state}"))
+        return
+    if outcome == "stalled":
+        # One line: which session, how long, and the command that nudges it.
+        silent = silence_text(silent_for or 0)
+        out.err.print(
+            safe_text(
+                f"Session {sid} has shown no new activity for {silent} (still {state}); "
+                f'nudge it with `jules session send {sid} "..."`'
+            ),
+            style="bold yellow",
+            soft_wrap=True,
+        )
         return
     if state == "FAILED":
         message = f"Session {sid} FAILED: {reason or 'no reason given'}"
