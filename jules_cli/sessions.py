@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jules_cli.errors import UsageError
-from jules_cli.states import WAITABLE_STATES
+from jules_cli.states import IN_PROGRESS, PLANNING, QUEUED, WAITABLE_STATES
 
 if TYPE_CHECKING:
     from jules_cli.api.client import JulesClient
@@ -246,3 +246,96 @@ def has_change(session: dict[str, Any], activities: Iterable[dict[str, Any]] = (
         if isinstance(artifacts, list) and any(patched(a) for a in artifacts):
             return True
     return False
+
+
+# -- bulk lifecycle (`session archive|unarchive|delete --state/--repo/--older-than`) ------------
+
+# A filter never deletes a session that is still working unless --state names its state.
+RUNNING_STATES = (QUEUED, PLANNING, IN_PROGRESS)
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """The sessions a bulk lifecycle command acts on: every filter must match.
+
+    `older_than` is seconds: the session's updateTime is at least that long before `now`
+    (a session without a readable updateTime never matches: its age is unknown).
+    `protect_running` leaves out RUNNING_STATES not named in `states` (for delete).
+    """
+
+    states: frozenset[str] = frozenset()
+    repo: str | None = None
+    older_than: float | None = None
+    protect_running: bool = False
+
+    @property
+    def given(self) -> bool:
+        return bool(self.states) or self.repo is not None or self.older_than is not None
+
+    def describe(self) -> str:
+        """The filters as options, e.g. `--state COMPLETED --older-than 7d`."""
+        parts = [f"--state {state}" for state in sorted(self.states)]
+        if self.repo is not None:
+            parts.append(f"--repo {self.repo}")
+        if self.older_than is not None:
+            parts.append(f"--older-than {_age_text(self.older_than)}")
+        return " ".join(parts)
+
+    def matches(self, session: dict[str, Any], now: float) -> bool:
+        from jules_cli.times import parse_time
+
+        state = session.get("state")
+        if self.states and state not in self.states:
+            return False
+        if self.protect_running and state in RUNNING_STATES and state not in self.states:
+            return False
+        if self.repo is not None and not repo_matches(session, self.repo):
+            return False
+        if self.older_than is not None:
+            updated = parse_time(session.get("updateTime"))
+            if updated is None or now - updated < self.older_than:
+                return False
+        return True
+
+    def select(self, sessions: Iterable[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+        return [session for session in sessions if self.matches(session, now)]
+
+
+def _age_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk action did: the results of those done, the session it failed on (with
+    the error), and those it did not get to."""
+
+    done: list[dict[str, Any]]
+    failed: dict[str, Any] | None = None
+    error: Exception | None = None
+    not_done: list[dict[str, Any]] = field(default_factory=list)
+
+
+def act_on_each(
+    sessions: list[dict[str, Any]],
+    action: Any,
+    on_done: Any = None,
+) -> BulkOutcome:
+    """Run `action(session) -> result` on each in order; stop at the first JulesError
+    (the rest are not attempted: whatever failed it, a quota or an outage, would most
+    likely fail them too), and say what was done and what was not."""
+    from jules_cli.errors import JulesError
+
+    done: list[dict[str, Any]] = []
+    for index, session in enumerate(sessions):
+        try:
+            result = action(session)
+        except JulesError as error:
+            return BulkOutcome(done, session, error, sessions[index + 1 :])
+        done.append(result)
+        if on_done is not None:
+            on_done(session, result)
+    return BulkOutcome(done)

@@ -129,7 +129,8 @@ def test_new_parallel_wait_waits_on_all_together(emulator_server, jules) -> None
     assert len(sessions) == 3 and {s["state"] for s in sessions} == {"FAILED"}
     # Together: one list page a cycle served all three states, not three GETs.
     gets = [
-        r for r in emulator_server.requests()
+        r
+        for r in emulator_server.requests()
         if r["method"] == "GET" and r["path"].removeprefix("/v1alpha/").count("/") == 1
     ]
     pages = [r for r in emulator_server.requests() if r["path"] == "/v1alpha/sessions"]

@@ -129,6 +129,44 @@ SessionIdsArg = Annotated[
         callback=checked_session_ids,
     ),
 ]
+# archive / unarchive / delete: ids, or filters instead (checked together in the command).
+OptionalSessionIdsArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="[ID...]",
+        help="Session ids, bare or sessions/ID (or filters instead: --state, --repo, "
+        "--older-than).",
+        autocompletion=complete_session_ids,
+        callback=checked_session_ids,
+        show_default=False,
+    ),
+]
+
+
+def checked_older_than(value: str | None) -> str | None:
+    if value is not None:
+        from jules_cli.follow import parse_duration
+
+        if not math.isfinite(parse_duration(value)):
+            from jules_cli.errors import UsageError
+
+            raise UsageError(f"--older-than {value!r} is too long", "e.g. --older-than 7d")
+    return value
+
+
+OlderThanOption = Annotated[
+    str | None,
+    typer.Option(
+        "--older-than",
+        metavar="DUR",
+        help="Every session not updated for DUR, e.g. 7d or 12h (by updateTime).",
+        callback=checked_older_than,
+    ),
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option("--dry-run", help="List the sessions it would act on, and change nothing."),
+]
 UntilOption = Annotated[
     str,
     typer.Option(

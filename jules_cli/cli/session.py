@@ -11,11 +11,14 @@ import typer
 
 from jules_cli.cli.context import AppContext, app_context
 from jules_cli.cli.options import (
+    DryRunOption,
     IntervalOption,
     JqOption,
     JsonLinesOption,
     JsonOption,
     LimitOption,
+    OlderThanOption,
+    OptionalSessionIdsArg,
     QuietOption,
     SessionArg,
     SessionIdsArg,
@@ -816,27 +819,212 @@ def _each(appctx: AppContext, ids: list[str], action, done: str, json_output: bo
         raise summary
 
 
+BulkStateOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--state",
+        "-s",
+        metavar="STATE",
+        help="Every session in this state (repeatable, or a,b), instead of ids.",
+        autocompletion=complete_states,
+    ),
+]
+BulkRepoOption = Annotated[
+    str | None,
+    typer.Option(
+        "--repo",
+        "-r",
+        metavar="OWNER/REPO",
+        help="Every session of owner/repo (or . for this checkout's), instead of ids.",
+        autocompletion=complete_sources,
+    ),
+]
+
+
+def _session_filter(verb: str, state, repo, older_than):
+    from jules_cli.follow import parse_duration
+    from jules_cli.sessions import SessionFilter, parse_states
+
+    if repo is not None and not repo.strip():
+        raise UsageError("--repo is empty", "give owner/repo")
+    if repo == ".":
+        from jules_cli.gitremote import current_repo
+
+        repo = current_repo()
+    return SessionFilter(
+        states=frozenset(parse_states(state or [])),
+        repo=repo,
+        older_than=parse_duration(older_than) if older_than is not None else None,
+        protect_running=verb == "delete",
+    )
+
+
+def _bulk(
+    appctx: AppContext,
+    verb: str,
+    done_word: str,
+    ids: list[str],
+    session_filter,
+    *,
+    dry_run: bool,
+    yes: bool,
+    json_output: bool,
+    archived: bool | None,
+    act: str,
+) -> None:
+    """archive / unarchive / delete for ids or for every session matching the filters.
+
+    By filter: the matching sessions are listed first (`--dry-run` stops there); then one
+    confirmation for the batch in a terminal (`--yes` without one: checked before any
+    request); then each is acted on in turn, printed as it is done. A failure part-way
+    stops there and says what was done and what was not, with the failure's exit code.
+    """
+    import time
+
+    from jules_cli.render.sessions import print_sessions
+    from jules_cli.sessions import act_on_each
+
+    if ids and session_filter.given:
+        raise UsageError(
+            "give session ids or filters (--state, --repo, --older-than), not both"
+        )
+    if not ids and not session_filter.given:
+        raise UsageError(
+            f"give the ids of the sessions to {verb}",
+            "or filters instead: --state S, --repo OWNER/REPO, --older-than DUR "
+            "(--dry-run shows what they match)",
+        )
+    by_filter = session_filter.given
+    needs_yes = verb == "delete" or by_filter
+    if needs_yes and not (yes or dry_run or appctx.interactive):
+        what = "deleting" if verb == "delete" else f"to {verb} by filter"
+        raise UsageError(
+            f"{what} needs confirmation",
+            f"add --yes to {verb} without asking"
+            + (", or --dry-run to see the sessions first" if by_filter else ""),
+        )
+    out = appctx.output(json_mode=json_output)
+    json_output = out.json_mode  # --jq implies --json
+    client = appctx.client()
+    action = getattr(client, act)
+    # Archive's answer body is not documented: read the session back for --json.
+    act_on = action if verb == "delete" else _then_get(client, action)
+    if by_filter:
+        sessions = session_filter.select(
+            remember_sessions_while(client.list_sessions(archived=archived)), time.time()
+        )
+    elif dry_run or (json_output and verb == "delete"):
+        sessions = [client.get_session(sid) for sid in ids]  # what would be (was) deleted
+    else:
+        sessions = [{"id": sid} for sid in ids]
+    count = f"{len(sessions)} session{'s' if len(sessions) != 1 else ''}"
+    if dry_run:
+        if json_output:
+            out.json(sessions)
+        else:
+            print_sessions(out, sessions)
+        out.info(f"Would {verb} {count}; nothing was changed (--dry-run).")
+        return
+    if by_filter and not sessions:
+        if json_output:
+            out.json([])
+        out.info(f"No sessions match {session_filter.describe()}; nothing to {verb}.")
+        return
+    if needs_yes and not yes:
+        if by_filter:
+            what = f"{count} matching {session_filter.describe()}"
+        else:
+            what = f"session {ids[0]}" if len(ids) == 1 else count
+        permanently = " permanently" if verb == "delete" else ""
+        if not typer.confirm(f"{verb.capitalize()} {what}{permanently}?", default=False, err=True):
+            raise JulesError(f"cancelled; nothing was {done_word.lower()}")
+
+    if not by_filter:
+        if verb == "delete" and json_output:
+            # --json prints the sessions deleted, as they were (delete answers nothing).
+            before = {str(session.get("id")): session for session in sessions}
+
+            def act_on(raw: str, delete=action) -> dict:
+                delete(raw)
+                return before.get(raw, {"id": raw})
+
+        try:
+            _each(appctx, ids, act_on, done_word, json_output)
+        finally:
+            if verb == "delete":
+                forget_sessions(ids)
+        return
+
+    def report(session: dict, result: dict) -> None:
+        if not json_output:
+            out.success(f"{done_word} {session.get('id', '')}")
+
+    def act_on_session(session: dict) -> dict:
+        result = act_on(session["id"])
+        return session if verb == "delete" else result  # a deleted one: as it was
+
+    outcome = act_on_each(sessions, act_on_session, report)
+    if verb == "delete":
+        forget_sessions([s.get("id", "") for s in sessions[: len(outcome.done)]])
+    if json_output:
+        out.json(outcome.done)
+    if outcome.error is not None:
+        failed_id = outcome.failed.get("id", "") if outcome.failed else ""
+        left = [str(s.get("id", "")) for s in outcome.not_done]
+        if left:
+            out.info("Not done: " + " ".join(left))
+        summary = JulesError(
+            f"{done_word.lower()} {len(outcome.done)} of {count}, then {verb} failed for "
+            f"{failed_id}: {outcome.error}"
+            + (f"; {len(left)} not done" if left else ""),
+            "run the same command again to act on the rest",
+        )
+        summary.exit_code = getattr(outcome.error, "exit_code", 1)
+        raise summary
+
+
+@app.command("archive")
+
+
 @app.command(
     "archive",
     epilog=examples(
         ("Archive two sessions", "jules session archive 1234 5678"),
         (
-            "Archive every completed session",
-            "jules session list -q --state completed | xargs jules session archive",
+            "See, then archive, every completed session older than a week",
+            "jules session archive --state completed --older-than 7d --dry-run",
+        ),
+        (
+            "The same in a script (no terminal: a filter needs --yes)",
+            "jules session archive --state completed --older-than 7d --yes",
         ),
     ),
 )
 def archive(
     ctx: typer.Context,
-    session_ids: SessionIds,
+    session_ids: OptionalSessionIdsArg = None,
+    state: BulkStateOption = None,
+    repo: BulkRepoOption = None,
+    older_than: OlderThanOption = None,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
     json_output: JsonOption = False,
     jq: JqOption = None,
 ) -> None:
-    """Archive sessions (hidden from `session list`, still readable by id)."""
-    appctx = app_context(ctx)
-    appctx.output(json_mode=json_output)
-    client = appctx.client()
-    _each(appctx, session_ids, _then_get(client, client.archive_session), "Archived", json_output)
+    """Archive sessions (hidden from `session list`, still readable by id): by id, or
+    every session matching --state/--repo/--older-than (--dry-run lists them first)."""
+    _bulk(
+        app_context(ctx),
+        "archive",
+        "Archived",
+        session_ids or [],
+        _session_filter("archive", state, repo, older_than),
+        dry_run=dry_run,
+        yes=yes,
+        json_output=json_output,
+        archived=False,
+        act="archive_session",
+    )
 
 
 @app.command(
@@ -847,23 +1035,36 @@ def archive(
             "jules session list --archived && jules session unarchive 1234",
         ),
         (
-            "Bring back every archived session",
-            "jules session list -q --archived | xargs jules session unarchive",
+            "Bring back every archived session that failed",
+            "jules session unarchive --state failed --yes",
         ),
     ),
 )
 def unarchive(
     ctx: typer.Context,
-    session_ids: SessionIds,
+    session_ids: OptionalSessionIdsArg = None,
+    state: BulkStateOption = None,
+    repo: BulkRepoOption = None,
+    older_than: OlderThanOption = None,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
     json_output: JsonOption = False,
     jq: JqOption = None,
 ) -> None:
-    """Bring archived sessions back to `session list`."""
-    appctx = app_context(ctx)
-    appctx.output(json_mode=json_output)
-    client = appctx.client()
-    action = _then_get(client, client.unarchive_session)
-    _each(appctx, session_ids, action, "Unarchived", json_output)
+    """Bring archived sessions back to `session list`: by id, or every archived session
+    matching --state/--repo/--older-than."""
+    _bulk(
+        app_context(ctx),
+        "unarchive",
+        "Unarchived",
+        session_ids or [],
+        _session_filter("unarchive", state, repo, older_than),
+        dry_run=dry_run,
+        yes=yes,
+        json_output=json_output,
+        archived=True,
+        act="unarchive_session",
+    )
 
 
 @app.command(
@@ -871,26 +1072,34 @@ def unarchive(
     epilog=examples(
         ("Delete a session, after a confirmation", "jules session delete 1234"),
         (
-            "Delete every failed session, without asking",
-            "jules session list -q --state failed | xargs jules session delete --yes",
+            "Delete every failed session of a repository, without asking",
+            "jules session delete --state failed --repo octo/hello --yes",
         ),
     ),
 )
-def delete(ctx: typer.Context, session_ids: SessionIds, yes: YesOption = False) -> None:
-    """Delete sessions permanently (asks first in a terminal; --yes otherwise)."""
-    from jules_cli.api import names
-
-    appctx = app_context(ctx)
-    ids = [names.session_id(raw) for raw in session_ids]
-    if not yes:
-        if not appctx.interactive:
-            raise UsageError("deleting needs confirmation", "add --yes to delete without asking")
-        what = f"session {ids[0]}" if len(ids) == 1 else f"{len(ids)} sessions"
-        if not typer.confirm(f"Delete {what} permanently?", default=False, err=True):
-            raise JulesError("cancelled; nothing was deleted")
-    appctx.output()
-    client = appctx.client()
-    try:
-        _each(appctx, ids, client.delete_session, "Deleted", json_output=False)
-    finally:
-        forget_sessions(ids)
+def delete(
+    ctx: typer.Context,
+    session_ids: OptionalSessionIdsArg = None,
+    state: BulkStateOption = None,
+    repo: BulkRepoOption = None,
+    older_than: OlderThanOption = None,
+    dry_run: DryRunOption = False,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
+    jq: JqOption = None,
+) -> None:
+    """Delete sessions permanently (asks first in a terminal; --yes otherwise): by id, or
+    every session matching --state/--repo/--older-than, never a running one (QUEUED,
+    PLANNING, IN_PROGRESS) unless --state names its state."""
+    _bulk(
+        app_context(ctx),
+        "delete",
+        "Deleted",
+        session_ids or [],
+        _session_filter("delete", state, repo, older_than),
+        dry_run=dry_run,
+        yes=yes,
+        json_output=json_output,
+        archived=None,
+        act="delete_session",
+    )
