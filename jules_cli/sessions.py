@@ -90,6 +90,47 @@ def new_session_for_agent(
     return request
 
 
+def shown_options(session: dict[str, Any]) -> tuple[bool | None, bool | None]:
+    """(requirePlanApproval, auto PR) as the session's answer shows them; None for each
+    the API leaves out (both are input-only in the real API, jules-api.md 13)."""
+    approval = session.get("requirePlanApproval")
+    mode = session.get("automationMode")
+    return (
+        bool(approval) if approval is not None else None,
+        (mode == "AUTO_CREATE_PR") if mode is not None else None,
+    )
+
+
+def retry_session(
+    session: dict[str, Any],
+    *,
+    prompt: str | None = None,
+    require_approval: bool = False,
+    auto_pr: bool = False,
+) -> NewSession:
+    """A new session like `session`: its prompt (unless `prompt` replaces it), source,
+    starting branch and environment-variables switch; repoless when it was. The title is
+    left to the API, which makes one from the prompt as it did for the original."""
+    context = session.get("sourceContext") or {}
+    source = context.get("source")
+    branch = (context.get("githubRepoContext") or {}).get("startingBranch")
+    text = prompt if prompt is not None else session.get("prompt")
+    if not isinstance(text, str) or not text.strip():
+        sid = session.get("id", "")
+        raise UsageError(
+            f"session {sid} shows no prompt to retry with",
+            f"give one: jules session retry {sid} --prompt-file FILE (or - for stdin)",
+        )
+    return NewSession(
+        prompt=text,
+        source={"name": source} if isinstance(source, str) and source else None,
+        branch=branch if isinstance(branch, str) and branch else None,
+        require_approval=require_approval,
+        auto_pr=auto_pr,
+        env_vars=bool(context.get("environmentVariablesEnabled")),
+    )
+
+
 def check_parallel(count: int) -> int:
     if not 1 <= count <= MAX_PARALLEL:
         raise UsageError(f"--parallel must be between 1 and {MAX_PARALLEL}, not {count}")

@@ -231,11 +231,10 @@ def new(
 ) -> None:
     """Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR)."""
     from jules_cli.prompt import read_text
-    from jules_cli.render.sessions import print_created
-    from jules_cli.sessions import check_parallel, create_sessions
+    from jules_cli.sessions import check_parallel
 
     appctx = app_context(ctx)
-    out = appctx.output(json_mode=json_output, quiet=quiet)
+    appctx.output(json_mode=json_output, quiet=quiet)
     count = check_parallel(parallel if parallel is not None else 1)
     as_array = parallel is not None  # --parallel N (even 1) answers with an array
     if wait and follow:
@@ -256,6 +255,36 @@ def new(
         auto_pr=auto_pr,
         env_vars=env_vars,
     )
+    _start(
+        appctx,
+        request,
+        count,
+        as_array=as_array,
+        wait=wait,
+        follow=follow,
+        options=options,
+        json_output=json_output,
+        quiet=quiet,
+    )
+
+
+def _start(
+    appctx: AppContext,
+    request,
+    count: int,
+    *,
+    as_array: bool,
+    wait: bool,
+    follow: bool,
+    options: WatchOptions,
+    json_output: bool,
+    quiet: bool,
+) -> None:
+    """Create the sessions, print them, then wait or follow: `session new` and `retry`."""
+    from jules_cli.render.sessions import print_created
+    from jules_cli.sessions import create_sessions
+
+    out = appctx.out
     created = create_sessions(appctx.client(), request.to_request(), count)
     remember_sessions(created)
     if quiet:
@@ -274,6 +303,104 @@ def new(
         finish_many(results)
     elif json_output:
         out.json(created if as_array else created[0])
+
+
+@app.command(
+    "retry",
+    epilog=examples(
+        ("The same task again, as a new session", "jules session retry 1234"),
+        ("Again, and wait for it", "jules session retry 1234 --wait"),
+        ("With a better prompt from a file", "jules session retry 1234 --prompt-file task.md"),
+    ),
+)
+def retry(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    prompt: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[PROMPT | -]",
+            help="A new prompt instead of the session's (`-` reads stdin).",
+            show_default=False,
+        ),
+    ] = None,
+    prompt_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--prompt-file", "-F", metavar="FILE", help="Read the new prompt from a file."
+        ),
+    ] = None,
+    require_approval: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-approval/--no-require-approval",
+            help="Wait for your approval of the plan (default: as the session, when the API "
+            "shows it, else the profile setting).",
+            show_default=False,
+        ),
+    ] = None,
+    auto_pr: Annotated[
+        bool | None,
+        typer.Option(
+            "--auto-pr/--no-auto-pr",
+            help="Open a pull request when done (default: as the session, when the API "
+            "shows it, else the profile setting).",
+            show_default=False,
+        ),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Then block like `session wait`.")
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Then follow live like `activities tail`.")
+    ] = False,
+    until: UntilOption = "done",
+    timeout: TimeoutOption = None,
+    interval: IntervalOption = None,
+    stall: StallOption = None,
+    json_output: JsonOption = False,
+    jq: JqOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Start a new session with the prompt, repository and starting branch of session ID
+    (and its plan-approval and auto-PR options when the API shows them); printed like
+    `session new`."""
+    from jules_cli.prompt import read_text
+    from jules_cli.sessions import retry_session, shown_options
+
+    appctx = app_context(ctx)
+    appctx.output(json_mode=json_output, quiet=quiet)
+    if wait and follow:
+        raise UsageError("give either --wait or --follow, not both")
+    options = WatchOptions.parse(until, timeout, interval, stall)
+    new_prompt = None
+    if prompt is not None or prompt_file is not None:
+        # Only when asked: a retry never reads a stdin that merely happens to be piped.
+        new_prompt = read_text(prompt, file=prompt_file, interactive=False)
+    original = appctx.client().get_session(session_id)
+    shown_approval, shown_auto_pr = shown_options(original)
+    request = retry_session(
+        original,
+        prompt=new_prompt,
+        require_approval=_choice(
+            require_approval if require_approval is not None else shown_approval,
+            appctx.setting("require-approval"),
+        ),
+        auto_pr=_choice(
+            auto_pr if auto_pr is not None else shown_auto_pr, appctx.setting("auto-pr")
+        ),
+    )
+    _start(
+        appctx,
+        request,
+        1,
+        as_array=False,
+        wait=wait,
+        follow=follow,
+        options=options,
+        json_output=json_output,
+        quiet=quiet,
+    )
 
 
 @app.command(
