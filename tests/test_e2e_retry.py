@@ -1,0 +1,128 @@
+"""End to end: `session retry ID` with the installed `jules` against the emulator: what
+reaches the server (the create body), and that it prints, waits and follows like `new`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.test_e2e_follow import FAST
+
+HELLO = "sources/github/jules-demo/hello-world"
+WEBAPP = "sources/github/jules-demo/webapp"
+
+
+@pytest.fixture
+def jules(run_jules, emulator_server, monkeypatch, tmp_path):
+    monkeypatch.delenv("CI", raising=False)
+
+    def run(*args: str, **kwargs):
+        env = {**emulator_server.env, "JULES_CONFIG_DIR": str(tmp_path / "config")}
+        return run_jules(*args, env={**env, **kwargs.pop("env", {})}, **kwargs)
+
+    return run
+
+
+def created_bodies(server) -> list[dict]:
+    return [
+        r["body"]
+        for r in server.requests()
+        if r["method"] == "POST" and r["path"] == "/v1alpha/sessions"
+    ]
+
+
+def original(server, prompt="Fix the login bug", source=WEBAPP, branch="feature/login", **more):
+    body = {"prompt": prompt, **more}
+    if source:
+        body["sourceContext"] = {
+            "source": source,
+            "githubRepoContext": {"startingBranch": branch},
+            "environmentVariablesEnabled": True,
+        }
+    return server.emulator.create_session(body)
+
+
+def test_retry_starts_the_same_task_and_prints_like_new(emulator_server, jules) -> None:
+    old = original(emulator_server)
+    # The real API does not echo the input-only options: retry must not depend on them.
+    result = jules("session", "retry", old["id"], "--json")
+    assert result.returncode == 0, result.stderr
+    new = json.loads(result.stdout)
+    assert new["id"] != old["id"] and new["prompt"] == "Fix the login bug"
+    [body] = created_bodies(emulator_server)
+    assert body == {
+        "prompt": "Fix the login bug",
+        "sourceContext": {
+            "source": WEBAPP,
+            "githubRepoContext": {"startingBranch": "feature/login"},
+            "environmentVariablesEnabled": True,
+        },
+    }
+    plain = jules("session", "retry", old["id"])
+    assert plain.returncode == 0, plain.stderr
+    assert "ID" in plain.stdout and "URL" in plain.stdout  # session new's record
+    quiet = jules("session", "retry", f"sessions/{old['id']}", "-q")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.strip().isdigit() and len(quiet.stdout.splitlines()) == 1
+
+
+def test_retry_keeps_the_options_the_api_shows_and_flags_override(emulator_server, jules):
+    shown = {
+        **original(emulator_server, "Refactor [fail:x]", source=HELLO, branch="develop"),
+        "requirePlanApproval": True,
+        "automationMode": "AUTO_CREATE_PR",
+    }
+    emulator_server.emulator.delete_session(shown["id"])
+    seeded = emulator_server.emulator
+    seeded._load_seed({"sessions": [shown]})  # an API that does show them
+    same = jules("session", "retry", shown["id"], "-q")
+    assert same.returncode == 0, same.stderr
+    overridden = jules("session", "retry", shown["id"], "--no-require-approval", "--no-auto-pr")
+    assert overridden.returncode == 0, overridden.stderr
+    first, second = created_bodies(emulator_server)
+    assert first["requirePlanApproval"] is True and first["automationMode"] == "AUTO_CREATE_PR"
+    assert first["sourceContext"]["githubRepoContext"] == {"startingBranch": "develop"}
+    assert "requirePlanApproval" not in second and "automationMode" not in second
+
+
+def test_retry_with_a_new_prompt_from_stdin_or_a_file(emulator_server, jules, tmp_path) -> None:
+    old = original(emulator_server)
+    piped = jules("session", "retry", old["id"], "-", "-q", input="Try it another way\n")
+    assert piped.returncode == 0, piped.stderr
+    prompt_file = tmp_path / "prompt.txt"
+    prompt_file.write_text("From a file\n")
+    filed = jules("session", "retry", old["id"], "--prompt-file", str(prompt_file), "-q")
+    assert filed.returncode == 0, filed.stderr
+    # Piped stdin alone does not replace it: only `-` or --prompt-file say so.
+    kept = jules("session", "retry", old["id"], "-q", input="ignored")
+    assert kept.returncode == 0, kept.stderr
+    prompts = [body["prompt"] for body in created_bodies(emulator_server)]
+    assert prompts == ["Try it another way", "From a file", "Fix the login bug"]
+
+
+def test_retry_of_a_repoless_session_is_repoless(emulator_server, jules) -> None:
+    old = original(emulator_server, "Write a poem", source=None)
+    result = jules("session", "retry", old["id"], "-q")
+    assert result.returncode == 0, result.stderr
+    assert created_bodies(emulator_server) == [{"prompt": "Write a poem"}]
+
+
+def test_retry_waits_and_follows_like_new(emulator_server, jules) -> None:
+    old = original(emulator_server, "Add a greeting [fail:no]", source=HELLO, branch="main")
+    waited = jules("session", "retry", old["id"], "--wait", "--json", *FAST)
+    assert waited.returncode == 8, waited.stderr
+    assert json.loads(waited.stdout)["state"] == "FAILED"
+    followed = jules("session", "retry", old["id"], "--follow", "--json", *FAST)
+    assert followed.returncode == 8, followed.stderr
+    lines = [json.loads(line) for line in followed.stdout.splitlines()]
+    assert any("sessionFailed" in a for a in lines)
+
+
+def test_retry_of_an_unknown_session_is_3_and_creates_nothing(emulator_server, jules) -> None:
+    result = jules("session", "retry", "424242")
+    assert result.returncode == 3, result.stderr
+    assert created_bodies(emulator_server) == []
+    emulator_server.clear_requests()
+    both = jules("session", "retry", "424242", "--wait", "--follow")
+    assert both.returncode == 2 and emulator_server.requests() == []  # before any request
