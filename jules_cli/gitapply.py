@@ -607,3 +607,418 @@ def _apply(
         commit_sha=commit_sha,
         warnings=warnings,
     )
+
+
+# -- session checkout / apply --worktree ----------------------------------------------------------
+#
+# Both put a session's work on a new branch: `checkout` in this checkout (the pull request's
+# head when there is one, else the patch on the base commit), `apply --worktree` in a new
+# git worktree. They use the guards above, and the same snapshot-and-restore, so a failure
+# or Ctrl-C part-way leaves everything as it was.
+
+_PULL_URL = re.compile(r"^https://github\.com/([^/]+)/([^/]+)/pull/(\d+)(?:[/?#].*)?$")
+
+
+@dataclass(frozen=True)
+class PullRequestRef:
+    """A session's pull request: GitHub's owner/repo and number, and its head branch."""
+
+    repo: str
+    number: int
+    head_ref: str | None
+    url: str
+
+
+def pull_request_of(session: dict[str, Any]) -> PullRequestRef | None:
+    """The session's (first) GitHub pull request, or None."""
+    for output in session.get("outputs") or []:
+        pull = output.get("pullRequest") if isinstance(output, dict) else None
+        if not isinstance(pull, dict):
+            continue
+        match = _PULL_URL.match(str(pull.get("url") or ""))
+        if match:
+            head = pull.get("headRef")
+            return PullRequestRef(
+                f"{match[1]}/{match[2]}",
+                int(match[3]),
+                head if isinstance(head, str) and head else None,
+                match[0],
+            )
+    return None
+
+
+def session_repo(session: dict[str, Any]) -> str | None:
+    """owner/repo of the session's GitHub source, or None (repoless)."""
+    source = str((session.get("sourceContext") or {}).get("source") or "")
+    parts = source.split("/")
+    if len(parts) == 4 and parts[0] == "sources" and parts[1] == "github":
+        return f"{parts[2]}/{parts[3]}"
+    return None
+
+
+def remote_for(root: Path, repo: str | None) -> str | None:
+    """The name of this checkout's remote for GitHub's owner/repo (`origin` first), or
+    None. The URL is read as configured: `url.<base>.insteadOf` rewrites only where git
+    fetches from, not which repository a remote stands for."""
+    from jules_cli.gitremote import parse_github_remote
+
+    if not repo:
+        return None
+    listed = _output(root, "config", "--get-regexp", r"^remote\..*\.url$") or ""
+    matches = []
+    for line in listed.splitlines():
+        key, _, url = line.partition(" ")
+        name = key[len("remote.") : -len(".url")]
+        found = parse_github_remote(url)
+        if found and found.lower() == repo.lower():
+            matches.append(name)
+    for preferred in ("origin", "upstream"):
+        if preferred in matches:
+            return preferred
+    return matches[0] if matches else None
+
+
+def _need_remote(root: Path, repo: str | None, why: str) -> str:
+    remote = remote_for(root, repo)
+    if remote is None:
+        where = f"github.com/{repo}" if repo else "the session's repository"
+        raise UsageError(
+            f"no remote of this checkout points at {where}, so {why}",
+            f"add one: git remote add upstream https://github.com/{repo or 'OWNER/REPO'}",
+        )
+    return remote
+
+
+def _has_commit(root: Path, sha: str) -> bool:
+    return _output(root, "rev-parse", "--verify", "-q", f"{sha}^{{commit}}") is not None
+
+
+def _fetch(root: Path, remote: str, refspec: str) -> str | None:
+    """Fetch one ref or commit; git's one-line reason when it fails, else None."""
+    completed = _git(root, "fetch", "--no-tags", "-q", remote, refspec, check=False)
+    if completed.returncode == 0:
+        return None
+    return git_message(completed.stderr) or f"git fetch exited {completed.returncode}"
+
+
+def ensure_base(
+    root: Path, base: str, *, repo: str | None, branch: str | None
+) -> str:
+    """The full id of the patch's base commit, fetched from the session's remote when this
+    checkout lacks it (by id, else with the session's starting branch)."""
+    wanted = base.strip().lower()
+    if not _HEX.match(wanted):
+        raise PatchApplyError(f"the patch's base commit {_short(base)!r} is not a commit id")
+    if not _has_commit(root, wanted):
+        remote = _need_remote(root, repo, f"its base commit {_short(wanted)} cannot be fetched")
+        reason = _fetch(root, remote, wanted)
+        if reason is not None and branch and not _has_commit(root, wanted):
+            reason = _fetch(root, remote, f"refs/heads/{branch}") or reason
+        if not _has_commit(root, wanted):
+            raise PatchApplyError(
+                f"the patch's base commit {_short(wanted)} is not in this checkout, and "
+                f"fetching it from {remote} failed" + (f": {reason}" if reason else ""),
+                "git fetch the branch the session worked on, then retry",
+            )
+    return _output(root, "rev-parse", "--verify", "-q", f"{wanted}^{{commit}}") or wanted
+
+
+def _changed_between(root: Path, old: str | None, new: str) -> set[str]:
+    """The paths that differ between two commits (what a checkout from one to the other
+    rewrites): the snapshot must hold them to undo it."""
+    if old is None:
+        listed = _output(root, "ls-tree", "-r", "--name-only", "-z", new) or ""
+    else:
+        listed = _output(root, "diff", "--name-only", "--no-renames", "-z", old, new) or ""
+    return {path for path in listed.split("\0") if path}
+
+
+@dataclass
+class CheckoutResult:
+    """What `checkout_pull_request` / `checkout_patch` / `apply_in_worktree` did."""
+
+    branch: str
+    commit_sha: str
+    pull_request: PullRequestRef | None = None
+    remote: str | None = None
+    worktree: Path | None = None
+    reused_branch: bool = False
+    files_changed: list[FileStat] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_checkout_target(root: Path, branch: str) -> None:
+    """The guards a checkout shares with apply, before any request: not mid-merge/rebase,
+    a valid branch name."""
+    check_no_operation_in_progress(root)
+    valid = _git(root, "check-ref-format", "--branch", branch, check=False).returncode == 0
+    if branch.startswith("-") or not valid:
+        raise UsageError(f"not a valid branch name: {branch!r}", "choose another with --branch")
+
+
+def _switch_all_or_nothing(
+    root: Path, target: str, branch: str, extra_paths: set[str], then: Any = None
+) -> None:
+    """Create `branch` at commit `target` and check it out, then run `then(tx)` (apply and
+    commit), in one transaction(): any failure or signal puts HEAD, the index and every
+    file the switch or `then` touches back, and deletes the branch."""
+    touched = _changed_between(root, _head(root), target) | extra_paths
+    steps = [f"checking out {branch}"]
+    try:
+        with transaction(root, touched, new_branch=branch) as tx:
+            tx.step = steps[0]
+            _git(root, "checkout", "-q", "-b", branch, target)
+            if then is not None:
+                then(tx)
+    except _GitFailed as error:
+        step = tx.step
+        hint = "fix what the commit hooks report, then retry" if step == "committing" else None
+        raise PatchApplyError(
+            f"{step} failed, nothing was changed: {error.message}", hint
+        ) from None
+
+
+def checkout_pull_request(
+    root: Path, pull: PullRequestRef, branch: str, *, session_repo_name: str | None = None
+) -> CheckoutResult:
+    """Fetch the pull request's head (`refs/pull/N/head`) from this checkout's remote for
+    its repository into the new local branch `branch`, and check it out (like `gh pr
+    checkout`). A `branch` that exists already is checked out only if it holds exactly
+    that head (running the command twice is fine); otherwise it is refused."""
+    check_no_operation_in_progress(root)
+    remote = _need_remote(
+        root, pull.repo or session_repo_name, f"pull request #{pull.number} cannot be fetched"
+    )
+    reason = _fetch(root, remote, f"refs/pull/{pull.number}/head")
+    if reason is not None:
+        raise PatchApplyError(
+            f"fetching pull request #{pull.number} from {remote} failed: {reason}",
+            f"check the remote ({remote}) and your access to it, then retry",
+        )
+    target = _output(root, "rev-parse", "--verify", "-q", "FETCH_HEAD^{commit}")
+    if not target:
+        raise PatchApplyError(f"fetching pull request #{pull.number} brought no commit")
+    existing = _output(root, "rev-parse", "--verify", "-q", f"refs/heads/{branch}")
+    head = _output(root, "rev-parse", "--verify", "-q", "HEAD") or None
+    touched = _changed_between(root, head, target)
+    _check_clean(root, touched, allow_dirty=False, commit=False)
+    result = CheckoutResult(branch, target, pull, remote)
+    if existing is not None:
+        if existing != target:
+            raise UsageError(
+                f"branch {branch} already exists and is not pull request #{pull.number}'s head",
+                f"choose another name with --branch NAME, or delete it (git branch -D {branch})",
+            )
+        current = _output(root, "symbolic-ref", "-q", "--short", "HEAD")
+        if current != branch:
+            try:
+                with transaction(root, touched) as tx:
+                    tx.step = f"checking out {branch}"
+                    _git(root, "checkout", "-q", branch)
+            except _GitFailed as failure:
+                raise PatchApplyError(
+                    f"checking out {branch} failed, nothing was changed: {failure.message}"
+                ) from None
+        result.reused_branch = True
+        return result
+
+    def track(tx: Transaction) -> None:
+        # `git pull` on the branch then brings the pull request's new commits, as gh does.
+        tx.step = "setting the branch's upstream"
+        _git(root, "config", f"branch.{branch}.remote", remote)
+        _git(root, "config", f"branch.{branch}.merge", f"refs/pull/{pull.number}/head")
+
+    _switch_all_or_nothing(root, target, branch, set(), track)
+    return result
+
+
+def checkout_patch(
+    patch: PatchInfo,
+    root: Path,
+    branch: str,
+    message: str,
+    *,
+    repo: str | None,
+    starting_branch: str | None,
+) -> CheckoutResult:
+    """A new branch at the patch's base commit (fetched when missing), the patch applied
+    and committed with `message`, checked out; all or nothing. Without a base commit the
+    branch starts at HEAD (with a warning)."""
+    if not patch.unidiff.strip():
+        raise PatchApplyError("the patch is empty; there is nothing to check out")
+    check_no_operation_in_progress(root)
+    _require_identity(root)
+    _check_new_branch(root, branch, _output(root, "rev-parse", "--verify", "-q", "HEAD"))
+    warnings: list[str] = []
+    if patch.base_commit_id:
+        target = ensure_base(root, patch.base_commit_id, repo=repo, branch=starting_branch)
+    else:
+        target = _output(root, "rev-parse", "--verify", "-q", "HEAD") or ""
+        warnings.append("the patch names no base commit; the branch starts at HEAD")
+    head = _output(root, "rev-parse", "--verify", "-q", "HEAD") or None
+    stats = diffstat(patch.unidiff)
+    patch_bytes = _patch_bytes(patch)
+    git_stats = _numstat(root, patch_bytes)
+    patch_paths = _touched_paths(stats, git_stats)
+    moved = _changed_between(root, head, target)
+    _check_clean(root, moved | patch_paths, allow_dirty=False, commit=True)
+    _check_applies_at(root, target, patch_bytes)
+    done: dict[str, str] = {}
+
+    def apply_and_commit(tx: Transaction) -> None:
+        tx.step = "applying the patch"
+        _git(root, "apply", "--whitespace=nowarn", "--index", stdin=patch_bytes)
+        tx.step = "committing"
+        _git(root, "commit", "-q", "--cleanup=whitespace", "-F", "-", stdin=message.encode())
+        done["sha"] = _output(root, "rev-parse", "HEAD") or ""
+
+    _switch_all_or_nothing(root, target, branch, patch_paths, apply_and_commit)
+    return CheckoutResult(
+        branch, done["sha"], files_changed=stats or git_stats, warnings=warnings
+    )
+
+
+def _patch_bytes(patch: PatchInfo) -> bytes:
+    text = patch.unidiff if patch.unidiff.endswith("\n") else patch.unidiff + "\n"
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _check_applies_at(root: Path, commit: str, patch_bytes: bytes) -> None:
+    """`git apply --check` against the tree of `commit`, in a throw-away index: the
+    refusal comes before anything changes, whatever is checked out now."""
+    name = f"jules-check-index-{secrets.token_hex(4)}"
+    index = root / (_output(root, "rev-parse", "--git-path", name) or f".git/{name}")
+    env_index = {"GIT_INDEX_FILE": str(index)}
+    try:
+        _git_env(root, env_index, "read-tree", commit)
+        completed = _git_env(
+            root, env_index, "apply", "--cached", "--check", "--whitespace=nowarn",
+            stdin=patch_bytes, check=False,
+        )
+        if completed.returncode != 0:
+            detail = git_message(completed.stderr)
+            raise PatchApplyError(
+                f"the patch does not apply to its base commit {_short(commit)}: {detail}",
+                "`jules session diff ID` shows the patch",
+            )
+    finally:
+        index.unlink(missing_ok=True)
+
+
+def _git_env(
+    root: Path, extra: dict[str, str], *args: str, stdin: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **extra}
+    completed = subprocess.run(
+        ["git", *args], cwd=root, input=stdin or b"", capture_output=True, env=env
+    )
+    if check and completed.returncode != 0:
+        raise _GitFailed(list(args), completed)
+    return completed
+
+
+def check_worktree_dir(directory: Path) -> None:
+    """`apply --worktree DIR`: DIR must not exist, or be an empty folder (exit 2)."""
+    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+        raise UsageError(f"{directory} exists and is not a folder", "choose a new path")
+    if directory.is_dir() and any(directory.iterdir()):
+        raise UsageError(
+            f"{directory} exists and is not empty", "choose a new path for the worktree"
+        )
+
+
+def apply_in_worktree(
+    patch: PatchInfo,
+    root: Path,
+    directory: Path,
+    branch: str,
+    message: str,
+    *,
+    repo: str | None,
+    starting_branch: str | None,
+) -> CheckoutResult:
+    """A new git worktree at `directory` on the new branch `branch` from the patch's base
+    commit (fetched when missing), the patch applied and committed there with `message`.
+    The current checkout's files, index and HEAD are not touched. On any failure or
+    interrupt the worktree and the branch are removed again."""
+    if not patch.unidiff.strip():
+        raise PatchApplyError("the patch is empty; there is nothing to apply")
+    check_worktree_dir(directory)
+    _require_identity(root)
+    _check_new_branch(root, branch, _output(root, "rev-parse", "--verify", "-q", "HEAD"))
+    warnings: list[str] = []
+    if patch.base_commit_id:
+        target = ensure_base(root, patch.base_commit_id, repo=repo, branch=starting_branch)
+    else:
+        target = _output(root, "rev-parse", "--verify", "-q", "HEAD") or ""
+        warnings.append("the patch names no base commit; the worktree starts at HEAD")
+    patch_bytes = _patch_bytes(patch)
+    stats = diffstat(patch.unidiff)
+    git_stats = _numstat(root, patch_bytes)
+    _touched_paths(stats, git_stats)
+    _check_applies_at(root, target, patch_bytes)
+    existed = directory.is_dir()
+    added = False
+    step = "creating the worktree"
+    # Signals held throughout (jules_cli.signals): git steps end cleanly, and any failure
+    # or signal removes the worktree and the branch again, uninterrupted.
+    with signals.held() as section:
+        try:
+            section.check()
+            _git(root, "worktree", "add", "-q", "-b", branch, str(directory.resolve()), target)
+            added = True
+            step = "applying the patch"
+            place = directory.resolve()
+            _git(place, "apply", "--whitespace=nowarn", "--index", stdin=patch_bytes)
+            step = "committing"
+            _git(place, "commit", "-q", "--cleanup=whitespace", "-F", "-", stdin=message.encode())
+            sha = _output(place, "rev-parse", "HEAD") or ""
+            section.check()
+        except BaseException as error:
+            with section.finishing():
+                problems = _remove_worktree(root, directory, branch, added, existed)
+            _report_worktree_failure(step, error, problems)
+            raise
+    return CheckoutResult(
+        branch, sha, worktree=directory, files_changed=stats or git_stats, warnings=warnings
+    )
+
+
+def _report_worktree_failure(step: str, error: BaseException, problems: list[str]) -> None:
+    """Raise the error a failed `apply --worktree` reports; a signal or another error is
+    re-raised by the caller."""
+    if problems:
+        raise PatchApplyError(
+            f"{step} failed and the worktree could not be fully removed: {problems[0]}",
+            "remove it by hand: git worktree remove --force DIR; git branch -D BRANCH",
+        ) from error
+    if isinstance(error, _GitFailed):
+        hint = "fix what the commit hooks report, then retry" if step == "committing" else None
+        raise PatchApplyError(
+            f"{step} failed, nothing was changed: {error.message}", hint
+        ) from None
+
+
+def _remove_worktree(
+    root: Path, directory: Path, branch: str, added: bool, existed: bool
+) -> list[str]:
+    import shutil
+
+    problems: list[str] = []
+    if added:
+        place = str(directory.resolve())
+        removed = _git(root, "worktree", "remove", "--force", place, check=False)
+        if removed.returncode != 0:
+            shutil.rmtree(directory, ignore_errors=True)
+            _git(root, "worktree", "prune", check=False)
+    elif directory.exists() and not existed:
+        shutil.rmtree(directory, ignore_errors=True)
+    if existed and not directory.exists():
+        directory.mkdir(parents=True, exist_ok=True)  # it was an empty folder
+    if _output(root, "rev-parse", "--verify", "-q", f"refs/heads/{branch}") is not None:
+        deleted = _git(root, "branch", "-D", branch, check=False)
+        if deleted.returncode != 0:
+            problems.append(f"branch {branch}: {git_message(deleted.stderr)}")
+    if directory.exists() and existed and any(directory.iterdir()):
+        problems.append(f"{directory} is not empty")
+    return problems

@@ -775,9 +775,18 @@ def apply(
     three_way: Annotated[
         bool, typer.Option("--3way", "-3", help="Fall back to a three-way merge.")
     ] = False,
+    worktree: Annotated[
+        Path | None,
+        typer.Option(
+            "--worktree",
+            metavar="DIR",
+            help="Apply and commit in a new git worktree at DIR, on a new branch from the "
+            "patch's base commit; this checkout is not touched.",
+        ),
+    ] = None,
 ) -> None:
     """Apply the session's patch to the git checkout here, safely: checked first, never
-    half-applied, optionally on a new branch and committed."""
+    half-applied, optionally on a new branch and committed (or in a new worktree)."""
     from jules_cli import signals
     from jules_cli.artifacts import select_patch
     from jules_cli.gitapply import (
@@ -793,6 +802,13 @@ def apply(
     out = appctx.output()
     if branch and auto_branch:
         raise UsageError("give either --branch NAME or --auto-branch, not both")
+    if worktree is not None:
+        if allow_dirty or strict or three_way:
+            raise UsageError(
+                "--worktree starts from the patch's base commit in a fresh folder: "
+                "--allow-dirty, --strict and --3way do not apply there"
+            )
+        return _apply_in_worktree(appctx, session_id, worktree, activity, branch, message)
     if message and not commit:
         raise UsageError("--message needs --commit")
     # No git, not a checkout, a merge or rebase under way: say so before any request.
@@ -813,6 +829,129 @@ def apply(
             commit_message=message or commit_message_for(patch, session),
         )
         print_applied(out, result, patch.origin)
+        section.forget()
+
+
+def _apply_in_worktree(
+    appctx: AppContext,
+    session_id: str,
+    directory: Path,
+    activity: str | None,
+    branch: str | None,
+    message: str | None,
+) -> None:
+    from jules_cli import signals
+    from jules_cli.artifacts import select_patch
+    from jules_cli.gitapply import (
+        apply_in_worktree,
+        check_checkout_target,
+        check_worktree_dir,
+        commit_message_for,
+        default_branch_name,
+        session_repo,
+        worktree_root,
+    )
+    from jules_cli.render.artifacts import print_checked_out
+
+    root = worktree_root(Path.cwd())  # before any request: no git, not a checkout
+    check_worktree_dir(directory)
+    if branch is not None:
+        check_checkout_target(root, branch)
+    session, activities = _session_and_activities(appctx, session_id)
+    patch = select_patch(session, activities, activity)
+    # As for apply: a signal before the worktree is complete removes it again.
+    with signals.held() as section:
+        result = apply_in_worktree(
+            patch,
+            root,
+            directory,
+            branch or default_branch_name(session),
+            message or commit_message_for(patch, session),
+            repo=session_repo(session),
+            starting_branch=_starting_branch(session),
+        )
+        print_checked_out(appctx.out, result, patch.origin)
+        section.forget()
+
+
+def _starting_branch(session: dict) -> str | None:
+    context = session.get("sourceContext") or {}
+    return (context.get("githubRepoContext") or {}).get("startingBranch")
+
+
+@app.command(
+    "checkout",
+    epilog=examples(
+        (
+            "The session's pull request (or its patch) on a branch here",
+            "jules session checkout 1234",
+        ),
+        ("Into a branch of your choice", "jules session checkout 1234 --branch review/1234"),
+    ),
+)
+def checkout(
+    ctx: typer.Context,
+    session_id: SessionArg,
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            "--branch",
+            "-b",
+            metavar="NAME",
+            help="The local branch (default: the pull request's head branch, else one "
+            "named after the session).",
+        ),
+    ] = None,
+    activity: ActivityOption = None,
+) -> None:
+    """Put the session's work on a branch here, like `gh pr checkout`: its pull request's
+    head when it has one (fetched from the remote), else a new branch at the patch's base
+    commit with the patch applied and committed. All or nothing, like `session apply`."""
+    from jules_cli import signals
+    from jules_cli.gitapply import (
+        check_checkout_target,
+        checkout_patch,
+        checkout_pull_request,
+        commit_message_for,
+        default_branch_name,
+        pull_request_of,
+        session_repo,
+        worktree_root,
+    )
+    from jules_cli.render.artifacts import print_checked_out
+
+    appctx = app_context(ctx)
+    out = appctx.output()
+    root = worktree_root(Path.cwd())  # before any request: no git, not a checkout
+    if branch is not None:
+        check_checkout_target(root, branch)
+    client = appctx.client()
+    session = client.get_session(session_id)
+    pull = pull_request_of(session) if activity is None else None
+    if pull is not None:
+        name = branch or pull.head_ref or f"jules/pr-{pull.number}"
+        check_checkout_target(root, name)
+        # As for apply: a signal before the checkout is complete undoes it.
+        with signals.held() as section:
+            result = checkout_pull_request(
+                root, pull, name, session_repo_name=session_repo(session)
+            )
+            print_checked_out(out, result, f"pull request #{pull.number}")
+            section.forget()
+        return
+    from jules_cli.artifacts import select_patch
+
+    patch = select_patch(session, list(client.list_activities(session_id)), activity)
+    with signals.held() as section:
+        result = checkout_patch(
+            patch,
+            root,
+            branch or default_branch_name(session),
+            commit_message_for(patch, session),
+            repo=session_repo(session),
+            starting_branch=_starting_branch(session),
+        )
+        print_checked_out(out, result, patch.origin)
         section.forget()
 
 

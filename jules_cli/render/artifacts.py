@@ -73,3 +73,40 @@ def print_applied(out: Output, result: Any, origin: str) -> None:
     if result.commit_sha:
         what += f", committed as {result.commit_sha[:12]}"
     out.success(safe_text(what + "."))
+
+
+def print_checked_out(out: Output, result: Any, origin: str) -> None:
+    """What `session checkout` and `apply --worktree` did: the files the patch changed
+    (stdout, as `apply` prints them), and the branch, commit and folder (stderr)."""
+    for warning in result.warnings:
+        out.warn(safe_text(warning))
+    if result.files_changed:
+        out.table(
+            [
+                Column("STATUS", no_wrap=True),
+                Column("FILE"),
+                Column("+", justify="right"),
+                Column("-", justify="right"),
+            ],
+            ([s.status, s.path, str(s.added), str(s.removed)] for s in result.files_changed),
+        )
+    sha = result.commit_sha[:12]
+    if result.pull_request is not None:
+        pull = result.pull_request
+        how = "Switched to the existing" if result.reused_branch else "Checked out the new"
+        out.success(
+            safe_text(
+                f"{how} branch {result.branch} at {sha}: {origin} of {pull.repo}, "
+                f"fetched from {result.remote}."
+            )
+        )
+        return
+    where = f" in the new worktree {result.worktree}" if result.worktree is not None else ""
+    out.success(
+        safe_text(
+            f"Applied the patch from the {origin}{where} on the new branch {result.branch}, "
+            f"committed as {sha}."
+        )
+    )
+    if result.worktree is not None:
+        out.info(safe_text(f"Next: cd {result.worktree}"))
