@@ -630,6 +630,139 @@ TREE = {
                             "label": "--interval SEC",
                         },
                         {
+                            "name": "stall",
+                            "opts": ["--stall"],
+                            "help": "End with exit 11 when the session shows no new activity for DUR (while it is not waiting for you).",
+                            "label": "--stall DUR",
+                        },
+                        {
+                            "name": "json_output",
+                            "opts": ["--json"],
+                            "flag": True,
+                            "help": "Print the API's JSON objects unchanged.",
+                            "label": "--json",
+                        },
+                        {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
+                            "name": "quiet",
+                            "opts": ["--quiet", "-q"],
+                            "flag": True,
+                            "help": "Print only ids, one per line.",
+                            "label": "-q, --quiet",
+                        },
+                        {
+                            "name": "help",
+                            "opts": ["-h", "--help"],
+                            "flag": True,
+                            "eager": True,
+                            "help_option": True,
+                            "help": "Show this message and exit.",
+                            "label": "-h, --help",
+                        },
+                    ],
+                },
+                "retry": {
+                    "help": "Start a new session with the prompt, repository and starting branch of session ID\n(and its plan-approval and auto-PR options when the API shows them); printed like\n`session new`.",
+                    "short": "Start a new session with the prompt, repository and starting branch of session ID (and its plan-approval and auto-PR options when the API shows them); printed like `session new`.",
+                    "usage": "[OPTIONS] ID [PROMPT | -]",
+                    "epilog": "Examples:\n\n\x08\n# The same task again, as a new session\n$ jules session retry 1234\n# Again, and wait for it\n$ jules session retry 1234 --wait\n# With a better prompt from a file\n$ jules session retry 1234 --prompt-file task.md",
+                    "params": [
+                        {
+                            "name": "session_id",
+                            "argument": True,
+                            "required": True,
+                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "label": "ID",
+                            "extra": "[required]",
+                            "values": {
+                                "call": "jules_cli.completion:complete_session_ids",
+                                "pass": {
+                                    "incomplete": "incomplete",
+                                },
+                            },
+                        },
+                        {
+                            "name": "prompt",
+                            "argument": True,
+                            "help": "A new prompt instead of the session's (`-` reads stdin).",
+                            "label": "[PROMPT | -]",
+                        },
+                        {
+                            "name": "prompt_file",
+                            "opts": ["--prompt-file", "-F"],
+                            "help": "Read the new prompt from a file.",
+                            "label": "-F, --prompt-file FILE",
+                            "values": {
+                                "files": True,
+                            },
+                        },
+                        {
+                            "name": "require_approval",
+                            "opts": ["--require-approval"],
+                            "secondary": ["--no-require-approval"],
+                            "flag": True,
+                            "help": "Wait for your approval of the plan (default: as the session, when the API shows it, else the profile setting).",
+                            "label": "--require-approval / --no-require-approval",
+                        },
+                        {
+                            "name": "auto_pr",
+                            "opts": ["--auto-pr"],
+                            "secondary": ["--no-auto-pr"],
+                            "flag": True,
+                            "help": "Open a pull request when done (default: as the session, when the API shows it, else the profile setting).",
+                            "label": "--auto-pr / --no-auto-pr",
+                        },
+                        {
+                            "name": "wait",
+                            "opts": ["--wait"],
+                            "flag": True,
+                            "help": "Then block like `session wait`.",
+                            "label": "--wait",
+                        },
+                        {
+                            "name": "follow",
+                            "opts": ["--follow", "-f"],
+                            "flag": True,
+                            "help": "Then follow live like `activities tail`.",
+                            "label": "-f, --follow",
+                        },
+                        {
+                            "name": "until",
+                            "opts": ["--until", "-u"],
+                            "help": "done (COMPLETED or FAILED), settled (done, or waiting for you), or a state name.",
+                            "label": "-u, --until COND",
+                            "extra": "[default: done]",
+                            "values": {
+                                "call": "jules_cli.completion:complete_until",
+                                "pass": {
+                                    "incomplete": "incomplete",
+                                },
+                            },
+                        },
+                        {
+                            "name": "timeout",
+                            "opts": ["--timeout"],
+                            "help": "Give up after this long: seconds, or 90s, 15m, 2h (exit 10).",
+                            "label": "--timeout DUR",
+                        },
+                        {
+                            "name": "interval",
+                            "opts": ["--interval"],
+                            "help": "Poll every SEC seconds, at least 1 (default: adaptive, 2-10 s); never more than 30 calls a minute.",
+                            "label": "--interval SEC",
+                        },
+                        {
+                            "name": "stall",
+                            "opts": ["--stall"],
+                            "help": "End with exit 11 when the session shows no new activity for DUR (while it is not waiting for you).",
+                            "label": "--stall DUR",
+                        },
+                        {
                             "name": "json_output",
                             "opts": ["--json"],
                             "flag": True,
@@ -924,17 +1057,18 @@ TREE = {
                     ],
                 },
                 "wait": {
-                    "help": "Block until the session is done (or --until); the exit code tells the outcome.\n\n0 COMPLETED or the state asked for, 8 FAILED, 9 waiting for you (plan approval,\nfeedback) or PAUSED, 10 --timeout passed first. State changes go to stderr; --json\nprints the session as it was when the wait ended.",
-                    "short": "Block until the session is done (or --until); the exit code tells the outcome.",
-                    "usage": "[OPTIONS] ID",
+                    "help": "Block until the sessions are done (or --until); the exit code tells the outcome.\n\n0 COMPLETED or the state asked for, 8 FAILED, 9 waiting for you (plan approval,\nfeedback) or PAUSED, 10 --timeout passed first, 11 --stall: no new activity for that\nlong. With several ids they are waited on together and the most severe code wins\n(8, 9, 10, 11, then 0); --any ends with the first one. State changes go to stderr with\neach session's id; --json prints the session as it was when its wait ended (an array\nin the order given for several ids, the one that ended with --any).",
+                    "short": "Block until the sessions are done (or --until); the exit code tells the outcome.",
+                    "usage": "[OPTIONS] ID...",
                     "epilog": "Examples:\n\n\x08\n# Deploy only when the session completes\n$ jules session wait 1234 && ./deploy.sh\n# Wait until it is done or needs you, for at most 30 minutes\n$ jules session wait 1234 --until settled --timeout 30m\n# Wait until the plan is ready for approval\n$ jules session wait 1234 --until awaiting_plan_approval",
                     "params": [
                         {
-                            "name": "session_id",
+                            "name": "session_ids",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
-                            "label": "ID",
+                            "nargs": -1,
+                            "help": "Session ids, bare or sessions/ID.",
+                            "label": "ID...",
                             "extra": "[required]",
                             "values": {
                                 "call": "jules_cli.completion:complete_session_ids",
@@ -967,6 +1101,19 @@ TREE = {
                             "opts": ["--interval"],
                             "help": "Poll every SEC seconds, at least 1 (default: adaptive, 2-10 s); never more than 30 calls a minute.",
                             "label": "--interval SEC",
+                        },
+                        {
+                            "name": "stall",
+                            "opts": ["--stall"],
+                            "help": "End with exit 11 when the session shows no new activity for DUR (while it is not waiting for you).",
+                            "label": "--stall DUR",
+                        },
+                        {
+                            "name": "any_session",
+                            "opts": ["--any"],
+                            "flag": True,
+                            "help": "With several ids: end when the first one ends.",
+                            "label": "--any",
                         },
                         {
                             "name": "json_output",
@@ -1066,8 +1213,8 @@ TREE = {
                     ],
                 },
                 "apply": {
-                    "help": "Apply the session's patch to the git checkout here, safely: checked first, never\nhalf-applied, optionally on a new branch and committed.",
-                    "short": "Apply the session's patch to the git checkout here, safely: checked first, never half-applied, optionally on a new branch and committed.",
+                    "help": "Apply the session's patch to the git checkout here, safely: checked first, never\nhalf-applied, optionally on a new branch and committed (or in a new worktree).",
+                    "short": "Apply the session's patch to the git checkout here, safely: checked first, never half-applied, optionally on a new branch and committed (or in a new worktree).",
                     "usage": "[OPTIONS] ID",
                     "epilog": "Examples:\n\n\x08\n# Apply the patch to the checkout here\n$ jules session apply 1234\n# On a new branch named after the session, committed\n$ jules session apply 1234 --auto-branch --commit\n# Fall back to a three-way merge where the checkout moved on\n$ jules session apply 1234 --3way",
                     "params": [
@@ -1137,6 +1284,58 @@ TREE = {
                             "flag": True,
                             "help": "Fall back to a three-way merge.",
                             "label": "-3, --3way",
+                        },
+                        {
+                            "name": "worktree",
+                            "opts": ["--worktree"],
+                            "help": "Apply and commit in a new git worktree at DIR, on a new branch from the patch's base commit; this checkout is not touched.",
+                            "label": "--worktree DIR",
+                            "values": {
+                                "files": True,
+                            },
+                        },
+                        {
+                            "name": "help",
+                            "opts": ["-h", "--help"],
+                            "flag": True,
+                            "eager": True,
+                            "help_option": True,
+                            "help": "Show this message and exit.",
+                            "label": "-h, --help",
+                        },
+                    ],
+                },
+                "checkout": {
+                    "help": "Put the session's work on a branch here, like `gh pr checkout`: its pull request's\nhead when it has one (fetched from the remote), else a new branch at the patch's base\ncommit with the patch applied and committed. All or nothing, like `session apply`.",
+                    "short": "Put the session's work on a branch here, like `gh pr checkout`: its pull request's head when it has one (fetched from the remote), else a new branch at the patch's base commit with the patch applied and committed.",
+                    "usage": "[OPTIONS] ID",
+                    "epilog": "Examples:\n\n\x08\n# The session's pull request (or its patch) on a branch here\n$ jules session checkout 1234\n# Into a branch of your choice\n$ jules session checkout 1234 --branch review/1234",
+                    "params": [
+                        {
+                            "name": "session_id",
+                            "argument": True,
+                            "required": True,
+                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "label": "ID",
+                            "extra": "[required]",
+                            "values": {
+                                "call": "jules_cli.completion:complete_session_ids",
+                                "pass": {
+                                    "incomplete": "incomplete",
+                                },
+                            },
+                        },
+                        {
+                            "name": "branch",
+                            "opts": ["--branch", "-b"],
+                            "help": "The local branch (default: the pull request's head branch, else one named after the session).",
+                            "label": "-b, --branch NAME",
+                        },
+                        {
+                            "name": "activity",
+                            "opts": ["--activity"],
+                            "help": "Use this activity's change set instead of the session's.",
+                            "label": "--activity ID",
                         },
                         {
                             "name": "help",
@@ -1241,25 +1440,67 @@ TREE = {
                     ],
                 },
                 "archive": {
-                    "help": "Archive sessions (hidden from `session list`, still readable by id).",
-                    "short": "Archive sessions (hidden from `session list`, still readable by id).",
-                    "usage": "[OPTIONS] ID...",
-                    "epilog": "Examples:\n\n\x08\n# Archive two sessions\n$ jules session archive 1234 5678\n# Archive every completed session\n$ jules session list -q --state completed | xargs jules session archive",
+                    "help": "Archive sessions (hidden from `session list`, still readable by id): by id, or\nevery session matching --state/--repo/--older-than (--dry-run lists them first).",
+                    "short": "Archive sessions (hidden from `session list`, still readable by id): by id, or every session matching --state/--repo/--older-than (--dry-run lists them first).",
+                    "usage": "[OPTIONS] [ID...]...",
                     "params": [
                         {
                             "name": "session_ids",
                             "argument": True,
-                            "required": True,
                             "nargs": -1,
-                            "help": "Session ids, bare or sessions/ID.",
-                            "label": "ID...",
-                            "extra": "[required]",
+                            "help": "Session ids, bare or sessions/ID (or filters instead: --state, --repo, --older-than).",
+                            "label": "[ID...]...",
                             "values": {
                                 "call": "jules_cli.completion:complete_session_ids",
                                 "pass": {
                                     "incomplete": "incomplete",
                                 },
                             },
+                        },
+                        {
+                            "name": "state",
+                            "opts": ["--state", "-s"],
+                            "multiple": True,
+                            "help": "Every session in this state (repeatable, or a,b), instead of ids.",
+                            "label": "-s, --state STATE",
+                            "values": {
+                                "call": "jules_cli.completion:complete_states",
+                                "pass": {
+                                    "incomplete": "incomplete",
+                                },
+                            },
+                        },
+                        {
+                            "name": "repo",
+                            "opts": ["--repo", "-r"],
+                            "help": "Every session of owner/repo (or . for this checkout's), instead of ids.",
+                            "label": "-r, --repo OWNER/REPO",
+                            "values": {
+                                "call": "jules_cli.completion:complete_sources",
+                                "pass": {
+                                    "incomplete": "incomplete",
+                                },
+                            },
+                        },
+                        {
+                            "name": "older_than",
+                            "opts": ["--older-than"],
+                            "help": "Every session not updated for DUR, e.g. 7d or 12h (by updateTime).",
+                            "label": "--older-than DUR",
+                        },
+                        {
+                            "name": "dry_run",
+                            "opts": ["--dry-run"],
+                            "flag": True,
+                            "help": "List the sessions it would act on, and change nothing.",
+                            "label": "--dry-run",
+                        },
+                        {
+                            "name": "yes",
+                            "opts": ["--yes", "-y"],
+                            "flag": True,
+                            "help": "Do not ask for confirmation.",
+                            "label": "-y, --yes",
                         },
                         {
                             "name": "json_output",
@@ -1286,25 +1527,68 @@ TREE = {
                     ],
                 },
                 "unarchive": {
-                    "help": "Bring archived sessions back to `session list`.",
-                    "short": "Bring archived sessions back to `session list`.",
-                    "usage": "[OPTIONS] ID...",
-                    "epilog": "Examples:\n\n\x08\n# Find an archived session and bring it back\n$ jules session list --archived && jules session unarchive 1234\n# Bring back every archived session\n$ jules session list -q --archived | xargs jules session unarchive",
+                    "help": "Bring archived sessions back to `session list`: by id, or every archived session\nmatching --state/--repo/--older-than.",
+                    "short": "Bring archived sessions back to `session list`: by id, or every archived session matching --state/--repo/--older-than.",
+                    "usage": "[OPTIONS] [ID...]...",
+                    "epilog": "Examples:\n\n\x08\n# Find an archived session and bring it back\n$ jules session list --archived && jules session unarchive 1234\n# Bring back every archived session that failed\n$ jules session unarchive --state failed --yes",
                     "params": [
                         {
                             "name": "session_ids",
                             "argument": True,
-                            "required": True,
                             "nargs": -1,
-                            "help": "Session ids, bare or sessions/ID.",
-                            "label": "ID...",
-                            "extra": "[required]",
+                            "help": "Session ids, bare or sessions/ID (or filters instead: --state, --repo, --older-than).",
+                            "label": "[ID...]...",
                             "values": {
                                 "call": "jules_cli.completion:complete_session_ids",
                                 "pass": {
                                     "incomplete": "incomplete",
                                 },
                             },
+                        },
+                        {
+                            "name": "state",
+                            "opts": ["--state", "-s"],
+                            "multiple": True,
+                            "help": "Every session in this state (repeatable, or a,b), instead of ids.",
+                            "label": "-s, --state STATE",
+                            "values": {
+                                "call": "jules_cli.completion:complete_states",
+                                "pass": {
+                                    "incomplete": "incomplete",
+                                },
+                            },
+                        },
+                        {
+                            "name": "repo",
+                            "opts": ["--repo", "-r"],
+                            "help": "Every session of owner/repo (or . for this checkout's), instead of ids.",
+                            "label": "-r, --repo OWNER/REPO",
+                            "values": {
+                                "call": "jules_cli.completion:complete_sources",
+                                "pass": {
+                                    "incomplete": "incomplete",
+                                },
+                            },
+                        },
+                        {
+                            "name": "older_than",
+                            "opts": ["--older-than"],
+                            "help": "Every session not updated for DUR, e.g. 7d or 12h (by updateTime).",
+                            "label": "--older-than DUR",
+                        },
+                        {
+                            "name": "dry_run",
+                            "opts": ["--dry-run"],
+                            "flag": True,
+                            "help": "List the sessions it would act on, and change nothing.",
+                            "label": "--dry-run",
+                        },
+                        {
+                            "name": "yes",
+                            "opts": ["--yes", "-y"],
+                            "flag": True,
+                            "help": "Do not ask for confirmation.",
+                            "label": "-y, --yes",
                         },
                         {
                             "name": "json_output",
@@ -1331,19 +1615,17 @@ TREE = {
                     ],
                 },
                 "delete": {
-                    "help": "Delete sessions permanently (asks first in a terminal; --yes otherwise).",
-                    "short": "Delete sessions permanently (asks first in a terminal; --yes otherwise).",
-                    "usage": "[OPTIONS] ID...",
-                    "epilog": "Examples:\n\n\x08\n# Delete a session, after a confirmation\n$ jules session delete 1234\n# Delete every failed session, without asking\n$ jules session list -q --state failed | xargs jules session delete --yes",
+                    "help": "Delete sessions permanently (asks first in a terminal; --yes otherwise): by id, or\nevery session matching --state/--repo/--older-than, never a running one (QUEUED,\nPLANNING, IN_PROGRESS) unless --state names its state.",
+                    "short": "Delete sessions permanently (asks first in a terminal; --yes otherwise): by id, or every session matching --state/--repo/--older-than, never a running one (QUEUED, PLANNING, IN_PROGRESS) unless --state names its state.",
+                    "usage": "[OPTIONS] [ID...]...",
+                    "epilog": "Examples:\n\n\x08\n# Delete a session, after a confirmation\n$ jules session delete 1234\n# Delete every failed session of a repository, without asking\n$ jules session delete --state failed --repo octo/hello --yes",
                     "params": [
                         {
                             "name": "session_ids",
                             "argument": True,
-                            "required": True,
                             "nargs": -1,
-                            "help": "Session ids, bare or sessions/ID.",
-                            "label": "ID...",
-                            "extra": "[required]",
+                            "help": "Session ids, bare or sessions/ID (or filters instead: --state, --repo, --older-than).",
+                            "label": "[ID...]...",
                             "values": {
                                 "call": "jules_cli.completion:complete_session_ids",
                                 "pass": {
@@ -1352,11 +1634,62 @@ TREE = {
                             },
                         },
                         {
+                            "name": "state",
+                            "opts": ["--state", "-s"],
+                            "multiple": True,
+                            "help": "Every session in this state (repeatable, or a,b), instead of ids.",
+                            "label": "-s, --state STATE",
+                            "values": {
+                                "call": "jules_cli.completion:complete_states",
+                                "pass": {
+                                    "incomplete": "incomplete",
+                                },
+                            },
+                        },
+                        {
+                            "name": "repo",
+                            "opts": ["--repo", "-r"],
+                            "help": "Every session of owner/repo (or . for this checkout's), instead of ids.",
+                            "label": "-r, --repo OWNER/REPO",
+                            "values": {
+                                "call": "jules_cli.completion:complete_sources",
+                                "pass": {
+                                    "incomplete": "incomplete",
+                                },
+                            },
+                        },
+                        {
+                            "name": "older_than",
+                            "opts": ["--older-than"],
+                            "help": "Every session not updated for DUR, e.g. 7d or 12h (by updateTime).",
+                            "label": "--older-than DUR",
+                        },
+                        {
+                            "name": "dry_run",
+                            "opts": ["--dry-run"],
+                            "flag": True,
+                            "help": "List the sessions it would act on, and change nothing.",
+                            "label": "--dry-run",
+                        },
+                        {
                             "name": "yes",
                             "opts": ["--yes", "-y"],
                             "flag": True,
                             "help": "Do not ask for confirmation.",
                             "label": "-y, --yes",
+                        },
+                        {
+                            "name": "json_output",
+                            "opts": ["--json"],
+                            "flag": True,
+                            "help": "Print the API's JSON objects unchanged.",
+                            "label": "--json",
+                        },
+                        {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
                         },
                         {
                             "name": "help",
@@ -1630,6 +1963,12 @@ TREE = {
                             "opts": ["--interval"],
                             "help": "Poll every SEC seconds, at least 1 (default: adaptive, 2-10 s); never more than 30 calls a minute.",
                             "label": "--interval SEC",
+                        },
+                        {
+                            "name": "stall",
+                            "opts": ["--stall"],
+                            "help": "End with exit 11 when the session shows no new activity for DUR (while it is not waiting for you).",
+                            "label": "--stall DUR",
                         },
                         {
                             "name": "json_output",
