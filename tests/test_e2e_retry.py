@@ -67,15 +67,32 @@ def test_retry_starts_the_same_task_and_prints_like_new(emulator_server, jules) 
     assert quiet.stdout.strip().isdigit() and len(quiet.stdout.splitlines()) == 1
 
 
-def test_retry_keeps_the_options_the_api_shows_and_flags_override(emulator_server, jules):
-    shown = {
-        **original(emulator_server, "Refactor [fail:x]", source=HELLO, branch="develop"),
-        "requirePlanApproval": True,
-        "automationMode": "AUTO_CREATE_PR",
-    }
-    emulator_server.emulator.delete_session(shown["id"])
-    seeded = emulator_server.emulator
-    seeded._load_seed({"sessions": [shown]})  # an API that does show them
+def test_retry_keeps_the_options_the_api_shows_and_flags_override(
+    emulator_server, jules, monkeypatch
+) -> None:
+    """An API version that does echo the input-only options (older answers did): the
+    emulator's answers get them back for this test (the server runs in this process)."""
+    from jules_cli.emulator.state import SessionRecord
+
+    plain_render = SessionRecord.render
+
+    def render_with_options(record: SessionRecord) -> dict:
+        shown = plain_render(record)
+        if record.require_plan_approval:
+            shown["requirePlanApproval"] = True
+        if record.automation_mode:
+            shown["automationMode"] = record.automation_mode
+        return shown
+
+    monkeypatch.setattr(SessionRecord, "render", render_with_options)
+    shown = original(
+        emulator_server,
+        "Refactor [fail:x]",
+        source=HELLO,
+        branch="develop",
+        requirePlanApproval=True,
+        automationMode="AUTO_CREATE_PR",
+    )
     same = jules("session", "retry", shown["id"], "-q")
     assert same.returncode == 0, same.stderr
     overridden = jules("session", "retry", shown["id"], "--no-require-approval", "--no-auto-pr")
@@ -84,6 +101,15 @@ def test_retry_keeps_the_options_the_api_shows_and_flags_override(emulator_serve
     assert first["requirePlanApproval"] is True and first["automationMode"] == "AUTO_CREATE_PR"
     assert first["sourceContext"]["githubRepoContext"] == {"startingBranch": "develop"}
     assert "requirePlanApproval" not in second and "automationMode" not in second
+
+
+def test_retry_without_the_options_shown_uses_the_profile(emulator_server, jules) -> None:
+    shown = original(emulator_server, "Refactor", source=HELLO, branch="main")
+    assert jules("config", "set", "auto-pr", "true").returncode == 0
+    result = jules("session", "retry", shown["id"], "-q")
+    assert result.returncode == 0, result.stderr
+    [body] = created_bodies(emulator_server)
+    assert body["automationMode"] == "AUTO_CREATE_PR" and "requirePlanApproval" not in body
 
 
 def test_retry_with_a_new_prompt_from_stdin_or_a_file(emulator_server, jules, tmp_path) -> None:

@@ -41,7 +41,8 @@ def test_wait_on_several_exits_with_the_most_severe_and_prints_an_array_in_order
     # Each one's state changes on stderr, with its id; and each one's closing line.
     for sid, final in ((ok, "COMPLETED"), (asking, "AWAITING_USER_FEEDBACK"), (failing, "FAILED")):
         assert re.search(rf"^{sid}: .*{final}$", result.stderr, re.M), result.stderr
-        assert f"Session {sid} is {final}" in result.stderr
+        closing = f"Session {sid} FAILED" if final == "FAILED" else f"Session {sid} is {final}"
+        assert closing in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -249,26 +249,43 @@ def wait_many(
     from jules_cli.render.output import safe_text
 
     out = appctx.out
+    count = len(dict.fromkeys(session_ids))
+    ended_ids: set[str] = set()
 
     def changed(sid: str, old: str | None, new: str, session: dict[str, Any]) -> None:
         out.info(safe_text(f"{sid}: {old} -> {new}" if old else f"{sid}: {new}"))
 
     def ended(sid: str, result) -> None:
+        ended_ids.add(sid)
         session = {"id": sid, **result.session}
-        print_outcome(out, session, result.state, result.outcome, silent_for=result.silent_for)
+        reason = _failure_reason(appctx, sid) if result.state == "FAILED" else None
+        print_outcome(
+            out,
+            session,
+            result.state,
+            result.outcome,
+            reason=reason,
+            silent_for=result.silent_for,
+        )
 
-    return follow_many(
-        appctx.client(),
-        session_ids,
-        condition=options.condition,
-        timeout=options.timeout,
-        interval=options.interval,
-        stall=options.stall,
-        first=first,
-        pacer=shared(),  # one quota for ListActivities, whatever the number of sessions
-        on_state_change=changed,
-        on_end=ended,
-    )
+    if count == 1:
+        what = f"Waiting for session {session_ids[0]}"
+        held = appctx.waiting(what)
+    else:
+        held = appctx.waiting(lambda: f"Waiting for {count - len(ended_ids)} of {count} sessions")
+    with held:
+        return follow_many(
+            appctx.client(),
+            session_ids,
+            condition=options.condition,
+            timeout=options.timeout,
+            interval=options.interval,
+            stall=options.stall,
+            first=first,
+            pacer=shared(),  # one quota for ListActivities, whatever the number of sessions
+            on_state_change=changed,
+            on_end=ended,
+        )
 
 
 def finish_many(results: list, *, first: bool = False) -> None:
