@@ -906,20 +906,6 @@ def send_and_wait(
 # -- several sessions at once -----------------------------------------------------------------
 
 
-class CallPacer(Protocol):
-    """Spaces ListActivities calls (jules-api.md 8: one quota for every follower of a key);
-    jules_cli.pacing.Pacer. One pacer serves every session a wait follows, so the limit
-    holds in total."""
-
-    def delay(self) -> float:
-        """Seconds until one more call could go (0: at once); reserves nothing."""
-        ...
-
-    def try_acquire(self) -> bool:
-        """Count a call and return True if one may go now; else False."""
-        ...
-
-
 class ManyClient(FollowClient, Protocol):
     def list_sessions(
         self, *, archived: bool | None = False, page_size: int | None = ..., limit: int | None = ...
@@ -935,9 +921,15 @@ LIST_MIN_IDS = 2
 class _Followed:
     """What the multi-session wait knows of one session."""
 
-    def __init__(self, client: ActivitySource, session_id: str, stall: StallWatch | None):
+    def __init__(
+        self,
+        client: ActivitySource,
+        session_id: str,
+        stall: StallWatch | None,
+        pacer: Pacer | None,
+    ):
         self.id = session_id
-        self.poller = ActivityPoller(client, session_id)
+        self.poller = ActivityPoller(client, session_id, pacer=pacer)
         self.evidence = StateEvidence()
         self.stall = stall
         self.session: dict[str, Any] = {}
@@ -968,7 +960,7 @@ def follow_many(
     interval: float | None = None,
     stall: float | None = None,
     first: bool = False,
-    pacer: CallPacer | None = None,
+    pacer: Pacer | None = None,
     on_state_change: Callable[[str, str | None, str, dict[str, Any]], None] | None = None,
     on_end: Callable[[str, FollowResult], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -1010,7 +1002,7 @@ def follow_many(
     for sid in session_ids:
         if sid not in followed:
             watch = None if stall is None else StallWatch(stall, started_wall)
-            followed[sid] = _Followed(client, sid, watch)
+            followed[sid] = _Followed(client, sid, watch, pacer)
     use_list_page = len(followed) >= LIST_MIN_IDS
 
     def pending() -> list[_Followed]:
@@ -1022,8 +1014,9 @@ def follow_many(
             on_end(item.id, result)
 
     def list_activities(item: _Followed) -> bool:
-        """Poll the session's new activities through the pacer; False when deferred."""
-        if pacer is not None and not pacer.try_acquire():
+        """Poll the session's new activities through the pacer (every page and retry waits
+        for its turn there); False, deferred to a later cycle, when no turn is free now."""
+        if pacer is not None and pacer.delay() > 0:
             return False
         fresh = item.poller.poll()
         for activity in fresh:

@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-from tests.test_e2e_follow import FAST
-
 HELLO = "sources/github/jules-demo/hello-world"
 WEBAPP = "sources/github/jules-demo/webapp"
 
@@ -136,10 +134,10 @@ def test_retry_of_a_repoless_session_is_repoless(emulator_server, jules) -> None
 
 def test_retry_waits_and_follows_like_new(emulator_server, jules) -> None:
     old = original(emulator_server, "Add a greeting [fail:no]", source=HELLO, branch="main")
-    waited = jules("session", "retry", old["id"], "--wait", "--json", *FAST)
+    waited = jules("session", "retry", old["id"], "--wait", "--json")
     assert waited.returncode == 8, waited.stderr
     assert json.loads(waited.stdout)["state"] == "FAILED"
-    followed = jules("session", "retry", old["id"], "--follow", "--json", *FAST)
+    followed = jules("session", "retry", old["id"], "--follow", "--json")
     assert followed.returncode == 8, followed.stderr
     lines = [json.loads(line) for line in followed.stdout.splitlines()]
     assert any("sessionFailed" in a for a in lines)

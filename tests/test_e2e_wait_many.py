@@ -3,8 +3,8 @@ tail`) and `session new --parallel N --wait`, with the installed `jules` against
 emulator over loopback (no terminal).
 
 A COMPLETED session costs one ListActivities call (the API's COMPLETED is not final), and
-the shared pacer spaces those calls 2 s apart, so these tests mix in FAILED and waiting
-sessions, which need none, to stay quick.
+the shared pacer spaces those calls (2 s apart, at JULES_POLL_SCALE's pace in tests), so
+these tests mix in FAILED and waiting sessions, which need none, to stay quick.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from tests.test_e2e_follow import FAST, create
+from tests.test_e2e_follow import create
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_wait_on_several_exits_with_the_most_severe_and_prints_an_array_in_order
     ok = create(emulator_server, "Add a greeting")
     asking = create(emulator_server, "Ask first [ask]")
     failing = create(emulator_server, "Add a greeting [fail:tests do not run]")
-    result = jules("session", "wait", asking, f"sessions/{failing}", ok, "--json", *FAST)
+    result = jules("session", "wait", asking, f"sessions/{failing}", ok, "--json")
     assert result.returncode == 8, result.stderr  # FAILED beats waiting-for-you beats OK
     sessions = json.loads(result.stdout)
     assert [s["id"] for s in sessions] == [asking, failing, ok]
@@ -49,10 +49,10 @@ def test_wait_on_several_exits_with_the_most_severe_and_prints_an_array_in_order
 def test_wait_on_several_without_a_failure_is_9_then_0(emulator_server, jules) -> None:
     ok = create(emulator_server, "Add a greeting")
     paused = create(emulator_server, "Stop for a while [pause]")
-    mixed = jules("session", "wait", ok, paused, *FAST)
+    mixed = jules("session", "wait", ok, paused)
     assert mixed.returncode == 9, mixed.stderr
     assert mixed.stdout == ""
-    again = jules("session", "wait", ok, ok, "--json", *FAST)  # an id twice: both places
+    again = jules("session", "wait", ok, ok, "--json")  # an id twice: both places
     assert again.returncode == 0, again.stderr
     assert [s["id"] for s in json.loads(again.stdout)] == [ok, ok]
 
@@ -60,7 +60,7 @@ def test_wait_on_several_without_a_failure_is_9_then_0(emulator_server, jules) -
 def test_any_ends_with_the_first_and_prints_that_one_session(emulator_server, jules) -> None:
     forever = create(emulator_server, "Work forever [stall]")
     failing = create(emulator_server, "Add a greeting [fail:boom]")
-    result = jules("session", "wait", forever, failing, "--any", "--json", *FAST)
+    result = jules("session", "wait", forever, failing, "--any", "--json")
     assert result.returncode == 8, result.stderr
     session = json.loads(result.stdout)
     assert session["id"] == failing and session["state"] == "FAILED"
@@ -70,9 +70,9 @@ def test_any_ends_with_the_first_and_prints_that_one_session(emulator_server, ju
 def test_timeout_with_several_is_10_when_nothing_worse_happened(emulator_server, jules) -> None:
     forever = create(emulator_server, "Work forever [stall]")
     asking = create(emulator_server, "Ask first [ask]")
-    result = jules("session", "wait", forever, asking, "--timeout", "0.5", *FAST)
+    result = jules("session", "wait", forever, asking, "--timeout", "0.5")
     assert result.returncode == 9, result.stderr  # waiting-for-you is more severe than 10
-    alone = jules("session", "wait", forever, "--timeout", "0.3", "--json", *FAST)
+    alone = jules("session", "wait", forever, "--timeout", "0.3", "--json")
     assert alone.returncode == 10, alone.stderr
     assert json.loads(alone.stdout)["id"] == forever  # one id: one object, as before
 
@@ -81,14 +81,14 @@ def test_stall_ends_that_sessions_wait_with_11_and_says_what_to_do(emulator_serv
     forever = create(emulator_server, "Work forever [stall]")
     emulator_server.settle()  # it has said all it will say
     failing = create(emulator_server, "Add a greeting [fail:boom]")
-    result = jules("session", "wait", forever, failing, "--stall", "0.6", "--json", *FAST)
+    result = jules("session", "wait", forever, failing, "--stall", "0.6", "--json")
     assert result.returncode == 8, result.stderr  # the failure is more severe than the stall
     assert [s["state"] for s in json.loads(result.stdout)] == ["IN_PROGRESS", "FAILED"]
     line = next(line for line in result.stderr.splitlines() if "no new activity" in line)
     assert forever in line and f'jules session send {forever} "..."' in line
     assert re.search(r"for \d+s", line), line  # how long it has been silent
 
-    alone = jules("session", "wait", forever, "--stall", "0.5", *FAST)
+    alone = jules("session", "wait", forever, "--stall", "0.5")
     assert alone.returncode == 11, alone.stderr
     assert "Traceback" not in alone.stderr
 
@@ -96,7 +96,7 @@ def test_stall_ends_that_sessions_wait_with_11_and_says_what_to_do(emulator_serv
 def test_activities_tail_stall_exits_11_after_the_activities(emulator_server, jules) -> None:
     forever = create(emulator_server, "Work forever [stall]")
     emulator_server.settle()
-    result = jules("activities", "tail", forever, "--stall", "0.5", "--json", *FAST)
+    result = jules("activities", "tail", forever, "--stall", "0.5", "--json")
     assert result.returncode == 11, result.stderr
     activities = [json.loads(line) for line in result.stdout.splitlines()]
     assert activities and all("id" in a for a in activities)
@@ -123,7 +123,6 @@ def test_new_parallel_wait_waits_on_all_together(emulator_server, jules) -> None
         "--wait",
         "--json",
         "Add a greeting [fail:nope]",
-        *FAST,
     )
     assert result.returncode == 8, result.stderr
     sessions = json.loads(result.stdout)

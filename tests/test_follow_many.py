@@ -246,7 +246,7 @@ def test_twenty_sessions_with_faults_stay_within_the_list_activities_quota(emula
         ]
     )
     started = env.clock()
-    results, _, _ = wait_many(env, ids, stall=600)
+    results, _, ended = wait_many(env, ids, stall=600)
     codes = [r.exit_code for r in results]
     assert codes == [8 if n % 7 == 3 else 9 if n % 5 == 4 else 0 for n in range(20)]
 
@@ -259,5 +259,5 @@ def test_twenty_sessions_with_faults_stay_within_the_list_activities_quota(emula
     gets = [r for r in api_requests(env) if r["path"].count("/") == 1]
     pages = [r for r in api_requests(env) if r["path"] == "sessions"]
     minutes = max((env.clock() - started) / 60, 1)
-    assert gets == []
+    assert {r["path"] for r in gets} <= {f"sessions/{ended[-1]}"}  # the last one, alone
     assert len(pages) / minutes <= 60

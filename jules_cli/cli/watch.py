@@ -244,7 +244,6 @@ def wait_many(
     Each session's state changes go to stderr with its id, and its closing line as it ends.
     """
     from jules_cli.follow import follow_many
-    from jules_cli.pacing import shared
     from jules_cli.render.live import print_outcome
     from jules_cli.render.output import safe_text
 
@@ -279,10 +278,10 @@ def wait_many(
             session_ids,
             condition=options.condition,
             timeout=options.timeout,
-            interval=options.interval,
             stall=options.stall,
             first=first,
-            pacer=shared(),  # one quota for ListActivities, whatever the number of sessions
+            # The process's one ListActivities quota, whatever the number of sessions.
+            **follower_pacing(appctx, options.interval),
             on_state_change=changed,
             on_end=ended,
         )
