@@ -1060,7 +1060,7 @@ TREE = {
                     "help": "Block until the sessions are done (or --until); the exit code tells the outcome.\n\n0 COMPLETED or the state asked for, 8 FAILED, 9 waiting for you (plan approval,\nfeedback) or PAUSED, 10 --timeout passed first, 11 --stall: no new activity for that\nlong. With several ids they are waited on together and the most severe code wins\n(8, 9, 10, 11, then 0); --any ends with the first one. State changes go to stderr with\neach session's id; --json prints the session as it was when its wait ended (an array\nin the order given for several ids, the one that ended with --any).",
                     "short": "Block until the sessions are done (or --until); the exit code tells the outcome.",
                     "usage": "[OPTIONS] ID...",
-                    "epilog": "Examples:\n\n\x08\n# Deploy only when the session completes\n$ jules session wait 1234 && ./deploy.sh\n# Wait until it is done or needs you, for at most 30 minutes\n$ jules session wait 1234 --until settled --timeout 30m\n# Wait until the plan is ready for approval\n$ jules session wait 1234 --until awaiting_plan_approval",
+                    "epilog": "Examples:\n\n\x08\n# Deploy only when the session completes\n$ jules session wait 1234 && ./deploy.sh\n# Wait until it is done or needs you, for at most 30 minutes\n$ jules session wait 1234 --until settled --timeout 30m\n# Wait on three together; exit 11 for one silent for 15 minutes\n$ jules session wait 1234 5678 9012 --stall 15m",
                     "params": [
                         {
                             "name": "session_ids",
@@ -1443,6 +1443,7 @@ TREE = {
                     "help": "Archive sessions (hidden from `session list`, still readable by id): by id, or\nevery session matching --state/--repo/--older-than (--dry-run lists them first).",
                     "short": "Archive sessions (hidden from `session list`, still readable by id): by id, or every session matching --state/--repo/--older-than (--dry-run lists them first).",
                     "usage": "[OPTIONS] [ID...]...",
+                    "epilog": "Examples:\n\n\x08\n# Archive two sessions\n$ jules session archive 1234 5678\n# See, then archive, every completed session older than a week\n$ jules session archive --state completed --older-than 7d --dry-run\n# The same in a script (no terminal: a filter needs --yes)\n$ jules session archive --state completed --older-than 7d --yes",
                     "params": [
                         {
                             "name": "session_ids",

@@ -619,8 +619,8 @@ def send(
             "jules session wait 1234 --until settled --timeout 30m",
         ),
         (
-            "Wait until the plan is ready for approval",
-            "jules session wait 1234 --until awaiting_plan_approval",
+            "Wait on three together; exit 11 for one silent for 15 minutes",
+            "jules session wait 1234 5678 9012 --stall 15m",
         ),
     ),
 )
@@ -1247,9 +1247,6 @@ def _bulk(
         )
         summary.exit_code = getattr(outcome.error, "exit_code", 1)
         raise summary
-
-
-@app.command("archive")
 
 
 @app.command(
