@@ -255,15 +255,24 @@ def wait_many(
         out.info(safe_text(f"{sid}: {old} -> {new}" if old else f"{sid}: {new}"))
 
     def ended(sid: str, result) -> None:
+        from jules_cli.sessions import failure_reason, pending_question
+
         ended_ids.add(sid)
         session = {"id": sid, **result.session}
-        reason = _failure_reason(appctx, sid) if result.state == "FAILED" else None
+        reason = question = None
+        asks = result.state == "AWAITING_USER_FEEDBACK"
+        if result.state == "FAILED" or asks:
+            # As for one session: why it failed, or what Jules asks (one list, paced).
+            activities = _activities(appctx, sid)
+            reason = failure_reason(activities)
+            question = pending_question(activities) if asks else None
         print_outcome(
             out,
             session,
             result.state,
             result.outcome,
             reason=reason,
+            question=question,
             silent_for=result.silent_for,
         )
 
