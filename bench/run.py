@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
-"""The `jules` benchmark: the performance budgets of issues 8 and 15, measured in one run.
+"""The `jules` benchmark: the performance budgets of issues 8, 15 and 17, measured in one run.
 
     python bench/run.py [--runs N] [--json-out FILE] [--idle-window SECONDS] [--idle-samples N]
+                        [--only GROUP ...]
 
-It starts the emulator in its own process (`jules emulator serve --port 0`, seeded with
-10,000 sessions), runs the installed `jules` console script next to sys.executable against
-it over loopback, and compares each figure with a baseline measured in the same run on the
-same machine (`python -c pass`, or a minimal httpx script making the same requests and
-printing the same bytes), so the ratios stay comparable between a laptop and a busy CI
-runner. Times are medians of N runs, the two sides interleaved. It prints a table and
-writes the figures as JSON (with the git commit, Python version and CPU count) to compare
-commits. It is a measuring tool: it never fails on a figure over its budget (exit 0), only
-on a broken setup. See bench/README.md for what each figure means.
+It starts the emulator in its own processes (`jules emulator serve --port 0`), runs the
+installed `jules` console script next to sys.executable against them over loopback, and
+compares each figure with a baseline measured in the same run on the same machine
+(`python -c pass`, a minimal httpx script making the same requests and printing the same
+bytes, the same pages served from memory, or the same command at a smaller size).
+
+Method. Every child is started by a small spawner process (not by this one), which times
+it from fork to exit and reads its own peak memory (`os.wait4`'s `ru_maxrss`), so neither
+figure includes this process (a child forked from a big parent inherits its size as the
+starting high-water mark). The cases of a group run round by round, each round running
+every case's command and its baseline back to back (which one goes first alternates), and
+each figure is the median of the per-round ratios, with their spread (min-max): drift on a
+shared machine hits both sides of a pair alike. It prints a table and writes the figures
+as JSON (with the git commit, Python version, CPU count and load) to compare commits. It
+is a measuring tool: it never fails on a figure over its budget (exit 0), only on a
+broken setup. See bench/README.md for what each figure means.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -26,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,6 +51,11 @@ REPO = HERE.parent
 SEEDED_SESSIONS = 10_000
 SMALL_LIST = 1_000
 PAGE_SIZE = 100  # what `jules` asks for, and so what the baselines ask for
+SCALE_SIZES = (1_000, 10_000, 100_000)  # emulator sessions for the scale figures
+TAIL_ACTIVITIES = 10_000  # time to first line of `activities tail --no-follow`
+TAIL_MEMORY_SIZES = (1_000, 50_000)  # peak memory of `activities tail`
+LOAD_CLIENTS = 200
+LOAD_SECONDS = 20.0
 
 # The minimal scripts `jules` is compared with: the same URL, header, page size and output
 # bytes (`json.dumps(..., indent=2)` of the API objects), and nothing else.
@@ -69,6 +84,73 @@ with httpx.Client(headers={"X-Goog-Api-Key": key}) as client:
 sys.stdout.write(json.dumps(items[:limit], indent=2, ensure_ascii=False) + "\\n")
 """.replace("PAGE_SIZE", str(PAGE_SIZE))
 
+# The spawner: starts each measured child itself, so the child's ru_maxrss starts from
+# this small process (about 9 MiB) instead of the benchmark's (40+ MiB), and the time is
+# fork to exit with nothing of the benchmark in between. One JSON job per line in, one
+# JSON result per line out. With "first_line", the child's stdout is read here, the
+# moment its first line arrives is recorded, and the child is then stopped (SIGKILL):
+# what follows does not count.
+SPAWNER = r"""
+import json, os, signal, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
+    read_end, write_end = os.pipe() if job["first_line"] else (None, None)
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, 0)
+            os.dup2(write_end if write_end is not None else null, 1)
+            os.dup2(null, 2)
+            os.execve(job["argv"][0], job["argv"], job["env"])
+        finally:
+            os._exit(127)
+    first = None
+    if read_end is not None:
+        os.close(write_end)
+        while True:
+            chunk = os.read(read_end, 1 << 16)
+            if not chunk:
+                break
+            if first is None and b"\n" in chunk:
+                first = time.perf_counter() - started
+                os.kill(pid, signal.SIGKILL)
+                break
+        os.close(read_end)
+    _, status, usage = os.wait4(pid, 0)
+    seconds = time.perf_counter() - started
+    rss = usage.ru_maxrss // (1024 if sys.platform == "darwin" else 1)
+    code = os.waitstatus_to_exitcode(status)
+    if first is not None and code == -signal.SIGKILL:
+        code = 0
+    sys.stdout.write(json.dumps([seconds, first, rss, code]) + "\n")
+    sys.stdout.flush()
+"""
+
+# A static server for the pages of a list, from memory: the emulator's own HTTP server
+# class with a WSGI app that looks the page up by its pageToken. The baseline for what
+# the emulator's bookkeeping costs.
+STATIC_SERVER = r"""
+import json, sys
+from jules_cli.emulator.server import _RequestHandler, _ThreadingServer
+from urllib.parse import parse_qs
+pages = {token: body.encode() for token, body in json.load(open(sys.argv[1])).items()}
+def app(environ, start_response):
+    token = parse_qs(environ.get("QUERY_STRING", "")).get("pageToken", [""])[0]
+    body = pages.get(token)
+    if body is None:
+        start_response("404 Not Found", [("Content-Length", "0")])
+        return [b""]
+    start_response("200 OK", [("Content-Type", "application/json; charset=UTF-8"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+server = _ThreadingServer(("127.0.0.1", 0), _RequestHandler)
+server.set_app(app)
+print(server.server_address[1], flush=True)
+server.serve_forever(poll_interval=0.05)
+"""
+
 
 @dataclass
 class Figure:
@@ -76,10 +158,11 @@ class Figure:
     measured: str  # for people: what was measured, with units
     value: float  # what is compared with the budget (a ratio, calls a minute, seconds)
     budget: float
-    unit: str  # "x", "/min", "s"
+    unit: str  # "x", "/min", "s", "errors"
     details: dict[str, Any] = field(default_factory=dict)
     extra_ok: bool = True  # a second condition of the same budget (e.g. one request a poll)
     budget_text: str = ""
+    spread: tuple[float, float] | None = None  # min and max of the per-round ratios
 
     @property
     def ok(self) -> bool:
@@ -101,48 +184,44 @@ class Run:
     seconds: float
     max_rss_kib: int
     returncode: int
-    stdout: bytes
+    first_line_seconds: float | None = None
 
 
-def run_once(command: list[str], env: dict[str, str], *, keep_stdout: bool = False) -> Run:
-    """One fresh child: wall time, and its own peak memory from wait4's rusage."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE if keep_stdout else subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    output = process.stdout.read() if process.stdout is not None else b""
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.stdout is not None:
-        process.stdout.close()
-    # ru_maxrss is KiB on Linux, bytes on macOS.
-    rss = usage.ru_maxrss // (1024 if sys.platform == "darwin" else 1)
-    return Run(elapsed, rss, process.returncode, output)
+class Spawner:
+    """The small process that starts, times and measures each child (see SPAWNER)."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-S", "-E", "-c", SPAWNER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, command: list[str], env: dict[str, str], *, first_line: bool = False) -> Run:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        job = {"argv": command, "env": env, "first_line": first_line}
+        self.process.stdin.write(json.dumps(job) + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            sys.exit("bench: the spawner died")
+        seconds, first, rss, code = json.loads(answer)
+        return Run(seconds, rss, code, first)
+
+    def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=10)
 
 
-def paired_medians(
-    left: tuple[list[str], dict[str, str]],
-    right: tuple[list[str], dict[str, str]],
-    runs: int,
-) -> tuple[list[Run], list[Run]]:
-    """Run two commands alternately (after one warm-up each), so drift on a shared machine
-    hits both sides alike."""
-    for command, env in (left, right):
-        run_once(command, env)
-    lefts, rights = [], []
-    for _ in range(runs):
-        lefts.append(run_once(*left))
-        rights.append(run_once(*right))
-    return lefts, rights
+SPAWNER_PROCESS: Spawner | None = None
 
 
-def median_seconds(results: list[Run]) -> float:
-    return statistics.median(r.seconds for r in results)
+def run_once(command: list[str], env: dict[str, str], *, first_line: bool = False) -> Run:
+    """One fresh child, alone: its wall time and its own peak memory."""
+    assert SPAWNER_PROCESS is not None
+    return SPAWNER_PROCESS.run(command, env, first_line=first_line)
 
 
 def check(results: list[Run], what: str) -> None:
@@ -151,18 +230,101 @@ def check(results: list[Run], what: str) -> None:
         sys.exit(f"bench: {what} exited with {failed[0]}")
 
 
+def output_of(command: list[str], env: dict[str, str]) -> tuple[int, bytes]:
+    """A child's exit code and stdout (for checks, never timed)."""
+    done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True)
+    return done.returncode, done.stdout
+
+
+@dataclass
+class Case:
+    """A command measured against its baseline, in pairs, round by round."""
+
+    name: str
+    command: list[str]
+    baseline: list[str]
+    env: dict[str, str]
+    baseline_env: dict[str, str] | None = None
+    metric: str = "seconds"  # or "first_line_seconds", "max_rss_kib"
+    pairs: list[tuple[Run, Run]] = field(default_factory=list)
+
+    def run_pair(self, baseline_first: bool) -> None:
+        first_line = self.metric == "first_line_seconds"
+        sides = [(self.command, self.env), (self.baseline, self.baseline_env or self.env)]
+        if baseline_first:
+            sides.reverse()
+        runs = [run_once(command, env, first_line=first_line) for command, env in sides]
+        if baseline_first:
+            runs.reverse()
+        for run, what in zip(runs, ("command", "baseline"), strict=True):
+            if run.returncode != 0:
+                sys.exit(f"bench: {self.name}: the {what} exited with {run.returncode}")
+        self.pairs.append((runs[0], runs[1]))
+
+    def values(self) -> tuple[list[float], list[float]]:
+        return (
+            [float(getattr(ours, self.metric)) for ours, _ in self.pairs],
+            [float(getattr(theirs, self.metric)) for _, theirs in self.pairs],
+        )
+
+    def ratios(self) -> list[float]:
+        ours, theirs = self.values()
+        return [a / b for a, b in zip(ours, theirs, strict=True)]
+
+
+def run_rounds(cases: list[Case], rounds: int, *, warm_up: bool = True) -> None:
+    """Every case once per round, in turn, so slow drift spreads over all of them; within
+    a pair the side that runs first alternates from round to round."""
+    if warm_up:
+        for case in cases:
+            run_once(case.command, case.env)
+            run_once(case.baseline, case.baseline_env or case.env)
+    for number in range(rounds):
+        for case in cases:
+            case.run_pair(baseline_first=number % 2 == 1)
+
+
+def ratio_figure(case: Case, budget: float, measured: str, **details: Any) -> Figure:
+    ratios = case.ratios()
+    ours, theirs = case.values()
+    return Figure(
+        case.name,
+        measured,
+        statistics.median(ratios),
+        budget,
+        "x",
+        {
+            "metric": case.metric,
+            "rounds": len(ratios),
+            "ratios": ratios,
+            "values": ours,
+            "baseline_values": theirs,
+            **details,
+        },
+        spread=(min(ratios), max(ratios)),
+    )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
+
+
+def mib(kib: float) -> str:
+    return f"{kib / 1024:.0f} MiB"
 
 
 # -- the emulator, in its own process ---------------------------------------------------------
 
 
 class EmulatorProcess:
-    def __init__(self, seed_file: Path, env: dict[str, str]) -> None:
+    def __init__(self, seed_file: Path | None, env: dict[str, str]) -> None:
+        command = [*jules_command(), "emulator", "serve", "--port", "0", "--speed", "1"]
         self.process = subprocess.Popen(
-            [*jules_command(), "emulator", "serve", "--port", "0", "--speed", "1"]
-            + ["--seed", str(seed_file)],
+            command + (["--seed", str(seed_file)] if seed_file else []),
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -183,17 +345,25 @@ class EmulatorProcess:
             self.stop()
             sys.exit(f"bench: the emulator did not start: {self.process.stderr.read()}")
         self.control = self.url.rsplit("/v1alpha", 1)[0] + "/_emulator"
-        self.http = httpx.Client(headers={"X-Goog-Api-Key": self.key}, timeout=30)
+        self.port = int(self.url.rsplit(":", 1)[1].split("/", 1)[0])
+        self.http = httpx.Client(headers={"X-Goog-Api-Key": self.key}, timeout=300)
 
-    def api(self, method: str, path: str, body: Any = None) -> Any:
-        response = self.http.request(method, f"{self.url}/{path}", json=body)
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        return {**env, "JULES_API_URL": self.url, "JULES_API_KEY": self.key}
+
+    def api(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        response = self.http.request(method, f"{self.url}/{path}", json=body, params=params)
         response.raise_for_status()
         return response.json()
 
-    def control_plane(self, method: str, path: str = "") -> Any:
-        response = self.http.request(method, f"{self.control}/{path}".rstrip("/"))
+    def control_plane(self, method: str, path: str = "", body: Any = None) -> Any:
+        url = f"{self.control}/{path}".rstrip("/")
+        response = self.http.request(method, url, json=body)
         response.raise_for_status()
         return response.json() if response.content else None
+
+    def bulk(self, **spec: Any) -> list[str]:
+        return self.control_plane("POST", "bulk", spec)["sessions"]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -226,115 +396,336 @@ def write_seed(path: Path) -> None:
 
 def startup_figures(env: dict[str, str], runs: int) -> list[Figure]:
     jules = jules_command()
-    baseline = ([sys.executable, "-c", "pass"], env)
+    baseline = [sys.executable, "-c", "pass"]
     # What bash's completion function runs for `jules ses<TAB>` (completions/jules.bash).
     tab_env = {**env, "_JULES_COMPLETE": "complete_bash", "_JULES_COMPLETE_LINE": "jules ses"}
-    answer = run_once(jules, tab_env, keep_stdout=True)
-    if b"session" not in answer.stdout:
-        print(f"bench: warning: TAB completion answered {answer.stdout[:200]!r}", file=sys.stderr)
+    code, answer = output_of(jules, tab_env)
+    if b"session" not in answer:
+        print(f"bench: warning: TAB completion answered {answer[:200]!r}", file=sys.stderr)
     cases = [
-        ("jules --version vs python -c pass", [*jules, "--version"], env, 3.0),
-        ("jules --help vs python -c pass", [*jules, "--help"], env, 8.0),
-        ("bash TAB `jules ses` vs python -c pass", jules, tab_env, 5.0),
+        (Case("jules --version vs python -c pass", [*jules, "--version"], baseline, env), 3.0),
+        (Case("jules --help vs python -c pass", [*jules, "--help"], baseline, env), 8.0),
+        (Case("bash TAB `jules ses` vs python -c pass", jules, baseline, tab_env, env), 5.0),
     ]
+    run_rounds([case for case, _ in cases], runs)
     figures = []
-    for name, command, case_env, budget in cases:
-        measured, base = paired_medians((command, case_env), baseline, runs)
-        check(measured, name)
-        ratio = median_seconds(measured) / median_seconds(base)
-        figures.append(
-            Figure(
-                name,
-                f"{ms(median_seconds(measured))} vs {ms(median_seconds(base))}",
-                ratio,
-                budget,
-                "x",
-                {"seconds": median_seconds(measured), "baseline_seconds": median_seconds(base)},
-            )
-        )
+    for case, budget in cases:
+        ours, theirs = case.values()
+        figures.append(ratio_figure(case, budget, f"{ms(median(ours))} vs {ms(median(theirs))}"))
     return figures
 
 
 def list_figures(emulator: EmulatorProcess, env: dict[str, str], runs: int) -> list[Figure]:
     jules = jules_command()
-    figures = []
-
-    sources_cmd = [*jules, "sources", "list", "--json"]
-    baseline = [sys.executable, "-c", HTTPX_ONE_PAGE, emulator.url, emulator.key]
-    same_output(sources_cmd, baseline, env, "sources list --json")
-    measured, base = paired_medians((sources_cmd, env), (baseline, env), runs)
-    check(measured + base, "sources list")
-    figures.append(
-        Figure(
-            "`sources list --json` (one page) vs minimal httpx",
-            f"{ms(median_seconds(measured))} vs {ms(median_seconds(base))}",
-            median_seconds(measured) / median_seconds(base),
-            1.3,
-            "x",
-            {"seconds": median_seconds(measured), "baseline_seconds": median_seconds(base)},
-        )
+    sources = Case(
+        "`sources list --json` (one page) vs minimal httpx",
+        [*jules, "sources", "list", "--json"],
+        [sys.executable, "-c", HTTPX_ONE_PAGE, emulator.url, emulator.key],
+        env,
     )
-
     limit = str(SEEDED_SESSIONS)
-    sessions_cmd = [*jules, "session", "list", "--json", "--limit", limit]
-    baseline = [sys.executable, "-c", HTTPX_PAGING, emulator.url, emulator.key, limit]
-    same_output(sessions_cmd, baseline, env, "session list --json --limit 10000")
-    big_runs = max(3, (runs + 1) // 2)
-    measured, base = paired_medians((sessions_cmd, env), (baseline, env), big_runs)
-    check(measured + base, "session list")
-    figures.append(
-        Figure(
-            f"`session list --json --limit {limit}` vs httpx paging loop",
-            f"{median_seconds(measured):.2f} s vs {median_seconds(base):.2f} s",
-            median_seconds(measured) / median_seconds(base),
-            1.5,
-            "x",
-            {
-                "seconds": median_seconds(measured),
-                "baseline_seconds": median_seconds(base),
-                "runs": big_runs,
-                "max_rss_kib": statistics.median(r.max_rss_kib for r in measured),
-                "baseline_max_rss_kib": statistics.median(r.max_rss_kib for r in base),
-            },
-        )
+    sessions = Case(
+        f"`session list --json --limit {limit}` vs httpx paging loop",
+        [*jules, "session", "list", "--json", "--limit", limit],
+        [sys.executable, "-c", HTTPX_PAGING, emulator.url, emulator.key, limit],
+        env,
     )
-
-    # Peak memory, 10,000 sessions against 1,000, in both streaming modes. Each is the
-    # median ru_maxrss of fresh children.
-    memory: dict[str, dict[str, float]] = {}
-    for mode in ("--json", "--jsonl"):
-        memory[mode] = {}
-        for count in (SMALL_LIST, SEEDED_SESSIONS):
-            command = [*jules, "session", "list", mode, "--limit", str(count)]
-            results = [run_once(command, env) for _ in range(3)]
-            check(results, f"session list {mode}")
-            memory[mode][str(count)] = statistics.median(r.max_rss_kib for r in results)
-    ratios = {
-        mode: memory[mode][str(SEEDED_SESSIONS)] / memory[mode][str(SMALL_LIST)] for mode in memory
-    }
-    worst = max(ratios, key=ratios.get)  # type: ignore[arg-type]
+    for case in (sources, sessions):
+        same_output(case.command, case.baseline, env, case.name)
+    # Peak memory, 10,000 sessions against 1,000, in both streaming modes.
+    memory = [
+        Case(
+            f"peak memory `session list {mode}` 10,000 vs 1,000",
+            [*jules, "session", "list", mode, "--limit", str(SEEDED_SESSIONS)],
+            [*jules, "session", "list", mode, "--limit", str(SMALL_LIST)],
+            env,
+            metric="max_rss_kib",
+        )
+        for mode in ("--json", "--jsonl")
+    ]
+    run_rounds([sources, sessions, *memory], max(3, (runs + 1) // 2))
+    figures = []
+    for case, budget in ((sources, 1.3), (sessions, 1.5)):
+        ours, theirs = case.values()
+        measured = (
+            f"{ms(median(ours))} vs {ms(median(theirs))}"
+            if median(ours) < 1
+            else f"{median(ours):.2f} s vs {median(theirs):.2f} s"
+        )
+        figures.append(ratio_figure(case, budget, measured))
+    worst = max(memory, key=lambda case: median(case.ratios()))
     figures.append(
-        Figure(
-            "peak memory listing 10,000 vs 1,000 sessions",
-            ", ".join(
-                f"{mode[2:]} {memory[mode][str(SEEDED_SESSIONS)] / 1024:.0f}"
-                f"/{memory[mode][str(SMALL_LIST)] / 1024:.0f} MiB"
-                for mode in memory
-            ),
-            ratios[worst],
+        ratio_figure(
+            worst,
             1.3,
-            "x",
-            {"max_rss_kib": memory, "ratios": ratios},
+            ", ".join(
+                f"{case.command[3][2:]} {mib(median(case.values()[0]))}"
+                f"/{mib(median(case.values()[1]))}"
+                for case in memory
+            ),
+            every_mode={case.command[3]: case.ratios() for case in memory},
         )
     )
+    figures[-1].name = "peak memory listing 10,000 vs 1,000 sessions (worse mode)"
     return figures
 
 
 def same_output(command: list[str], baseline: list[str], env: dict[str, str], what: str) -> None:
-    ours = run_once(command, env, keep_stdout=True)
-    theirs = run_once(baseline, env, keep_stdout=True)
-    if ours.returncode or theirs.returncode or ours.stdout != theirs.stdout:
-        sys.exit(f"bench: `jules {what}` and its baseline do not print the same bytes")
+    ours = output_of(command, env)
+    theirs = output_of(baseline, env)
+    if ours[0] or theirs[0] or ours[1] != theirs[1]:
+        sys.exit(f"bench: {what}: the command and its baseline do not print the same bytes")
+
+
+# -- the emulator at scale -------------------------------------------------------------------
+
+
+def timed_get(port: int, path: str, key: str) -> float:
+    """One request on a fresh connection (the emulator speaks HTTP/1.0), timed."""
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("GET", path, headers={"X-Goog-Api-Key": key})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    if response.status != 200:
+        sys.exit(f"bench: GET {path} answered {response.status}")
+    return time.perf_counter() - started
+
+
+def scale_figures(
+    scaled: dict[int, EmulatorProcess], static_port: int, env: dict[str, str], runs: int
+) -> list[Figure]:
+    """Session read and page latency at each size, the growth from the smallest to the
+    largest as paired per-round ratios; and listing every session of the largest against
+    the same pages from a static server."""
+    targets = {}
+    for size, emulator in scaled.items():
+        first = emulator.api("GET", "sessions", pageSize=PAGE_SIZE)
+        middle = first["sessions"][len(first["sessions"]) // 2]["id"]
+        targets[size] = {
+            "read": f"/v1alpha/sessions/{middle}",
+            "page": f"/v1alpha/sessions?pageSize={PAGE_SIZE}&pageToken={first['nextPageToken']}",
+        }
+    samples: dict[str, dict[int, list[float]]] = {"read": {}, "page": {}}
+    per_round = 15
+    for kind in samples:
+        for size in scaled:
+            samples[kind][size] = []
+            for _ in range(3):  # warm-up
+                timed_get(scaled[size].port, targets[size][kind], scaled[size].key)
+    rounds = max(5, runs)
+    for number in range(rounds):
+        order = list(scaled) if number % 2 == 0 else list(scaled)[::-1]
+        for size in order:
+            for kind in samples:
+                times = [
+                    timed_get(scaled[size].port, targets[size][kind], scaled[size].key)
+                    for _ in range(per_round)
+                ]
+                samples[kind][size].append(median(times))
+    small, big = min(scaled), max(scaled)
+    figures = []
+    for kind, label in (("read", "session read (GET)"), ("page", "page of 100 sessions")):
+        ratios = [b / a for a, b in zip(samples[kind][small], samples[kind][big], strict=True)]
+        figures.append(
+            Figure(
+                f"emulator {label}: {big // 1000}k vs {small // 1000}k sessions",
+                ", ".join(
+                    f"{size // 1000}k {median(samples[kind][size]) * 1000:.1f} ms"
+                    for size in scaled
+                ),
+                median(ratios),
+                2.0,
+                "x",
+                {
+                    "median_seconds": {str(n): median(v) for n, v in samples[kind].items()},
+                    "round_medians": {str(n): v for n, v in samples[kind].items()},
+                    "requests_per_round": per_round,
+                    "ratios": ratios,
+                },
+                spread=(min(ratios), max(ratios)),
+            )
+        )
+
+    emulator = scaled[big]
+    command = [*jules_command(), "session", "list", "--jsonl"]
+    static_env = {
+        **env,
+        "JULES_API_URL": f"http://127.0.0.1:{static_port}/v1alpha",
+        "JULES_API_KEY": emulator.key,
+    }
+    case = Case(
+        f"`session list --jsonl` of all {big // 1000}k: emulator vs static pages",
+        command,
+        command,
+        emulator.env(env),
+        static_env,
+    )
+    same_output_envs(command, emulator.env(env), static_env, case.name)
+    run_rounds([case], 3, warm_up=False)
+    ours, theirs = case.values()
+    figures.append(ratio_figure(case, 1.5, f"{median(ours):.2f} s vs {median(theirs):.2f} s"))
+    return figures
+
+
+def same_output_envs(command: list[str], env: dict[str, str], other: dict[str, str], what: str):
+    ours, theirs = output_of(command, env), output_of(command, other)
+    if ours[0] or theirs[0] or ours[1] != theirs[1]:
+        sys.exit(f"bench: {what}: the two servers' listings differ")
+
+
+def capture_pages(emulator: EmulatorProcess, path: Path) -> None:
+    """Every page of the sessions list as the emulator serves it, keyed by pageToken."""
+    pages: dict[str, str] = {}
+    token = ""
+    while True:
+        params = {"pageSize": PAGE_SIZE, **({"pageToken": token} if token else {})}
+        response = emulator.http.get(f"{emulator.url}/sessions", params=params)
+        response.raise_for_status()
+        pages[token] = response.text
+        token = response.json().get("nextPageToken", "")
+        if not token:
+            break
+    path.write_text(json.dumps(pages), encoding="utf-8")
+
+
+class StaticServer:
+    def __init__(self, pages: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", STATIC_SERVER, str(pages)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+def tail_stream_figures(emulator: EmulatorProcess, env: dict[str, str], runs: int) -> list[Figure]:
+    """`activities tail` prints the backlog page by page: its first line against
+    `activities list`'s, and its peak memory at a small and a large backlog."""
+    jules = jules_command()
+    (big,) = emulator.bulk(activities=TAIL_ACTIVITIES)
+    first_line = Case(
+        f"`activities tail --no-follow` first line, {TAIL_ACTIVITIES // 1000}k activities, "
+        "vs `activities list`",
+        [*jules, "activities", "tail", big, "--no-follow"],
+        [*jules, "activities", "list", big],
+        env,
+        metric="first_line_seconds",
+    )
+    small_id, large_id = (emulator.bulk(activities=n)[0] for n in TAIL_MEMORY_SIZES)
+    small, large = (f"{n // 1000}k" for n in TAIL_MEMORY_SIZES)
+    # The default, following tail on an ended session: it prints the backlog, sees the
+    # session is done and exits (the mode that used to hold the whole backlog); and
+    # --no-follow. Following keeps to the ListActivities quota (30 calls a minute, so a
+    # 50k backlog takes 17 minutes): JULES_POLL_SCALE shrinks the pace, as the tests do,
+    # since memory is what is measured here.
+    fast = {**env, "JULES_POLL_SCALE": "0.0001"}
+    memory = [
+        Case(
+            f"peak memory `activities tail{flag}` {large} vs {small} activities",
+            [*jules, "activities", "tail", large_id, *flag.split()],
+            [*jules, "activities", "tail", small_id, *flag.split()],
+            fast,
+            metric="max_rss_kib",
+        )
+        for flag in ("", " --no-follow")
+    ]
+    run_rounds([first_line], max(5, runs))
+    run_rounds(memory, 2, warm_up=False)  # 500 pages a run: slow, and memory is steady
+    ours, theirs = first_line.values()
+    figures = [ratio_figure(first_line, 1.2, f"{ms(median(ours))} vs {ms(median(theirs))}")]
+    worst = max(memory, key=lambda case: median(case.ratios()))
+    figures.append(
+        ratio_figure(
+            worst,
+            1.3,
+            ", ".join(
+                f"{'no-follow' if '--no-follow' in case.command else 'follow'} "
+                f"{mib(median(case.values()[0]))}/{mib(median(case.values()[1]))}"
+                for case in memory
+            ),
+            every_mode={case.name: case.ratios() for case in memory},
+        )
+    )
+    figures[-1].name = f"peak memory `activities tail` {large} vs {small} activities (worse mode)"
+    return figures
+
+
+def load_figure(env: dict[str, str]) -> Figure:
+    """`jules emulator serve` under LOAD_CLIENTS concurrent clients for LOAD_SECONDS: each
+    connects at the same moment, then reads a page of sessions in a loop, a fresh
+    connection per request. Every answer must be a 200."""
+    emulator = EmulatorProcess(None, env)
+    try:
+        emulator.bulk(sessions=1000)
+        barrier = threading.Barrier(LOAD_CLIENTS)
+        lock = threading.Lock()
+        errors: list[str] = []
+        latencies: list[float] = []
+
+        def client() -> None:
+            barrier.wait()
+            deadline = time.perf_counter() + LOAD_SECONDS
+            mine = []
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=30)
+                    connection.request(
+                        "GET", "/v1alpha/sessions?pageSize=10", headers={"X-Goog-Api-Key": "k"}
+                    )
+                    response = connection.getresponse()
+                    body = response.read()
+                    connection.close()
+                    if response.status != 200 or not body.startswith(b"{"):
+                        with lock:
+                            errors.append(f"HTTP {response.status}")
+                except OSError as exc:
+                    with lock:
+                        errors.append(type(exc).__name__)
+                mine.append(time.perf_counter() - started)
+            with lock:
+                latencies.extend(mine)
+
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(LOAD_CLIENTS)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(LOAD_SECONDS + 120)
+        elapsed = time.perf_counter() - started
+        still = sum(thread.is_alive() for thread in threads)
+    finally:
+        emulator.stop()
+    latencies.sort()
+    count = len(latencies)
+    p99 = latencies[int(count * 0.99)] if count else 0.0
+    return Figure(
+        f"`jules emulator serve`, {LOAD_CLIENTS} concurrent clients for {LOAD_SECONDS:g} s",
+        f"{count} requests ({count / elapsed:.0f}/s), {len(errors)} errors, "
+        f"p50 {ms(latencies[count // 2] if count else 0)}, p99 {ms(p99)}",
+        float(len(errors) + still),
+        0,
+        "errors",
+        {
+            "requests": count,
+            "errors": len(errors),
+            "error_kinds": sorted(set(errors)),
+            "clients_not_finished": still,
+            "seconds": elapsed,
+            "p50_seconds": latencies[count // 2] if count else None,
+            "p99_seconds": p99,
+        },
+        budget_text="0 errors",
+    )
 
 
 class LineReader:
@@ -566,7 +957,12 @@ def tail_figures(
 
 def value_text(figure: Figure) -> str:
     if figure.unit == "x":
+        if figure.spread is not None:
+            low, high = figure.spread
+            return f"{figure.value:.2f}x ({low:.2f}-{high:.2f})"
         return f"{figure.value:.2f}x"
+    if figure.unit == "errors":
+        return f"{figure.value:.0f} errors"
     if figure.unit == "/min":
         return f"{figure.value:.1f}/min"
     return f"{figure.value:.2f} s"
@@ -579,7 +975,7 @@ def budget_text(figure: Figure) -> str:
 
 
 def print_table(figures: list[Figure], header: str) -> None:
-    rows = [("figure", "measured", "ratio/value", "budget", "")]
+    rows = [("figure", "measured", "ratio (min-max) / value", "budget", "")]
     rows += [
         (f.name, f.measured, value_text(f), budget_text(f), "ok" if f.ok else "OVER")
         for f in figures
@@ -613,9 +1009,17 @@ def fresh_bytecode() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", package], env=env, check=False)
 
 
+def load_average() -> list[float] | None:
+    try:
+        return [round(value, 1) for value in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def main() -> int:
+    global SPAWNER_PROCESS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=7, help="runs per figure (default 7)")
+    parser.add_argument("--runs", type=int, default=7, help="rounds per figure (default 7)")
     parser.add_argument(
         "--json-out", type=Path, default=HERE / "results.json", help="default bench/results.json"
     )
@@ -631,14 +1035,22 @@ def main() -> int:
         default=3,
         help="messages timed on an idle tail, each up to half a minute (3)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=("startup", "lists", "scale", "tail", "load", "dashboard"),
+        help="run only these groups (repeatable; default: all)",
+    )
     options = parser.parse_args()
     runs = max(1, options.runs)
+    groups = set(options.only or ("startup", "lists", "scale", "tail", "load", "dashboard"))
     started = time.perf_counter()
+    load_before = load_average()
     fresh_bytecode()
+    SPAWNER_PROCESS = Spawner()
+    figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="jules-bench-") as scratch:
         folder = Path(scratch)
-        seed = folder / "seed.json"
-        write_seed(seed)
         # A private, empty config folder: nothing from the user's setup, no completion cache.
         env = {**os.environ, "JULES_CONFIG_DIR": str(folder / "config")}
         for name in (
@@ -650,23 +1062,56 @@ def main() -> int:
             "CI",
         ):
             env.pop(name, None)
-        figures = startup_figures(env, max(runs, 10))
-        emulator = EmulatorProcess(seed, env)
         try:
-            env.update({"JULES_API_URL": emulator.url, "JULES_API_KEY": emulator.key})
-            figures += list_figures(emulator, env, runs)
-            figures += tail_figures(
-                emulator, env, options.idle_window, max(1, options.idle_samples)
-            )
-        finally:
-            emulator.stop()
-        # Issue 18's dashboard figures, with emulators of their own (bench/dashboard.py).
-        from dashboard import dashboard_figures
+            if "startup" in groups:
+                figures += startup_figures(env, max(runs, 10))
+            if groups & {"lists", "tail"}:
+                seed = folder / "seed.json"
+                write_seed(seed)
+                emulator = EmulatorProcess(seed, env)
+                try:
+                    emulator_env = emulator.env(env)
+                    if "lists" in groups:
+                        figures += list_figures(emulator, emulator_env, runs)
+                    if "tail" in groups:
+                        figures += tail_stream_figures(emulator, emulator_env, runs)
+                        figures += tail_figures(
+                            emulator,
+                            emulator_env,
+                            options.idle_window,
+                            max(1, options.idle_samples),
+                        )
+                finally:
+                    emulator.stop()
+            if "scale" in groups:
+                scaled: dict[int, EmulatorProcess] = {}
+                static = None
+                try:
+                    for size in SCALE_SIZES:
+                        scaled[size] = EmulatorProcess(None, env)
+                        scaled[size].bulk(sessions=size)
+                    pages = folder / "pages.json"
+                    capture_pages(scaled[max(SCALE_SIZES)], pages)
+                    static = StaticServer(pages, env)
+                    figures += scale_figures(scaled, static.port, env, runs)
+                finally:
+                    for emulator in scaled.values():
+                        emulator.stop()
+                    if static is not None:
+                        static.stop()
+            if "load" in groups:
+                figures.append(load_figure(env))
+            if "dashboard" in groups:
+                # Issue 18's dashboard figures, with emulators of their own (bench/dashboard.py).
+                from dashboard import dashboard_figures
 
-        figures += dashboard_figures(sys.modules[__name__], env, runs, folder)
+                figures += dashboard_figures(sys.modules[__name__], env, runs, folder)
+        finally:
+            SPAWNER_PROCESS.stop()
     header = (
         f"jules benchmark: commit {git_commit()[:12]}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, {runs} runs, {time.perf_counter() - started:.0f} s"
+        f"{os.cpu_count()} CPUs, load {load_before}, {runs} rounds, "
+        f"{time.perf_counter() - started:.0f} s"
     )
     print_table(figures, header)
     result = {
@@ -675,8 +1120,17 @@ def main() -> int:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
         "runs": runs,
+        "seconds": time.perf_counter() - started,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "method": (
+            "each child started, timed (fork to exit) and measured (wait4 ru_maxrss) by a "
+            "small spawner process; cases interleaved round by round, command and baseline "
+            "back to back (alternating which goes first); each figure is the median of the "
+            "per-round ratios, with their min-max spread"
+        ),
         "figures": [{**asdict(f), "ok": f.ok, "budget_text": budget_text(f)} for f in figures],
     }
     options.json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -909,3 +909,40 @@ def test_saved_state_round_trips_with_indexes_and_cursors(emu, http):
     restored.send_message(waiting, {"prompt": "yes"})
     restored.settle()
     assert restored.get_session(waiting)["state"] == "COMPLETED"
+
+
+def test_session_pages_from_cached_text_are_what_json_dumps_makes(http, emu):
+    made = emu.emulator.bulk_seed({"sessions": 7, "source": SOURCE})["sessions"]
+    waiting = new_session(http, "Ask [ask]", sourceContext={"source": SOURCE})["id"]
+    import json
+
+    def same(**args):
+        for pretty in (True, False):
+            text = emu.emulator.list_sessions_json(**args, pretty=pretty)
+            expected = json.dumps(
+                emu.emulator.list_sessions(**args), indent=2 if pretty else None, ensure_ascii=False
+            )
+            assert text == expected
+        served = http.get("sessions", params={"pageSize": args.get("page_size") or 30})
+        assert (
+            served.text
+            == json.dumps(
+                emu.emulator.list_sessions(page_size=args.get("page_size")),
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+
+    same(page_size=3)
+    same()
+    emu.clock.advance(1000)  # the waiting session moves on: its cached text must follow
+    same()
+    http.post(f"sessions/{waiting}:sendMessage", json={"prompt": "go"})
+    http.post(f"sessions/{made[-1]}:archive")
+    emu.clock.advance(1000)
+    same()
+    assert emu.emulator.list_sessions_json(filter="archived = true", pretty=True).count('"id"') == 1
+    assert emu.emulator.list_sessions_json(page_size=1, filter="archived = true") != "{}"
+    emu.emulator.reset()
+    assert emu.emulator.list_sessions_json() == "{}"

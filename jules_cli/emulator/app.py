@@ -233,6 +233,12 @@ def _list_args(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _session_page_text(emulator: Emulator, params: dict[str, Any]) -> _Text:
+    # The one list a big emulator serves page after page: rendered from cached text.
+    args = _list_args(params)
+    return _Text(lambda pretty: emulator.list_sessions_json(**args, pretty=pretty))
+
+
 _SESSION = r"sessions/([^/:]+)"
 ROUTES = [
     Route("GET", re.compile(r"sources"), "ListSources", LIST_PARAMS,
@@ -240,7 +246,7 @@ ROUTES = [
     Route("GET", re.compile(r"(sources/.+)"), "GetSource", frozenset(),
           lambda e, m, p, b: e.get_source(m[1])),
     Route("GET", re.compile(r"sessions"), "ListSessions", LIST_PARAMS,
-          lambda e, m, p, b: e.list_sessions(**_list_args(p))),
+          lambda e, m, p, b: _session_page_text(e, p)),
     Route("POST", re.compile(r"sessions"), "CreateSession", frozenset(),
           lambda e, m, p, b: e.create_session(b if b is not None else {})),
     Route("GET", re.compile(_SESSION), "GetSession", frozenset(),
@@ -273,8 +279,13 @@ class EmulatorApp:
         require_key: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        freeze_gc: bool = False,
     ) -> None:
         self.emulator = emulator
+        # In a server process of its own: after a bulk seed, move what exists out of the
+        # cyclic collector's sight (gc.freeze), so that full collections do not walk
+        # 100,000 sessions again and again while requests are served.
+        self._freeze_gc = freeze_gc
         self.require_key = require_key
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -411,6 +422,8 @@ class EmulatorApp:
             params = _params(query, route.params)
             body = _json_body(raw_body) if method == "POST" else None
             result = route.call(self.emulator, match, params, body)
+            if isinstance(result, _Text):
+                return 200, [_JSON_TYPE], (result.render(pretty) + "\n").encode()
             return 200, [_JSON_TYPE], _dump(result, pretty)
         except ApiFault as fault:
             return fault.code, [*fault.headers, _JSON_TYPE], _dump(fault.envelope(), pretty)
@@ -487,10 +500,23 @@ class EmulatorApp:
         if (method, action) == ("POST", "sources"):
             return emulator.add_source(body)
         if (method, action) == ("POST", "bulk"):
-            return emulator.bulk_seed(body)
+            made = emulator.bulk_seed(body)
+            if self._freeze_gc:
+                import gc
+
+                gc.collect()
+                gc.freeze()
+            return made
         if (method, action) == ("GET", "state"):
             return _Raw(emulator.state_json())
         raise ApiFault(404, f"No emulator control endpoint {method} {CONTROL_PREFIX}/{action}")
+
+
+@dataclass
+class _Text:
+    """An API answer the emulator renders as JSON text itself (pretty or compact)."""
+
+    render: Callable[[bool], str]
 
 
 @dataclass

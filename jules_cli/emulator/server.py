@@ -18,7 +18,7 @@ from typing import IO, Any
 from wsgiref.handlers import SimpleHandler
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
-from jules_cli.emulator.app import DropConnection, EmulatorApp, make_app
+from jules_cli.emulator.app import DropConnection, EmulatorApp
 from jules_cli.emulator.state import Emulator, load_seed_file
 
 DEFAULT_HOST = "127.0.0.1"
@@ -218,7 +218,7 @@ def start_server(
         )
     server_class = _ThreadingServer6 if ":" in host else _ThreadingServer
     server = server_class((host.strip("[]"), port), _RequestHandler)
-    app = app or make_app(emulator)
+    app = app or EmulatorApp(emulator, freeze_gc=True)
     server.set_app(app)
     return ServerHandle(emulator, app, server)
 

@@ -183,6 +183,25 @@ class SessionRecord:
             if name in _RECORD_FIELDS and (name not in defaults or value != defaults[name])
         }
 
+    def page_text(self) -> str:
+        """render() as pretty JSON indented for its place in a list page (two levels
+        down), kept until something it shows changes."""
+        fingerprint = (
+            self.title,
+            self.state,
+            self.update_ns,
+            self.archived,
+            id(self.outputs),
+            len(self.outputs),
+            repr(self.source_context) if self.source_context else None,
+        )
+        cached = self.__dict__.get("_page_text")
+        if cached is None or cached[0] != fingerprint:
+            text = json.dumps(self.render(), indent=2, ensure_ascii=False)
+            cached = (fingerprint, text.replace("\n", "\n    "))
+            self.__dict__["_page_text"] = cached
+        return cached[1]
+
     @property
     def order_key(self) -> tuple[int, int, str]:
         """Sessions list newest first: by createTime, ties by creation order."""
@@ -748,6 +767,45 @@ class Emulator:
         filter: str | None = None,
     ) -> dict[str, Any]:
         with self.lock:
+            records, token = self._session_page(page_size, page_token, filter)
+            result: dict[str, Any] = {}
+            if records:
+                result["sessions"] = [record.render() for record in records]
+            if token:
+                result["nextPageToken"] = token
+            return result
+
+    def list_sessions_json(
+        self,
+        *,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        filter: str | None = None,
+        pretty: bool = True,
+    ) -> str:
+        """list_sessions() as the JSON text json.dumps(indent=2 if pretty) would make,
+        from each session's text kept since it last changed: listing every session of a
+        big emulator costs about what serving the same pages from memory does."""
+        with self.lock:
+            records, token = self._session_page(page_size, page_token, filter)
+            if not pretty:
+                return json.dumps(
+                    self.list_sessions(page_size=page_size, page_token=page_token, filter=filter),
+                    ensure_ascii=False,
+                )
+            parts = []
+            if records:
+                items = ",\n    ".join(record.page_text() for record in records)
+                parts.append(f'  "sessions": [\n    {items}\n  ]')
+            if token:
+                parts.append(f'  "nextPageToken": {json.dumps(token)}')
+            return "{\n" + ",\n".join(parts) + "\n}" if parts else "{}"
+
+    def _session_page(
+        self, page_size: int | None, page_token: str | None, filter: str | None
+    ) -> tuple[list[SessionRecord], str | None]:
+        """The sessions of one page, newest first, and the next page's token."""
+        with self.lock:
             self._catch_up()
             archived = _parse_archived_filter(filter)
             size = _page_size(page_size, "sessions")
@@ -767,13 +825,10 @@ class Emulator:
                 reverse=True,
             )
             page = list(itertools.islice(keys, size + 1))
-            result: dict[str, Any] = {}
-            if page[:size]:
-                result["sessions"] = [self._record(key[2]).render() for key in page[:size]]
+            token = None
             if len(page) > size:
-                last = page[size - 1]
-                result["nextPageToken"] = encode_page_token({"k": "sessions", "after": last[:2]})
-            return result
+                token = encode_page_token({"k": "sessions", "after": page[size - 1][:2]})
+            return [self._record(key[2]) for key in page[:size]], token
 
     def delete_session(self, session_id: str) -> dict[str, Any]:
         with self.lock:
