@@ -491,7 +491,7 @@ def _table_line(cells, columns, shown, widths, gap: str, style: str | None = Non
         cell = cells[index].copy() if index < len(cells) else Text("")
         width = widths[index]
         if columns[index].style:
-            cell.stylize(columns[index].style, 0)
+            cell.stylize_before(columns[index].style)  # the cell's own styles win
         if cell.cell_len > width:
             cell.truncate(width, overflow="ellipsis")
         last = position == len(shown) - 1
