@@ -1746,6 +1746,7 @@ TREE = {
             "help": "A full-screen live view of every session, to act on them from the keyboard.\n\nKeys: up/down or j/k move, enter opens a session (plan, activities live), a approves,\nr replies, d shows the diff, o opens the browser, x archives (u undoes), n starts a\nnew session, / filters, ? lists the keys, escape goes back, q quits.\n\nCost: one sessions.list request per interval, and ListActivities only for the open\nsession and the sessions whose updateTime changed: at most 30 a minute in all.\nWithout a terminal it is exit 2: use `jules status` in scripts.",
             "short": "A full-screen live view of every session, to act on them from the keyboard.",
             "usage": "[OPTIONS]",
+            "epilog": "Examples:\n\n\x08\n# Every session, live; enter opens one, ? lists the keys\n$ jules dashboard\n# Ended sessions of the last week too, polled every 10 s\n$ jules dashboard --since 7d --interval 10\n# Try it against the built-in emulator\n$ jules --emulator dashboard",
             "params": [
                 {
                     "name": "since",

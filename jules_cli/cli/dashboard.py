@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from jules_cli.cli.context import app_context
+from jules_cli.cli.options import examples
 from jules_cli.cli.status import SinceOption
 from jules_cli.overview import DEFAULT_SINCE
 
@@ -54,6 +55,7 @@ def dashboard(
 
     from jules_cli.errors import UsageError
     from jules_cli.follow import parse_duration
+
     # A real terminal on both ends (JULES_TTY does not count: a full screen needs one).
     if not (_isatty(sys.stdin) and _isatty(sys.stdout)):
         raise UsageError(
@@ -91,4 +93,14 @@ def _isatty(stream) -> bool:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("dashboard")(dashboard)
+    app.command(
+        "dashboard",
+        epilog=examples(
+            ("Every session, live; enter opens one, ? lists the keys", "jules dashboard"),
+            (
+                "Ended sessions of the last week too, polled every 10 s",
+                "jules dashboard --since 7d --interval 10",
+            ),
+            ("Try it against the built-in emulator", "jules --emulator dashboard"),
+        ),
+    )(dashboard)
