@@ -171,12 +171,13 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
             process.send_signal(signum)
 
 
-_current: HeldSignals | None = None
+# Per thread: a section held by the main thread says nothing about a worker's git.
+_sections = threading.local()
 
 
 def current() -> HeldSignals | None:
-    """The innermost active `held()` section, if any."""
-    return _current
+    """This thread's active `held()` section, if any."""
+    return getattr(_sections, "current", None)
 
 
 @contextlib.contextmanager
@@ -184,9 +185,9 @@ def held() -> Iterator[HeldSignals]:
     """SIGINT, SIGTERM and SIGHUP are recorded, not raised, inside the block; the first
     one held is raised when the block ends (unless an exception is already on its way).
     Nested sections share the outer one."""
-    global _current
-    if _current is not None:
-        yield _current
+    outer = current()
+    if outer is not None:
+        yield outer
         return
     main = threading.current_thread() is threading.main_thread()
     section = HeldSignals(active=main)
@@ -197,11 +198,11 @@ def held() -> Iterator[HeldSignals]:
             if handler != signal.SIG_IGN:
                 previous[signum] = handler
                 signal.signal(signum, section._hold)
-    _current = section
+    _sections.current = section
     try:
         yield section
     finally:
-        _current = None
+        _sections.current = None
         for signum, handler in previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
     if section.pending is not None:

@@ -15,6 +15,7 @@ import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -486,7 +487,8 @@ def test_a_git_step_that_ignores_the_signal_is_killed_and_rolled_back(tmp_path, 
     script = "trap '' INT TERM HUP; sleep 30"
     started = time.monotonic()
     with pytest.raises(signals.Terminated), signals.held() as section:
-        os.kill(os.getpid(), signal.SIGTERM)  # held, then passed on to the child
+        # Once the child's trap is set (the signal is held, then passed on to it).
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
         section.run(["sh", "-c", script], input=b"")
     assert time.monotonic() - started < 5
     assert section.child_killed
