@@ -384,7 +384,9 @@ def test_d_without_a_change_says_why(world):
     run(body())
 
 
-def test_o_opens_the_browser(world):
+def test_o_opens_the_browser(world, monkeypatch):
+    from jules_cli.tui import app as tui_app
+
     async def body():
         app = world.dashboard()
         async with app.run_test(size=(80, 24)) as pilot:
@@ -395,6 +397,13 @@ def test_o_opens_the_browser(world):
             app.open_url = lambda url: False
             await pilot.press("o")
             assert status_line(app).startswith("o: no browser available; the page is https://")
+            # A session URL from the API that is not https:// never reaches a browser.
+            world.opened.clear()
+            app.open_url = lambda url: world.opened.append(url) or True
+            monkeypatch.setattr(tui_app, "session_url", lambda session: "file:///etc/passwd")
+            await pilot.press("o")
+            assert world.opened == []
+            assert status_line(app).startswith("o: not opening the session's URL")
 
     run(body())
 

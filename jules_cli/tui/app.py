@@ -955,7 +955,15 @@ class Dashboard(App):
         self._run("reading the repositories", call, lambda found: form.sources_loaded(*found))
 
     def open_in_browser(self, session: dict[str, Any]) -> None:
-        url = session_url(session)
+        from jules_cli.errors import JulesError
+        from jules_cli.sessions import browser_url
+
+        try:
+            # The URL is the API's: only an https:// one is given to a browser.
+            url = browser_url(session_url(session))
+        except JulesError as refused:
+            self.say(f"o: {refused}", error=True)
+            return
         try:
             opened = self.open_url(url)
         except Exception:  # webbrowser.Error, or a browser that fails to start
