@@ -88,3 +88,20 @@ def test_wait_on_several_and_a_stall_read_line_by_line(emulator_server, cols, ro
     assert f"Session {stuck} has shown no new activity for 1s (still IN_PROGRESS)" in text
     assert f'nudge it with `jules session send {stuck} "..."`' in text
     assert "Waiting for" not in term.text  # the spinner is gone at the end
+
+
+def test_ctrl_c_in_a_wait_on_several_says_each_open_one_goes_on(emulator_server) -> None:
+    def create(prompt: str) -> str:
+        return emulator_server.emulator.create_session({"prompt": prompt})["id"]
+
+    first, second = create("Work forever [stall]"), create("Work forever too [stall]")
+    emulator_server.settle()
+    with spawn(["session", "wait", first, second], env=emulator_server.env) as term:
+        term.expect(f"{second}: IN_PROGRESS")
+        term.interrupt()
+        code = term.wait()
+    assert code == 130, term
+    text = "".join(term.lines)
+    for sid in (first, second):
+        assert f"Stopped waiting; session {sid} goes on at Jules." in text, term
+    assert "Traceback" not in text

@@ -248,10 +248,12 @@ def wait_many(
     from jules_cli.render.output import safe_text
 
     out = appctx.out
-    count = len(dict.fromkeys(session_ids))
+    unique = list(dict.fromkeys(session_ids))
+    states: dict[str, tuple[str, dict[str, Any]]] = {}  # id -> (state, session) as last seen
     ended_ids: set[str] = set()
 
     def changed(sid: str, old: str | None, new: str, session: dict[str, Any]) -> None:
+        states[sid] = (new, session)
         out.info(safe_text(f"{sid}: {old} -> {new}" if old else f"{sid}: {new}"))
 
     def ended(sid: str, result) -> None:
@@ -276,24 +278,41 @@ def wait_many(
             silent_for=result.silent_for,
         )
 
-    if count == 1:
-        what = f"Waiting for session {session_ids[0]}"
-        held = appctx.waiting(what)
-    else:
-        held = appctx.waiting(lambda: f"Waiting for {count - len(ended_ids)} of {count} sessions")
-    with held:
-        return follow_many(
-            appctx.client(),
-            session_ids,
-            condition=options.condition,
-            timeout=options.timeout,
-            stall=options.stall,
-            first=first,
-            # The process's one ListActivities quota, whatever the number of sessions.
-            **follower_pacing(appctx, options.interval),
-            on_state_change=changed,
-            on_end=ended,
-        )
+    def spinner_text() -> str:
+        if len(unique) == 1:
+            state = states.get(unique[0])
+            return f"Waiting for session {unique[0]}" + (f": {state[0]}" if state else "")
+        return f"Waiting for {len(unique) - len(ended_ids)} of {len(unique)} sessions"
+
+    try:
+        with appctx.waiting(spinner_text):
+            return follow_many(
+                appctx.client(),
+                session_ids,
+                condition=options.condition,
+                timeout=options.timeout,
+                stall=options.stall,
+                first=first,
+                # The process's one ListActivities quota, whatever the number of sessions.
+                **follower_pacing(appctx, options.interval),
+                on_state_change=changed,
+                on_end=ended,
+            )
+    except KeyboardInterrupt:
+        if not out.err_is_terminal:
+            raise  # a script's log gets the usual one line, `Error: interrupted`
+        from jules_cli.errors import Interrupted
+        from jules_cli.render.live import SessionView, print_interrupted
+
+        # Stopping the wait stops nothing at Jules: say so for each one still open.
+        for sid in unique:
+            if sid in ended_ids:
+                continue
+            view = SessionView(sid)
+            if sid in states:
+                view.update(states[sid][1], states[sid][0])
+            print_interrupted(out, view, again="wait")
+        raise Interrupted(reported=True) from None
 
 
 def finish_many(results: list, *, first: bool = False) -> None:
