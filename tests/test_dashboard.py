@@ -635,3 +635,16 @@ def test_a_failed_first_page_shows_and_the_next_poll_recovers(world):
             assert "Refactor the parser" in screen_text(app)
 
     run(body())
+
+
+def test_it_polls_one_page_every_interval_by_itself(world):
+    async def body():
+        app = world.dashboard()
+        app.interval = 0.2
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await until(pilot, lambda: world.calls().count("GET sessions") >= 4, "4 polls")
+            new = world.new("Arrived while nobody pressed anything")
+            await until(pilot, lambda: app.session(new) is not None, "the new session")
+
+    run(body())

@@ -23,7 +23,7 @@ from textual.screen import ModalScreen, Screen
 
 # Only the widgets of the first screen: the form's (TextArea, Select, Checkbox, Button)
 # are imported when the form opens, so that they do not delay the first table.
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from jules_cli.errors import JulesError, RateLimited, Unavailable
 from jules_cli.overview import (
@@ -106,6 +106,27 @@ def fit_repo(repo: str, width: int) -> str:
 
 def one_line(value: Any) -> str:
     return safe_text(" ".join(str(value or "").split()))
+
+
+class KeyLine(Static):
+    """The bottom line: the keys of the screen it is on (its bindings marked shown, then
+    the app's). One Static, not Textual's Footer of one widget per key: it is drawn in
+    the first frame of every screen, and that frame is the start-up time."""
+
+    DEFAULT_CSS = "KeyLine { dock: bottom; height: 1; background: $panel; }"
+
+    def on_mount(self) -> None:
+        text = Text()
+        bindings = [*getattr(self.screen, "BINDINGS", []), *Dashboard.BINDINGS]
+        for binding in bindings:
+            if not isinstance(binding, Binding) or not binding.show:
+                continue
+            key = {"slash": "/", "question_mark": "?", "escape": "esc"}.get(
+                binding.key, binding.key
+            )
+            text.append(f" {key} ", style="bold")
+            text.append(f"{binding.description} ")
+        self.update(text)
 
 
 class StatusLine(Static):
@@ -244,18 +265,19 @@ class SessionsScreen(SessionActions, Screen):
         yield Input(id="filter", placeholder="filter: words, state:S, repo:R (enter keeps it)")
         yield Input(id="reply")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self.query_one("#reply", Input).display = False
-        self.refresh_data(force=True)
+        if self.app.first_page_ready():
+            self.refresh_data()  # the page read during start-up, in the very first frame
 
     def on_resize(self) -> None:
-        self.refresh_data(force=True)
+        self.refresh_data()  # new columns when the width changed, else nothing to do
 
     def on_screen_resume(self) -> None:
-        self.refresh_data(force=True)
+        self.refresh_data()
         self.focus_main()
 
     def focus_main(self) -> None:
@@ -294,11 +316,11 @@ class SessionsScreen(SessionActions, Screen):
     def refresh_data(self, *, force: bool = False) -> None:
         app = self.app
         version = app.tracker.version
-        if not force and version == self._shown_version:
-            return
         table = self.query_one("#sessions", DataTable)
         width = self.size.width or app.size.width
         columns_changed = width != self._width
+        if not force and not columns_changed and version == self._shown_version:
+            return
         if columns_changed:
             self._columns(table, width)
             self._width = width
@@ -471,7 +493,7 @@ class SessionScreen(SessionActions, Screen):
             yield Static(id="activities")
         yield Input(id="reply")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.query_one("#reply", Input).display = False
@@ -582,7 +604,7 @@ class DiffScreen(Screen):
             yield Static(Text(safe_text(self.stat), style="bold"), id="stat")
             yield Static(colour_diff(self.unidiff), id="patch")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = f"diff of {self.session_id}"
@@ -643,7 +665,7 @@ class NewSessionScreen(Screen):
                 yield Checkbox("Open a pull request (auto PR)", id="autopr")
             yield Button("Create (ctrl+s)", id="create", variant="primary")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = "new session"
@@ -732,7 +754,7 @@ class Dashboard(App):
     ENABLE_COMMAND_PALETTE = False
     CSS = """
     #sessions { height: 1fr; }
-    #status { height: 1; padding: 0 1; }
+    #status { height: 1; padding: 0 1; dock: bottom; margin-bottom: 1; }
     #filter, #reply { dock: bottom; margin-bottom: 2; }
     #body { height: 1fr; padding: 0 1; }
     #head, #question, #plan { margin-bottom: 1; }
@@ -776,7 +798,8 @@ class Dashboard(App):
         self.filter_text = ""
         self.open_id: str | None = None
         self.archived: list[dict[str, Any]] = []
-        self.first_table = threading.Event()  # set once the first page is on screen
+        self.first_table = threading.Event()  # set once the first page is in the table
+        self._drawn = threading.Event()  # ... and drawn on the screen
         self._polling = False
         self._last_error: str | None = None
 
@@ -800,10 +823,19 @@ class Dashboard(App):
 
     # -- life cycle --------------------------------------------------------------------
 
+    def get_default_screen(self) -> Screen:
+        # The table is the app's own screen (not one pushed over an empty default): one
+        # screen to lay out and draw before the first table shows.
+        return SessionsScreen()
+
     def on_mount(self) -> None:
-        self.push_screen(SessionsScreen())
         self.poll()
         self.set_interval(self.interval, self.poll)
+
+    def first_page_ready(self) -> bool:
+        """Has the page read while the app started arrived already?"""
+        first = self._first_poll
+        return first is not None and not first.is_alive() and self.tracker.loaded
 
     def say(self, message: str, *, error: bool = False) -> None:
         for line in self.screen.query("#status"):
@@ -830,8 +862,10 @@ class Dashboard(App):
                 self.tracker.poll_sessions()
         except Exception as exc:
             error = describe_error(exc)
-        # The table first (the first page is the first complete table), activities after.
+        # The table first (the first page is the first complete table), activities after
+        # it is on the screen: they would only compete with drawing it.
         self.call_from_thread(self._polled, error, False)
+        self._drawn.wait(timeout=2.0)
         try:
             # Wait for the pacer's turns during most of the interval, not only the free
             # one: a busy view then uses its whole share (30 a minute), never more.
@@ -843,8 +877,11 @@ class Dashboard(App):
 
     def _polled(self, error: str | None, final: bool) -> None:
         self.refresh_screens()
-        if self.tracker.loaded:
+        if self.tracker.loaded and not self.first_table.is_set():
             self.first_table.set()
+            self.call_after_refresh(self._drawn.set)
+        elif not self.tracker.loaded:
+            self._drawn.set()  # nothing to draw yet: do not hold the activities back
         if not final:
             return
         self._polling = False
