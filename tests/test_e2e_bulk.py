@@ -188,3 +188,23 @@ def test_delete_by_id_with_json_prints_what_was_deleted(server, jules) -> None:
     assert result.returncode == 0, result.stderr
     assert [s["id"] for s in json.loads(result.stdout)] == ["101", "102"]
     assert remaining(server) == {"103", "104", "105", "106", "107"}
+
+
+def test_a_server_error_part_way_reports_done_and_not_done(server, run_jules) -> None:
+    server.fault(status=503, times=None, path="sessions/103:archive")
+    env = {**server.env, "JULES_RETRY_DELAY_SCALE": "0.001"}
+    result = run_jules(
+        "session",
+        "archive",
+        "--older-than",
+        "7d",
+        "--state",
+        "COMPLETED,FAILED",
+        "--yes",
+        env=env,
+    )
+    assert result.returncode == 7, result.stderr  # the failure's own exit code
+    error = [line for line in result.stderr.splitlines() if line.startswith("Error:")][0]
+    assert "archived 0 of 3 sessions" in error and "103" in error and "2 not done" in error
+    assert "Not done: 102 101" in result.stderr
+    assert archived(server) == {"106"}
