@@ -822,9 +822,10 @@ def follow(
                         session, OUTCOME_STALLED, ExitCode.WAIT_STALLED, state, silent
                     )
             delay = pacing.next_delay(bool(new_activities) or changed or answered)
-            if stall_watch is not None:
+            until_due = None if stall_watch is None else stall_watch.due_at - wall()
+            if until_due is not None and until_due > 0:
                 # Look again right when the silence would reach the stall duration.
-                delay = min(delay, max(stall_watch.due_at - wall(), 0.0) + 0.01)
+                delay = min(delay, until_due + 0.01)
 
         # Not sooner than the pacer would let the next list go anyway: one pause, not two.
         delay = max(delay, pacer.delay())
@@ -1118,11 +1119,16 @@ def follow_many(
         delay = pacing.error_delay() if failed else pacing.next_delay(active)
         if deferred and pacer is not None:
             delay = min(delay, max(pacer.delay(), 0.05))
-        stall_due = [
-            f.stall.due_at for f in pending() if f.stall is not None and f.state not in USER_STATES
+        # Look again right when a silence reaches the stall duration; one already due and
+        # waiting for its look is the pacer's (`deferred`), never a busy loop of reads.
+        now_wall = wall()
+        upcoming = [
+            f.stall.due_at
+            for f in pending()
+            if f.stall is not None and f.state not in USER_STATES and f.stall.due_at > now_wall
         ]
-        if stall_due:
-            delay = min(delay, max(min(stall_due) - wall(), 0.0) + 0.01)
+        if upcoming:
+            delay = min(delay, min(upcoming) - now_wall + 0.01)
         if deadline is not None:
             remaining = deadline - clock()
             if remaining <= 0:

@@ -261,3 +261,20 @@ def test_twenty_sessions_with_faults_stay_within_the_list_activities_quota(emula
     minutes = max((env.clock() - started) / 60, 1)
     assert {r["path"] for r in gets} <= {f"sessions/{ended[-1]}"}  # the last one, alone
     assert len(pages) / minutes <= 60
+
+
+def test_stalls_due_together_wait_for_the_pacer_without_a_busy_loop(emulator_wsgi) -> None:
+    env = emulator_wsgi
+    ids = [create(env, f"Forever {n} [stall]") for n in range(4)]
+    env.emulator.settle()
+    env.clock.advance(600)
+    env.app.clear_requests()
+    started = env.clock()
+    results, _, _ = wait_many(env, ids, stall=30)
+    assert [r.outcome for r in results] == [OUTCOME_STALLED] * 4
+    elapsed = env.clock() - started
+    reads = [r for r in api_requests(env) if r["path"] == "sessions" or r["path"].count("/") == 1]
+    # The four looks are spaced by the pacer (2 s apart); meanwhile the states are read at
+    # the follower's pace, a few times a second at most, never in a tight loop.
+    assert elapsed < 45
+    assert len(reads) <= elapsed * 2, (len(reads), elapsed)
