@@ -25,7 +25,6 @@ from tests.conftest import jules_command
 
 UNKNOWN_ID = "1234567890123456789"  # well formed, not a session of the emulator
 MALFORMED_IDS = [
-    "abc",
     "sessions/",
     "../x",
     "sessions/1/../2",

@@ -65,9 +65,10 @@ def test_session_id_is_safe_or_a_usage_error(text: str) -> None:
         sid = names.session_id(text)
     except UsageError:
         return
-    assert re.fullmatch(r"[0-9]+", sid), sid
+    assert re.fullmatch(r"[0-9A-Za-z_-]+", sid), sid
     assert names.session_id(f"sessions/{sid}") == sid
     assert names.session_id(sid) == sid
+    assert names.session_id(f"https://jules.google.com/session/{sid}") == sid
 
 
 @SETTINGS
@@ -76,6 +77,33 @@ def test_session_id_round_trips_bare_and_resource_name(digits: str) -> None:
     assert names.session_id(digits) == digits
     assert names.session_id(f"sessions/{digits}") == digits
     assert names.session_id(f"  sessions/{digits}/ ") == digits
+
+
+@SETTINGS
+@given(
+    st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=24),
+    st.sampled_from(["", "/", "/diff", "?tab=plan", "#activity", "/a/b?x=1#y"]),
+    st.sampled_from(["https://jules.google.com/session/", "https://jules.google.com/task/"]),
+)
+def test_session_url_gives_its_id_whatever_follows(sid: str, tail: str, prefix: str) -> None:
+    assert names.session_id(prefix + sid + tail) == sid
+    assert names.is_id(sid)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://jules.google.com/session/",
+        "https://jules.google.com/session/1%2F2",
+        "https://jules.google.com/session/..",
+        "https://evil.example/session/1",
+        "https://jules.google.com.evil.example/session/1",
+        "https://jules.google.com/settings",
+    ],
+)
+def test_session_urls_that_do_not_name_an_id_are_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError):
+        names.session_id(text)
 
 
 @SETTINGS
@@ -89,7 +117,7 @@ def test_activity_id_is_safe_or_a_usage_error(text: str) -> None:
     except UsageError:
         return
     assert activity and not UNSAFE_IN_ID.search(activity) and activity not in (".", "..")
-    assert owner is None or re.fullmatch(r"[0-9]+", owner)
+    assert owner is None or re.fullmatch(r"[0-9A-Za-z_-]+", owner)
     if owner is not None:
         assert names.activity_id(f"sessions/{owner}/activities/{activity}") == (owner, activity)
 

@@ -11,27 +11,49 @@ import re
 
 from jules_cli.errors import UsageError
 
-# Session ids are decimal uint64 strings (jules-api.md 2). ASCII digits only: `\d` would
-# also take other scripts' digits.
-_SESSION_ID = re.compile(r"[0-9]+")
+# An id is what the API returns: ASCII letters, digits, `-` and `_` (CLI.md, Output).
+# Session ids have been decimal so far (jules-api.md 1), but they are strings, so any id
+# of this alphabet is sent; nothing else can become another URL path. ASCII only: `\w`
+# and `\d` would also take other scripts' letters and digits.
+ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+_ID = re.compile(r"[0-9A-Za-z_-]+")
+# The session's web URL (jules-api.md 1: /session/ID, also /task/ID), scheme optional;
+# whatever follows the id (a path, a query, a fragment) is ignored.
+_SESSION_URL = re.compile(
+    r"(?:https?://)?jules\.google\.com/(?:session|task)/([^/?#]*)(?:[/?#].*)?", re.I | re.S
+)
 # Activity ids are 32 hex characters; any plain token is accepted so that another shape
 # still works, but never a separator, a dot segment or an escape.
-_ACTIVITY_ID = re.compile(r"[0-9A-Za-z_-]+")
+_ACTIVITY_ID = _ID
 # One segment of a source name (`sources/github/OWNER/REPO`): GitHub's owner and
 # repository characters.
 _SOURCE_SEGMENT = re.compile(r"[0-9A-Za-z_.-]+")
 
-_SESSION_HINT = "give the session's number, e.g. 1234 or sessions/1234"
+_SESSION_HINT = (
+    "give the session's id (letters, digits, - and _), e.g. 1234, sessions/1234 or "
+    "https://jules.google.com/session/1234"
+)
 _SOURCE_HINT = "give owner/repo, github/owner/repo or sources/github/owner/repo"
 
 
+def is_id(text: object) -> bool:
+    """Is `text` an id of the API's alphabet (letters, digits, `-`, `_`), and nothing else?
+    The one check for every id: arguments here, completion candidates (h16b) too."""
+    return isinstance(text, str) and _ID.fullmatch(text) is not None
+
+
 def session_id(value: str) -> str:
-    """`1234` or `sessions/1234` -> `1234`."""
+    """`1234`, `sessions/1234` or `https://jules.google.com/session/1234[/...][?...]`
+    -> `1234`; anything else is a UsageError."""
     text = str(value).strip()
-    if text.startswith("sessions/"):
-        text = text[len("sessions/") :]
-    text = text.strip("/")
-    if not _SESSION_ID.fullmatch(text):
+    url = _SESSION_URL.fullmatch(text)
+    if url is not None:
+        text = url.group(1)
+    else:
+        if text.startswith("sessions/"):
+            text = text[len("sessions/") :]
+        text = text.strip("/")
+    if not is_id(text):
         raise UsageError(f"not a session id: {value!r}", _SESSION_HINT)
     return text
 

@@ -17,7 +17,7 @@ from jules_cli.completion import complete_session_ids, complete_until
 
 
 def checked_session_id(value: str) -> str:
-    """The bare session id (`sessions/1234` -> `1234`), or a UsageError."""
+    """The bare session id (`sessions/1234`, the session URL -> `1234`), or a UsageError."""
     from jules_cli.api import names
 
     return names.session_id(value)
@@ -115,7 +115,8 @@ SessionArg = Annotated[
     str,
     typer.Argument(
         metavar="ID",
-        help="Session id, bare (1234) or sessions/1234.",
+        help="Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 "
+        "(letters, digits, - and _).",
         autocompletion=complete_session_ids,
         callback=checked_session_id,
     ),
@@ -124,7 +125,7 @@ SessionIdsArg = Annotated[
     list[str],
     typer.Argument(
         metavar="ID...",
-        help="Session ids, bare or sessions/ID.",
+        help="Session ids: ID, sessions/ID or https://jules.google.com/session/ID.",
         autocompletion=complete_session_ids,
         callback=checked_session_ids,
     ),
