@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jules_cli.errors import UsageError
+from jules_cli.errors import JulesError, UsageError
 from jules_cli.states import IN_PROGRESS, PLANNING, QUEUED, WAITABLE_STATES
 
 if TYPE_CHECKING:
@@ -137,10 +137,22 @@ def check_parallel(count: int) -> int:
     return count
 
 
-def create_sessions(client: JulesClient, request: dict[str, Any], count: int) -> list[dict]:
+def create_sessions(
+    client: JulesClient, request: dict[str, Any], count: int
+) -> tuple[list[dict], JulesError | None]:
     """Create `count` sessions of one request, one after the other: the API fails most
-    bursts of parallel creates, and each create is never retried once sent."""
-    return [client.create_session(dict(request)) for _ in range(count)]
+    bursts of parallel creates, and each create is never retried once sent.
+
+    Returns the sessions created and the error that stopped the rest (None when all were
+    started): a failure after k of them must not lose the k ids.
+    """
+    created: list[dict] = []
+    for _ in range(count):
+        try:
+            created.append(client.create_session(dict(request)))
+        except JulesError as error:
+            return created, error
+    return created, None
 
 
 def parse_states(values: Iterable[str]) -> set[str]:

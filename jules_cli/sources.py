@@ -69,19 +69,18 @@ def resolve_source(client: JulesClient, text: str) -> dict[str, Any]:
 
 
 def check_branch(source: dict[str, Any], branch: str | None) -> str:
-    """The starting branch: the one asked for if the source lists it, else the default."""
-    known = branch_names(source)
-    if branch is None:
-        branch = default_branch(source) or (known[0] if known else None)
-        if branch is None:
-            raise UsageError(
-                f"{repo_label(source)} reports no default branch", "give one with --branch"
-            )
+    """The starting branch: the one asked for, else the source's default.
+
+    A branch the source does not list is still sent: the API lists active branches only
+    (jules-api.md 13), and it says itself when a branch does not exist. `session new`
+    warns about it first (jules_cli.target).
+    """
+    if branch is not None:
         return branch
-    if known and branch not in known and branch != default_branch(source):
-        raise NotFound(
-            f"branch {branch!r} is not a branch of {repo_label(source)} "
-            f"(its branches: {', '.join(known)})",
-            hint="push the branch to GitHub first, or pick one of those",
+    known = branch_names(source)
+    branch = default_branch(source) or (known[0] if known else None)
+    if branch is None:
+        raise UsageError(
+            f"{repo_label(source)} reports no default branch", "give one with --branch"
         )
     return branch

@@ -384,14 +384,14 @@ def test_session_new_repo_dot_uses_the_git_remote(run_jules, emulator_server, tm
 
     no_github = _git_checkout(tmp_path / "nogithub", {"origin": "https://gitlab.com/a/b.git"})
     error = fails(jules(run_jules, server, "session", "new", "x", "--repo", ".", cwd=no_github), 2)
-    assert "--repo owner/repo" in error
+    assert "--repo OWNER/REPO" in error and "origin=https://gitlab.com/a/b.git" in error
     not_git = tmp_path / "plain"
     not_git.mkdir()
     fails(jules(run_jules, server, "session", "new", "x", "--repo", ".", cwd=not_git), 2)
     assert server.requests() == []
 
 
-def test_session_new_branch_must_be_one_the_source_lists(run_jules, emulator_server):
+def test_session_new_branch_not_listed_is_sent_with_a_warning(run_jules, emulator_server):
     server = emulator_server
     ok(
         jules(
@@ -420,9 +420,14 @@ def test_session_new_branch_must_be_one_the_source_lists(run_jules, emulator_ser
         "--branch",
         "nope",
     )
-    error = fails(result, 3)
-    assert "'nope'" in error and "main, develop" in error
-    assert posted(server) == []
+    # The API lists active branches only: the branch is sent anyway, and the API's refusal
+    # is exit 5 with its own message.
+    error = fails(result, 5)
+    assert "Branch 'nope' does not exist in sources/github/jules-demo/hello-world" in error
+    assert "Warning: jules-demo/hello-world does not list branch 'nope'" in result.stderr
+    assert [body["sourceContext"] for body in posted(server)] == [
+        {"source": HELLO, "githubRepoContext": {"startingBranch": "nope"}}
+    ]
 
 
 def test_session_new_unconnected_repo_is_not_found_and_lists_the_connected(

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from jules_cli import prompt
-from jules_cli.errors import NotFound, UsageError
+from jules_cli.errors import UsageError
 from jules_cli.sessions import NewSession, check_parallel, filter_sessions, parse_states
 from jules_cli.sources import check_branch
 
@@ -47,12 +47,11 @@ def test_create_body_has_only_what_was_asked():
     }
 
 
-def test_branch_defaults_to_the_source_default_and_must_be_listed():
+def test_branch_defaults_to_the_source_default_and_an_unlisted_one_is_still_sent():
     assert check_branch(SOURCE, None) == "main"
     assert check_branch(SOURCE, "dev") == "dev"
-    with pytest.raises(NotFound) as info:
-        check_branch(SOURCE, "nope")
-    assert "main, dev" in str(info.value)
+    # The API lists active branches only: the API, not the list, says if it exists.
+    assert check_branch(SOURCE, "nope") == "nope"
 
 
 @pytest.mark.parametrize("count", [0, 6, -1])

@@ -491,7 +491,7 @@ TREE = {
             ],
             "commands": {
                 "new": {
-                    "help": "Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR).",
+                    "help": "Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR).\n\nThe repository is --repo/--source (or --no-repo), else the profile's repo, else the\nGitHub remote (origin, else upstream) of the git checkout here, named in a note. With\nnone of these it is exit 2, and a session is never repoless unless --no-repo says so.\n\nThe starting branch is --branch, else the profile's branch (with the profile's repo),\nelse, for the checkout's repository, the current branch if that remote has it (a note\nsays when local commits are not on it; --push pushes them first). Else the repository's\ndefault branch; a --branch the API does not list is sent anyway, with a warning.",
                     "short": "Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR).",
                     "usage": "[OPTIONS] [PROMPT | -]",
                     "epilog": 'Examples:\n\n\x08\n# Start a session on a repository and follow it live\n$ jules session new --repo octo/app --follow "Fix the flaky date test"\n# Keep its id for a script\n$ ID=$(jules session new -q --repo octo/app "Add type hints")\n# Compose the prompt in $EDITOR, approve the plan before work starts\n$ jules session new --repo . --require-approval\n# Three attempts at one task, from a file\n$ jules session new --repo octo/app --parallel 3 --prompt-file task.md',
@@ -505,7 +505,7 @@ TREE = {
                         {
                             "name": "repo",
                             "opts": ["--repo", "-r"],
-                            "help": "owner/repo, or . for the current checkout's GitHub remote.",
+                            "help": "owner/repo, or . for the current checkout's GitHub remote (default: the profile's repo, else the checkout's).",
                             "label": "-r, --repo OWNER/REPO",
                             "values": {
                                 "call": "jules_cli.completion:complete_sources",
@@ -529,7 +529,7 @@ TREE = {
                         {
                             "name": "branch",
                             "opts": ["--branch", "-b"],
-                            "help": "Starting branch (default: the repository's default).",
+                            "help": "Starting branch (default: see above); one the API does not list is sent with a warning.",
                             "label": "-b, --branch BRANCH",
                             "values": {
                                 "call": "jules_cli.completion:complete_branches",
@@ -565,8 +565,15 @@ TREE = {
                             "name": "no_repo",
                             "opts": ["--no-repo"],
                             "flag": True,
-                            "help": "A repoless session (no repository).",
+                            "help": "A repoless session (no repository), only when asked.",
                             "label": "--no-repo",
+                        },
+                        {
+                            "name": "push",
+                            "opts": ["--push"],
+                            "flag": True,
+                            "help": "First `git push -u` the current branch to the checkout's remote, and start from it (Jules then sees your local commits).",
+                            "label": "--push",
                         },
                         {
                             "name": "env_vars",
@@ -676,7 +683,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {
@@ -893,7 +900,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {
@@ -944,7 +951,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {
@@ -988,7 +995,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {
@@ -1067,7 +1074,7 @@ TREE = {
                             "argument": True,
                             "required": True,
                             "nargs": -1,
-                            "help": "Session ids, bare or sessions/ID.",
+                            "help": "Session ids: ID, sessions/ID or https://jules.google.com/session/ID.",
                             "label": "ID...",
                             "extra": "[required]",
                             "values": {
@@ -1149,7 +1156,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {
@@ -1222,7 +1229,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {
@@ -1315,7 +1322,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {
@@ -1358,7 +1365,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {
@@ -1418,7 +1425,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {
@@ -1801,7 +1808,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {
@@ -1872,7 +1879,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {
@@ -1924,7 +1931,7 @@ TREE = {
                             "name": "session_id",
                             "argument": True,
                             "required": True,
-                            "help": "Session id, bare (1234) or sessions/1234.",
+                            "help": "Session id: 1234, sessions/1234 or its URL https://jules.google.com/session/1234 (letters, digits, - and _).",
                             "label": "ID",
                             "extra": "[required]",
                             "values": {

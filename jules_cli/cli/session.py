@@ -70,34 +70,15 @@ app = typer.Typer(
 SessionIds = SessionIdsArg
 
 
-def _resolve_new(
-    appctx: AppContext,
-    prompt: str,
-    *,
-    repo: str | None,
-    source: str | None,
-    no_repo: bool,
-    branch: str | None,
-    title: str | None,
-    require_approval: bool | None,
-    auto_pr: bool | None,
-    env_vars: bool,
-):
+def _resolve_new(appctx: AppContext, choice, prompt: str, *, branch, push, title,
+                 require_approval, auto_pr, env_vars):  # fmt: skip
+    """The create request for `choice` (jules_cli.target): the source asked of the API, the
+    starting branch by the rules, the notes on stderr; --push pushes before anything starts."""
     from jules_cli.sessions import NewSession
-    from jules_cli.sources import check_branch, resolve_source
+    from jules_cli.sources import resolve_source
+    from jules_cli.target import choose_branch
 
-    for flag, value in (("--repo", repo), ("--source", source)):
-        if value is not None and not value.strip():  # e.g. --repo "$UNSET": never repoless
-            raise UsageError(f"{flag} is empty", "give owner/repo, or --no-repo on purpose")
-    if no_repo and (repo or source or branch):
-        raise UsageError("--no-repo cannot be combined with --repo, --source or --branch")
-    if repo and source:
-        raise UsageError("give either --repo or --source, not both")
-    wanted = None if no_repo else (source or repo or appctx.setting("repo"))
-    if wanted == ".":
-        from jules_cli.gitremote import current_repo
-
-        wanted = current_repo()
+    out = appctx.out
     request = NewSession(
         prompt=prompt,
         title=title,
@@ -105,13 +86,21 @@ def _resolve_new(
         auto_pr=_choice(auto_pr, appctx.setting("auto-pr")),
         env_vars=env_vars,
     )
-    if wanted:
-        request.source = resolve_source(appctx.client(), wanted)
-        # The profile's branch belongs to the profile's repository, not to one named here.
-        profile_branch = None if (repo or source) else appctx.setting("branch")
-        request.branch = check_branch(request.source, branch or profile_branch)
-    elif env_vars:
-        raise UsageError("--env-vars needs a repository (--repo)")
+    for note in choice.notes:
+        out.info(f"note: {note}")
+    if choice.wanted is None:
+        return request
+    request.source = resolve_source(appctx.client(), choice.wanted)
+    picked = choose_branch(
+        choice, request.source, branch=branch, push=push, setting=appctx.setting
+    )
+    for note in picked.notes:
+        out.info(f"note: {note}")
+    for warning in picked.warnings:
+        out.warn(warning)
+    if picked.push:
+        choice.checkout.push()  # git's own output on stderr; a failure is exit 7
+    request.branch = picked.branch
     return request
 
 
@@ -152,7 +141,8 @@ def new(
             "--repo",
             "-r",
             metavar="OWNER/REPO",
-            help="owner/repo, or . for the current checkout's GitHub remote.",
+            help="owner/repo, or . for the current checkout's GitHub remote "
+            "(default: the profile's repo, else the checkout's).",
             autocompletion=complete_sources,
         ),
     ] = None,
@@ -171,7 +161,8 @@ def new(
             "--branch",
             "-b",
             metavar="BRANCH",
-            help="Starting branch (default: the repository's default).",
+            help="Starting branch (default: see above); one the API does not list is sent "
+            "with a warning.",
             autocompletion=complete_branches,
         ),
     ] = None,
@@ -195,7 +186,16 @@ def new(
         ),
     ] = None,
     no_repo: Annotated[
-        bool, typer.Option("--no-repo", help="A repoless session (no repository).")
+        bool,
+        typer.Option("--no-repo", help="A repoless session (no repository), only when asked."),
+    ] = False,
+    push: Annotated[
+        bool,
+        typer.Option(
+            "--push",
+            help="First `git push -u` the current branch to the checkout's remote, and start "
+            "from it (Jules then sees your local commits).",
+        ),
     ] = False,
     env_vars: Annotated[
         bool,
@@ -229,9 +229,20 @@ def new(
     jq: JqOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR)."""
+    """Start a session from a prompt (argument, stdin, --prompt-file or $EDITOR).
+
+    The repository is --repo/--source (or --no-repo), else the profile's repo, else the
+    GitHub remote (origin, else upstream) of the git checkout here, named in a note. With
+    none of these it is exit 2, and a session is never repoless unless --no-repo says so.
+
+    The starting branch is --branch, else the profile's branch (with the profile's repo),
+    else, for the checkout's repository, the current branch if that remote has it (a note
+    says when local commits are not on it; --push pushes them first). Else the repository's
+    default branch; a --branch the API does not list is sent anyway, with a warning.
+    """
     from jules_cli.prompt import read_text
     from jules_cli.sessions import check_parallel
+    from jules_cli.target import choose_repo
 
     appctx = app_context(ctx)
     appctx.output(json_mode=json_output, quiet=quiet)
@@ -242,14 +253,20 @@ def new(
     if follow and count > 1:
         raise UsageError("--follow follows one session; use --wait with --parallel")
     options = WatchOptions.parse(until, timeout, interval, stall)  # fails before any create
+    # Where it works is settled before the prompt is read and before any request.
+    choice = choose_repo(
+        repo=repo, source=source, no_repo=no_repo, branch=branch, push=push,
+        setting=appctx.setting,
+    )  # fmt: skip
+    if env_vars and choice.wanted is None:
+        raise UsageError("--env-vars needs a repository", "leave out --no-repo")
     text = read_text(prompt, file=prompt_file, interactive=appctx.interactive)
     request = _resolve_new(
         appctx,
+        choice,
         text,
-        repo=repo,
-        source=source,
-        no_repo=no_repo,
         branch=branch,
+        push=push,
         title=title,
         require_approval=require_approval,
         auto_pr=auto_pr,
@@ -285,13 +302,23 @@ def _start(
     from jules_cli.sessions import create_sessions
 
     out = appctx.out
-    created = create_sessions(appctx.client(), request.to_request(), count)
+    created, failure = create_sessions(appctx.client(), request.to_request(), count)
     remember_sessions(created)
     if quiet:
         out.ids(s.get("id", "") for s in created)
-    elif not json_output:
-        live = follow and out.is_terminal  # the live view shows the state as it changes
-        print_created(out, created, hint=not (wait or follow), state=not live)
+    elif not json_output and created:
+        live = follow and out.is_terminal and failure is None  # the view shows the state
+        print_created(out, created, hint=not (wait or follow) or failure is not None,
+                      state=not live)  # fmt: skip
+    if failure is not None:
+        # The ones started are printed as for a full run; the error says what is missing.
+        if json_output and created:
+            out.json(created if as_array else created[0])
+        if count > 1:
+            failure.message = f"{count - len(created)} of {count} sessions were not started: " + (
+                failure.message
+            )
+        raise failure
     if follow:
         finish(watch(appctx, created[0]["id"], options, show_activities=True))
     elif wait:

@@ -78,6 +78,7 @@ class Fault:
     content_type: str | None = None
     truncate: int | None = None
     probability: float = 1.0
+    skip: int = 0  # let this many matching requests through first
 
     _KEYS = {
         "status": "status",
@@ -95,6 +96,7 @@ class Fault:
         "contentType": "content_type",
         "truncate": "truncate",
         "probability": "probability",
+        "skip": "skip",
     }
 
     @classmethod
@@ -115,6 +117,8 @@ class Fault:
             raise ValueError("fault times must be a positive integer, or null for always")
         if not _is_number(self.delay) or self.delay < 0:
             raise ValueError("fault delay must be a number of seconds >= 0")
+        if not _is_int(self.skip) or self.skip < 0:
+            raise ValueError("fault skip must be a whole number of requests >= 0")
         if not _is_number(self.probability) or not 0 < self.probability <= 1:
             raise ValueError("fault probability must be above 0 and at most 1")
         for key in ("drop", "reset", "after"):
@@ -165,6 +169,7 @@ class Fault:
             if getattr(self, attr) is not None
             and getattr(self, attr) is not False
             and not (key == "delay" and not self.delay)
+            and not (key == "skip" and not self.skip)
         }
 
     def response(self) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -398,6 +403,9 @@ class EmulatorApp:
             for fault in self._faults:
                 if not fault.matches(method, path):
                     continue
+                if fault.skip > 0:
+                    fault.skip -= 1  # this one passes, and no later fault applies to it
+                    return None
                 if fault.probability < 1 and self._rng.random() >= fault.probability:
                     return None
                 if fault.times is not None:
