@@ -917,6 +917,10 @@ class ManyClient(FollowClient, Protocol):
 LIST_PAGE = 100
 # Below this many ids followed, reading each session is as cheap as a list page.
 LIST_MIN_IDS = 2
+# Once the followed sessions' places in the list are known, the page asked for reaches
+# just past the oldest of them, plus this many for sessions created meanwhile: session
+# objects carry their patches, so a page of 100 can be large.
+LIST_SLACK = 10
 
 
 class _Followed:
@@ -1005,6 +1009,7 @@ def follow_many(
             watch = None if stall is None else StallWatch(stall, started_wall)
             followed[sid] = _Followed(client, sid, watch, pacer)
     use_list_page = len(followed) >= LIST_MIN_IDS
+    page_size = LIST_PAGE
 
     def pending() -> list[_Followed]:
         return [f for f in followed.values() if f.result is None]
@@ -1028,20 +1033,25 @@ def follow_many(
 
     def read_states(items: list[_Followed], now: float) -> bool:
         """Fresh session objects into each item; True when something failed."""
-        nonlocal use_list_page
+        nonlocal use_list_page, page_size
         failed = False
         by_id: dict[str, dict[str, Any]] = {}
         wanted = [item for item in items if item.listed]
         if use_list_page and len(wanted) >= LIST_MIN_IDS:
+            wanted_ids = {item.id for item in wanted}
+            deepest = -1
             try:
-                page = client.list_sessions(archived=None, page_size=LIST_PAGE, limit=LIST_PAGE)
-                for found in page:
+                page = client.list_sessions(archived=None, page_size=page_size, limit=page_size)
+                for place, found in enumerate(page):
                     sid = str(found.get("id") or str(found.get("name", "")).rpartition("/")[2])
-                    by_id[sid] = found
+                    if sid in wanted_ids:
+                        by_id[sid] = found
+                        deepest = place
             except (Unavailable, RateLimited) as error:
                 for item in wanted:
                     item.fail(error, now, give_up_after)
                 return True
+            page_size = min(LIST_PAGE, deepest + 1 + LIST_SLACK)
         else:
             use_list_page = False  # too few left in the page: one GET each is as cheap
         for item in items:

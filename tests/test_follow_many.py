@@ -114,7 +114,7 @@ def test_one_list_page_serves_recent_sessions_instead_of_a_get_each(emulator_wsg
     # alone is read by id (as cheap, and a smaller answer).
     assert {r["path"] for r in gets} <= {f"sessions/{ended[-1]}"}
     assert len(gets) < len(lists)
-    assert all(r["query"]["pageSize"] == "100" for r in lists)
+    assert lists[0]["query"]["pageSize"] == "100"  # then only as far as the oldest one
     # The archived ones too: a session archived meanwhile must not vanish from the wait.
     assert all("archived = true" in r["query"]["filter"] for r in lists)
 
@@ -278,3 +278,15 @@ def test_stalls_due_together_wait_for_the_pacer_without_a_busy_loop(emulator_wsg
     # the follower's pace, a few times a second at most, never in a tight loop.
     assert elapsed < 45
     assert len(reads) <= elapsed * 2, (len(reads), elapsed)
+
+
+def test_the_list_page_shrinks_to_just_past_the_oldest_session_followed(emulator_wsgi) -> None:
+    env = emulator_wsgi
+    ids = [create(env, f"Task {n}") for n in range(3)]
+    for n in range(30):  # newer sessions, not followed
+        create(env, f"Newer {n} [stall]")
+    wait_many(env, ids)
+    sizes = [int(r["query"]["pageSize"]) for r in api_requests(env) if r["path"] == "sessions"]
+    assert sizes[0] == 100  # the first read learns where they are
+    # Then only to the oldest still followed (the 33rd newest at first), plus the slack.
+    assert len(sizes) > 1 and sizes[1] == 33 + 10 and max(sizes[1:]) == 43
