@@ -151,3 +151,38 @@ def test_scaled_pacer_keeps_the_shape_and_the_budget_arithmetic() -> None:
 def test_nonsense_limits_are_refused(kwargs) -> None:
     with pytest.raises(ValueError):
         Pacer(**kwargs)
+
+
+# -- end to end: the installed `jules` keeps to it ------------------------------------------
+
+
+def test_a_follower_with_the_smallest_interval_is_still_held_to_the_quota(
+    run_jules, emulator_server
+):
+    """`--interval 1` asks for 60 lists a minute; the pacer lets 30 through (here with the
+    test scale JULES_POLL_SCALE=0.05: an interval of 0.05 s against a spacing of 0.105 s).
+    Only an upper bound is asserted, so a slow machine cannot make it fail."""
+    import time
+
+    created = emulator_server.emulator.create_session({"prompt": "Stay busy [stall]"})
+    emulator_server.settle()
+    emulator_server.clear_requests()
+    started = time.monotonic()
+    result = run_jules(
+        "activities", "tail", created["id"], "--interval", "1", "--timeout", "1.5",
+        env={**emulator_server.env, "JULES_POLL_SCALE": "0.05"},
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.returncode == 10, result.stderr  # the timeout, as asked
+    lists = [
+        r for r in emulator_server.requests()
+        if r["path"] == f"/v1alpha/sessions/{created['id']}/activities"
+    ]  # fmt: skip
+    assert 1 <= len(lists) <= elapsed / (2.1 * 0.05) + 1
+    # The emulator logs each request's wall-clock time: no burst either, at most 12 in any
+    # (scaled) 20 s, and spread out (about 5 in any half second at this scale, 6 allowed).
+    from jules_cli.follow import timestamp_ns
+
+    times = [timestamp_ns(r["time"]) / 1e9 for r in lists]
+    assert most_in_any(times, 20 * 0.05) <= 12
+    assert most_in_any(times, 0.5) <= 6
