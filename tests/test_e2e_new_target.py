@@ -354,3 +354,29 @@ def test_parallel_failing_part_way_prints_the_ids_it_started(
 
         assert sorted(s["id"] for s in json.loads(result.stdout)) == ids
     assert error_line(result).startswith("Error: 1 of 3 sessions were not started: ")
+
+
+# -- what a person sees -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("cols", "rows"), [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_the_notes_read_whole_in_a_terminal(checkout, emulator_server, git_env, cols, rows):
+    from tests.screen import spawn
+
+    repo = checkout({"origin": "https://github.com/jules-demo/hello-world"}, branch="develop")
+    repo.git("push", "-q", "-u", "origin", "develop")
+    repo.commit("second")
+    args = ["session", "new", "Fix the flaky test"]
+    env = {**emulator_server.env, **git_env}
+    with spawn(args, env=env, cols=cols, rows=rows, cwd=repo.path) as term:
+        assert term.wait() == 0, term.text
+    # The terminal wraps a long line; joined back, each note is one sentence, in order.
+    seen = term.text.replace("\n", "")
+    first = seen.index("note: using jules-demo/hello-world, the GitHub remote 'origin'")
+    second = seen.index(
+        "note: 1 local commit of 'develop' is not on origin: Jules starts from origin's copy "
+        "(--push pushes it first)"
+    )
+    assert first < second < seen.index("URL")
+    assert all(len(line) <= cols for line in term.lines)
+    assert creates(emulator_server) == [context(HELLO, "develop")]
