@@ -105,3 +105,15 @@ def test_ctrl_c_in_a_wait_on_several_says_each_open_one_goes_on(emulator_server)
     for sid in (first, second):
         assert f"Stopped waiting; session {sid} goes on at Jules." in text, term
     assert "Traceback" not in text
+
+
+def test_tail_stall_in_the_live_view_ends_with_the_one_line(emulator_server) -> None:
+    sid = emulator_server.emulator.create_session({"prompt": "Forever [stall]"})["id"]
+    emulator_server.settle()
+    with spawn(["activities", "tail", sid, "--stall", "1"], env=emulator_server.env) as term:
+        code = term.wait()
+    assert code == 11, term
+    text = "".join(term.lines)
+    assert "IN_PROGRESS" in text  # the live panel's last view stays
+    assert f"Session {sid} has shown no new activity for" in text
+    assert f'nudge it with `jules session send {sid} "..."`' in text
