@@ -585,3 +585,31 @@ def test_the_in_process_emulator_keeps_no_key_in_its_state(tmp_path):
     assert any((tmp_path / "jules-config").iterdir())  # the state file is there
     for result in (created, listed):
         assert_kept_secret(result, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["session", "new", "--repo", ".", "Hi"],
+        ["session", "list", "--repo", "."],
+        ["--debug", "session", "new", "Hi"],  # the repository implied by the checkout
+    ],
+    ids=["new", "list", "implied"],
+)
+def test_credentials_in_a_git_remote_url_are_never_shown(server, tmp_path, args):
+    """`--repo .` (and the implied checkout) name the remotes they found when none is
+    GitHub's: without the user name and password of `https://user:token@host/...`."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    token = "ghp_SECRETtoken0123456789"
+    for command in (
+        ["init", "-q"],
+        ["remote", "add", "origin", f"https://me:{token}@gitlab.com/me/x.git"],
+        ["remote", "add", "upstream", f"deploy:{token}@example.com:me/y.git"],
+    ):
+        subprocess.run(["git", *command], cwd=checkout, check=True, capture_output=True)
+    result = run(args, {"JULES_API_URL": server.url, "JULES_API_KEY": KEY}, cwd=checkout)
+    assert result.returncode in (2, 3), result.stderr
+    assert "gitlab.com/me/x.git" in result.stderr
+    for text in (result.stdout, result.stderr):
+        assert token not in text and token[:8] not in text and "me:" not in text
