@@ -131,7 +131,9 @@ def _all_in(text: Any, allowed: str) -> bool:
 
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-ID_ALPHABET = _ALNUM + "-_"  # the contract's: letters, digits, `-` and `_`
+# The contract's: letters, digits, `-` and `_`; the same as jules_cli.api.names.ID_ALPHABET
+# (a test holds them equal), which a TAB press cannot import (jules_cli.api loads httpx).
+ID_ALPHABET = _ALNUM + "-_"
 
 
 def is_api_id(text: Any) -> bool:

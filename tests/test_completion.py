@@ -588,3 +588,11 @@ def test_bash_never_completes_an_injected_id(jules_on_path, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["jules session show  => 1111 2222 777"]
     assert not (tmp_path / "x").exists()
+
+
+def test_the_completion_id_check_is_the_contracts():
+    from jules_cli.api import names
+
+    assert cache.ID_ALPHABET == names.ID_ALPHABET
+    for text in ["1234", "a-b_C9", "", "1; x", "sessions/1", "é", "1\n", "../x", None, 12]:
+        assert cache.is_api_id(text) == names.is_id(text), text
