@@ -744,3 +744,19 @@ def test_an_https_session_url_is_opened(session_with_url, tmp_path):
     while not log.exists() and time.monotonic() < deadline:  # the launcher runs detached
         time.sleep(0.05)
     assert log.read_text() == "https://jules.google.com/session/123\n"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://[::1", "http://127.0.0.1:0x/v1alpha", "https://exa mple.com/v1alpha", "https://:80/v1"],
+)
+def test_a_malformed_api_url_is_a_usage_error(emulator_server, url):
+    errors = refused(emulator_server, [("--api-url", url, "session", "list")])
+    assert "invalid API URL" in errors[0]
+
+
+@pytest.mark.parametrize("proxy", ["foo://bar", "socks5://127.0.0.1:1", "http://127.0.0.1:0x"])
+def test_a_malformed_proxy_setting_is_a_usage_error(emulator_server, proxy):
+    env = {"HTTPS_PROXY": proxy, "JULES_API_URL": "https://jules.example.invalid/v1alpha"}
+    errors = refused(emulator_server, [("session", "list")], env=env)
+    assert "proxy" in errors[0] and "HTTPS_PROXY" in errors[0]

@@ -4,6 +4,7 @@
 # command's signature at each start, and string annotations cost a compile() each there
 # (some 15 ms per run for these modules); real ones cost nothing (Python >= 3.10 has `X | Y`).
 
+import re
 from typing import Annotated
 
 import typer
@@ -34,18 +35,30 @@ app = typer.Typer(
 )
 
 
+_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z", re.ASCII)
+
+
 def since_time(text: str | None) -> str | None:
-    """RFC 3339 as given, or a duration such as 10m meaning that long ago."""
+    """An RFC 3339 time, or a duration such as 10m meaning that long ago, as the one
+    form the API's filter surely reads: UTC, `T` and `Z`, no spaces (the user may write
+    `2026-01-17 09:00:00+02:00` or a leap second; the server is sent neither)."""
     if text is None:
         return None
     from jules_cli.errors import UsageError
+    from jules_cli.follow import format_timestamp, parse_duration, timestamp_ns
     from jules_cli.times import format_time, parse_time
 
-    if parse_time(text) is not None:
-        return text
+    valid = parse_time(text) is not None
+    if valid and _CANONICAL.fullmatch(text) and int(text[17:19]) < 60:
+        return text  # already the API's own form (a createTime copied from its output)
+    if valid:
+        nanoseconds = timestamp_ns(text)
+        if nanoseconds is not None:
+            seconds, fraction = divmod(nanoseconds, 1_000_000_000)
+            if fraction % 1000:  # finer than microseconds: keep every digit given
+                return format_timestamp(seconds * 1_000_000_000)[:-8] + f".{fraction:09d}Z"
+            return format_timestamp(nanoseconds)
     import time
-
-    from jules_cli.follow import parse_duration
 
     try:
         return format_time(time.time() - parse_duration(text))
