@@ -946,10 +946,15 @@ class _Followed:
         self.read_ok = False  # read at least once
 
     def fail(self, error: Exception, now: float, give_up_after: float) -> None:
-        self.failing_since = now if self.failing_since is None else self.failing_since
+        first_failure = self.failing_since is None
+        self.failing_since = now if first_failure else self.failing_since
         self.last_error = error
         if now - self.failing_since >= give_up_after:
             raise error
+        if first_failure and self.read_ok and getattr(error, "time_limit_passed", False):
+            # As in follow(): cut short by the caller's time limit right after good
+            # looks, the wait ran out of time; the service did not fail.
+            self.last_error = None
 
     def ok(self) -> None:
         self.failing_since = None

@@ -284,8 +284,10 @@ def wait_many(
             return f"Waiting for session {unique[0]}" + (f": {state[0]}" if state else "")
         return f"Waiting for {len(unique) - len(ended_ids)} of {len(unique)} sessions"
 
+    # As in watch(): --timeout bounds everything, the client's retries included.
+    limit = None if options.timeout is None else options.timeout + FINAL_LOOK_SECONDS
     try:
-        with appctx.waiting(spinner_text):
+        with appctx.waiting(spinner_text), appctx.client().time_limit(limit):
             return follow_many(
                 appctx.client(),
                 session_ids,
