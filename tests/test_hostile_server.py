@@ -143,22 +143,28 @@ def test_http_timeout_bounds_the_whole_request_of_a_server_sending_a_byte_at_a_t
     assert ran.since_first_request(server) < 5 * 1 + 1.5, ran
 
 
-def test_wait_timeout_bounds_retries_that_honour_retry_after(server):
+@pytest.mark.parametrize(
+    "command", [["session", "wait", SID], ["activities", "tail", SID]], ids=["wait", "tail"]
+)
+def test_wait_timeout_bounds_retries_that_honour_retry_after(server, command):
     server.handler = lambda request: Answer.json(
         {"error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED"}},
         429,
         **{"Retry-After": "30"},
     )
     # The real pauses: the server's 30 s Retry-After would be honoured up to 60 s a try.
-    ran = run(server, "session", "wait", SID, "--timeout", "2", JULES_RETRY_DELAY_SCALE="1")
+    ran = run(server, *command, "--timeout", "2", JULES_RETRY_DELAY_SCALE="1")
     assert ran.code == 6, ran
     assert "RESOURCE_EXHAUSTED" in ran.one_error_line()
     assert ran.since_first_request(server) < 2 + WAIT_SLACK, ran
 
 
-def test_wait_timeout_bounds_a_request_that_never_completes(server):
+@pytest.mark.parametrize(
+    "command", [["session", "wait", SID], ["activities", "tail", SID]], ids=["wait", "tail"]
+)
+def test_wait_timeout_bounds_a_request_that_never_completes(server, command):
     server.handler = lambda request: Answer(**{**vars(Answer.json(session())), "drip": 0.5})
-    ran = run(server, "session", "wait", SID, "--timeout", "2")
+    ran = run(server, *command, "--timeout", "2")
     assert ran.code == 7, ran
     assert "timed out" in ran.one_error_line()
     assert ran.since_first_request(server) < 2 + WAIT_SLACK, ran
