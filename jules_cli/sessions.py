@@ -11,6 +11,7 @@ from jules_cli.states import IN_PROGRESS, PLANNING, QUEUED, WAITABLE_STATES
 
 if TYPE_CHECKING:
     from jules_cli.api.client import JulesClient
+    from jules_cli.target import BranchChoice, RepoChoice
 
 # The states a session can be listed in (every state the API reports).
 STATES = WAITABLE_STATES
@@ -48,9 +49,48 @@ class NewSession:
         return body
 
 
+def session_request(
+    client: JulesClient,
+    choice: RepoChoice,
+    *,
+    prompt: str,
+    setting: Callable[[str], Any],
+    branch: str | None = None,
+    push: bool = False,
+    title: str | None = None,
+    require_approval: bool | None = None,
+    auto_pr: bool | None = None,
+    env_vars: bool = False,
+) -> tuple[NewSession, BranchChoice | None]:
+    """The create request for the repository `choice` (jules_cli.target): the source asked
+    of the API, the starting branch by the rules (None for a repoless session), and the
+    profile's defaults for what the caller left unset (None)."""
+    from jules_cli.sources import resolve_source
+    from jules_cli.target import choose_branch
+
+    request = NewSession(
+        prompt=prompt,
+        title=title or None,
+        require_approval=choice_or_default(require_approval, setting("require-approval")),
+        auto_pr=choice_or_default(auto_pr, setting("auto-pr")),
+        env_vars=env_vars,
+    )
+    if choice.wanted is None:
+        return request, None
+    request.source = resolve_source(client, choice.wanted)
+    picked = choose_branch(choice, request.source, branch=branch, push=push, setting=setting)
+    request.branch = picked.branch
+    return request, picked
+
+
+def choice_or_default(value: bool | None, profile_default: object) -> bool:
+    """A yes/no option as given, or the profile's setting when it was left out (None)."""
+    return bool(profile_default) if value is None else value
+
+
 def new_session_for_agent(
     client: JulesClient,
-    settings: Callable[[str], Any],
+    setting: Callable[[str], Any],
     *,
     prompt: str,
     repo: str | None = None,
@@ -63,30 +103,33 @@ def new_session_for_agent(
     """The rules of `session new` where there is no checkout to look at (the MCP server):
     `repo` or `no_repo`, else the profile's repo (with the profile's branch); never
     repoless unless asked, since every session costs one of the day's tasks."""
-    from jules_cli.sources import check_branch, resolve_source
+    from jules_cli.target import FROM_OPTION, FROM_PROFILE, REPOLESS, RepoChoice
 
     if not isinstance(prompt, str) or not prompt.strip():
         raise UsageError("the prompt is empty", "say what Jules should do")
     if no_repo and (repo or branch):
         raise UsageError("no_repo cannot be combined with repo or branch")
-    wanted = None if no_repo else (repo or settings("repo"))
-    if not no_repo and not wanted:
+    profile_repo = setting("repo")
+    if no_repo:
+        choice = RepoChoice(None, REPOLESS)
+    elif repo and repo.strip():
+        choice = RepoChoice(repo.strip(), FROM_OPTION)
+    elif isinstance(profile_repo, str) and profile_repo.strip() not in ("", "."):
+        choice = RepoChoice(profile_repo.strip(), FROM_PROFILE)
+    else:  # no checkout here to take the repository from (a profile's "." means one)
         raise UsageError(
             "no repository given", "give repo OWNER/REPO, or no_repo for a session without one"
         )
-    request = NewSession(
+    request, _ = session_request(
+        client,
+        choice,
         prompt=prompt,
-        title=title or None,
-        require_approval=bool(settings("require-approval"))
-        if require_approval is None
-        else require_approval,
-        auto_pr=bool(settings("auto-pr")) if auto_pr is None else auto_pr,
+        setting=setting,
+        branch=branch or None,
+        title=title,
+        require_approval=require_approval,
+        auto_pr=auto_pr,
     )
-    if wanted:
-        request.source = resolve_source(client, wanted)
-        # The profile's branch belongs to the profile's repository, not to one named here.
-        profile_branch = None if repo else settings("branch")
-        request.branch = check_branch(request.source, branch or profile_branch)
     return request
 
 

@@ -267,3 +267,34 @@ def test_no_other_command_imports_mcp(tmp_path, emulator_server):
         run = probe(tmp_path, *args, env=emulator_server.env)
         assert run.code == 0, run.stderr
         assert run.heavy(("mcp", "jules_cli.mcp", "pydantic", "starlette")) == [], args
+
+
+def test_create_session_follows_the_branch_and_session_id_rules(in_process):
+    """A branch the source does not list is sent anyway (the API lists active branches
+    only; here the emulator's API refuses it, with its own message), and every tool takes
+    the session's web URL where an id is wanted."""
+
+    async def body(session: ClientSession):
+        unlisted = await session.call_tool(
+            "create_session",
+            {"prompt": "x", "repo": "jules-demo/hello-world", "branch": "feature/not-listed"},
+        )
+        created = await session.call_tool(
+            "create_session",
+            {"prompt": "Hold [stall:queued]", "repo": "jules-demo/hello-world",
+             "branch": "develop"},
+        )
+        sid = created.structured_content["id"]
+        by_url = await session.call_tool(
+            "get_session", {"session": f"https://jules.google.com/session/{sid}?tab=plan"}
+        )
+        return unlisted, created, by_url
+
+    unlisted, created, by_url = in_process(body)
+    assert unlisted.is_error
+    assert text_of(unlisted).startswith("Error: sessions: INVALID_ARGUMENT (400): Branch ")
+    assert not created.is_error, text_of(created)
+    context = created.structured_content["sourceContext"]["githubRepoContext"]
+    assert context["startingBranch"] == "develop"
+    assert not by_url.is_error and by_url.structured_content["id"] == (
+        created.structured_content["id"])

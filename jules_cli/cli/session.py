@@ -72,40 +72,33 @@ SessionIds = SessionIdsArg
 
 def _resolve_new(appctx: AppContext, choice, prompt: str, *, branch, push, title,
                  require_approval, auto_pr, env_vars):  # fmt: skip
-    """The create request for `choice` (jules_cli.target): the source asked of the API, the
-    starting branch by the rules, the notes on stderr; --push pushes before anything starts."""
-    from jules_cli.sessions import NewSession
-    from jules_cli.sources import resolve_source
-    from jules_cli.target import choose_branch
+    """The create request for `choice` (jules_cli.target), with its notes on stderr;
+    --push pushes before anything starts."""
+    from jules_cli.sessions import session_request
 
     out = appctx.out
-    request = NewSession(
-        prompt=prompt,
-        title=title,
-        require_approval=_choice(require_approval, appctx.setting("require-approval")),
-        auto_pr=_choice(auto_pr, appctx.setting("auto-pr")),
-        env_vars=env_vars,
-    )
     for note in choice.notes:
         out.info(f"note: {note}")
-    if choice.wanted is None:
-        return request
-    request.source = resolve_source(appctx.client(), choice.wanted)
-    picked = choose_branch(
-        choice, request.source, branch=branch, push=push, setting=appctx.setting
+    request, picked = session_request(
+        appctx.client(),
+        choice,
+        prompt=prompt,
+        setting=appctx.setting,
+        branch=branch,
+        push=push,
+        title=title,
+        require_approval=require_approval,
+        auto_pr=auto_pr,
+        env_vars=env_vars,
     )
-    for note in picked.notes:
-        out.info(f"note: {note}")
-    for warning in picked.warnings:
-        out.warn(warning)
-    if picked.push:
-        choice.checkout.push()  # git's own output on stderr; a failure is exit 7
-    request.branch = picked.branch
+    if picked is not None:
+        for note in picked.notes:
+            out.info(f"note: {note}")
+        for warning in picked.warnings:
+            out.warn(warning)
+        if picked.push:
+            choice.checkout.push()  # git's own output on stderr; a failure is exit 7
     return request
-
-
-def _choice(flag: bool | None, profile_default: object) -> bool:
-    return bool(profile_default) if flag is None else flag
 
 
 @app.command(
@@ -393,7 +386,7 @@ def retry(
     (and its plan-approval and auto-PR options when the API shows them); printed like
     `session new`."""
     from jules_cli.prompt import read_text
-    from jules_cli.sessions import retry_session, shown_options
+    from jules_cli.sessions import choice_or_default, retry_session, shown_options
 
     appctx = app_context(ctx)
     appctx.output(json_mode=json_output, quiet=quiet)
@@ -409,11 +402,11 @@ def retry(
     request = retry_session(
         original,
         prompt=new_prompt,
-        require_approval=_choice(
+        require_approval=choice_or_default(
             require_approval if require_approval is not None else shown_approval,
             appctx.setting("require-approval"),
         ),
-        auto_pr=_choice(
+        auto_pr=choice_or_default(
             auto_pr if auto_pr is not None else shown_auto_pr, appctx.setting("auto-pr")
         ),
     )
