@@ -66,21 +66,3 @@ def resolve_source(client: JulesClient, text: str) -> dict[str, Any]:
         + (f" (connected: {listing})" if connected else " (no repository is connected)"),
         hint="connect it in the Jules web app, or run `jules sources list`",
     )
-
-
-def check_branch(source: dict[str, Any], branch: str | None) -> str:
-    """The starting branch: the one asked for, else the source's default.
-
-    A branch the source does not list is still sent: the API lists active branches only
-    (jules-api.md 13), and it says itself when a branch does not exist. `session new`
-    warns about it first (jules_cli.target).
-    """
-    if branch is not None:
-        return branch
-    known = branch_names(source)
-    branch = default_branch(source) or (known[0] if known else None)
-    if branch is None:
-        raise UsageError(
-            f"{repo_label(source)} reports no default branch", "give one with --branch"
-        )
-    return branch

@@ -9,7 +9,7 @@ import pytest
 from jules_cli import prompt
 from jules_cli.errors import UsageError
 from jules_cli.sessions import NewSession, check_parallel, filter_sessions, parse_states
-from jules_cli.sources import check_branch
+from jules_cli.target import FROM_OPTION, RepoChoice, choose_branch
 
 SOURCE = {
     "name": "sources/github/octo/hello",
@@ -48,10 +48,14 @@ def test_create_body_has_only_what_was_asked():
 
 
 def test_branch_defaults_to_the_source_default_and_an_unlisted_one_is_still_sent():
-    assert check_branch(SOURCE, None) == "main"
-    assert check_branch(SOURCE, "dev") == "dev"
+    def branch(wanted):
+        choice = RepoChoice("octo/hello", FROM_OPTION)
+        return choose_branch(choice, SOURCE, branch=wanted, push=False, setting=lambda _: None)
+
+    assert (branch(None).branch, branch(None).warnings) == ("main", [])
+    assert (branch("dev").branch, branch("dev").warnings) == ("dev", [])
     # The API lists active branches only: the API, not the list, says if it exists.
-    assert check_branch(SOURCE, "nope") == "nope"
+    assert branch("nope").branch == "nope" and "sending it anyway" in branch("nope").warnings[0]
 
 
 @pytest.mark.parametrize("count", [0, 6, -1])
