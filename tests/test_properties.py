@@ -525,3 +525,56 @@ def test_json_mode_prints_the_objects_unchanged(activities) -> None:
     out = make_output("json")
     out.items(list(activities), render_activities.print_activities)
     assert json.loads(out.stdout.getvalue()) == activities
+
+
+# -- JSON output is always JSON ------------------------------------------------------------
+
+# Any text, lone surrogates included (the API may send "\ud800"), and any float, NaN and
+# the infinities included (Python reads them from an answer).
+ANY_TEXT = st.text(alphabet=st.characters(codec=None, exclude_categories=()))
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ANY_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+@SETTINGS
+@given(JSONISH, st.booleans())
+@example({"t": "\ud800", "x": float("nan"), "y": [float("inf"), float("-inf")]}, False)
+def test_to_json_is_always_valid_utf8_json(data, compact) -> None:
+    from jules_cli.render.output import to_json
+
+    text = to_json(data, compact=compact)
+    text.encode("utf-8")  # writable to any UTF-8 stream: no lone surrogate left raw
+    assert "\n" not in text or not compact
+    decoded = json.loads(text, parse_constant=_refuse_constant)
+    # Everything else survives unchanged (NaN and the infinities as proto3's strings).
+    assert to_json(decoded, compact=compact) == text
+
+
+@SETTINGS
+@given(st.text(alphabet="zq-PROP1a2b3cXY \n", max_size=40), st.integers(0, 40))
+def test_a_key_split_over_two_writes_is_still_redacted(prefix, cut) -> None:
+    from jules_cli import errors
+    from jules_cli.render.streams import GuardedStream
+
+    key = "zq-PROP-1a2b3c4d5e6f-KEY"
+    saved = (list(errors._secrets), dict(errors._windows_of), set(errors._short_pieces))
+    errors.register_secret(key)
+    try:
+        sink = io.StringIO()
+        stream = GuardedStream(sink, "standard output", reader_may_leave=True)
+        text = f"{prefix}{key} and more"
+        stream.write(text[: len(prefix) + cut])
+        stream.write(text[len(prefix) + cut :])
+        stream.flush()
+        written = sink.getvalue()
+    finally:  # this process's other tests know no such secret
+        errors._secrets[:], errors._windows_of, errors._short_pieces = saved
+    assert not any(key[i : i + 8] in written for i in range(len(key) - 7)), written
+    assert written.endswith(" and more")
