@@ -1103,9 +1103,14 @@ def main() -> int:
                 figures.append(load_figure(env))
             if "dashboard" in groups:
                 # Issue 18's dashboard figures, with emulators of their own (bench/dashboard.py).
-                from dashboard import dashboard_figures
+                import importlib.util
 
-                figures += dashboard_figures(sys.modules[__name__], env, runs, folder)
+                if importlib.util.find_spec("textual") is None:
+                    print("bench: no Textual installed: dashboard figures skipped", file=sys.stderr)
+                else:
+                    from dashboard import dashboard_figures
+
+                    figures += dashboard_figures(sys.modules[__name__], env, runs, folder)
         finally:
             SPAWNER_PROCESS.stop()
     header = (
