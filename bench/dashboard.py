@@ -163,23 +163,21 @@ def paired(left: list[str], right: list[str], env: dict[str, str], runs: int):
 
 
 def first_rows(emulator: Any, count: int | None = None) -> list[list[str]]:
-    """The rows the dashboard's first table shows (its first page), for the static app."""
-    rows, token = [], None
-    while True:
-        query = "sessions?pageSize=100" + (f"&pageToken={token}" if token else "")
-        page = emulator.api("GET", query)
+    """The rows the dashboard's table shows (the first `count`, or all), for the static
+    app: state, age, repo, title."""
+    rows: list[list[str]] = []
+    params: dict[str, Any] = {"pageSize": 100}
+    for _ in range(10_000):  # at most that many pages, whatever the server does
+        answer = emulator.http.get(f"{emulator.url}/sessions", params=params)
+        page = answer.raise_for_status().json()
         for session in page.get("sessions", []):
-            rows.append(
-                [
-                    session.get("state", ""),
-                    "1mo ago",
-                    "jules-demo/hello-world",
-                    session.get("title", ""),
-                ]
-            )
+            state, title = session.get("state", ""), session.get("title", "")
+            rows.append([state, "1mo ago", "jules-demo/hello-world", title])
         token = page.get("nextPageToken")
         if (count is not None and len(rows) >= count) or not token:
-            return rows[: count or len(rows)]
+            break
+        params["pageToken"] = token
+    return rows[:count] if count is not None else rows
 
 
 def dashboard_figures(run: Any, env: dict[str, str], runs: int, scratch: Path) -> list[Any]:
