@@ -53,3 +53,16 @@ def test_the_dashboard_piped_is_exit_2_pointing_to_status(run_jules):
     assert result.returncode == 2
     assert "use `jules status`" in result.stderr.splitlines()[-1]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--interval", "0.5"], "Error: --interval must be at least 1 second, not 0.5"),
+        (["--since", "soon"], "Error: invalid duration 'soon'"),
+    ],
+)
+def test_bad_options_are_exit_2_before_anything(run_jules, args, message):
+    result = run_jules("--emulator", "dashboard", *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message)
