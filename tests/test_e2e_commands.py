@@ -860,6 +860,9 @@ def _busy_session(server) -> str:
     return sid
 
 
+# It renders bashOutput artifacts, so the emulator must send them whatever the run's
+# --emulator-bash-output (the live API may not, jules-api.md 13).
+@pytest.mark.parametrize("emulator_bash_output", [True], ids=["bash-output"], indirect=True)
 def test_activities_list_every_output_mode(run_jules, emulator_server):
     server = emulator_server
     sid = _busy_session(server)
@@ -902,6 +905,9 @@ def _shown(run_jules, server, sid: str, activity: dict[str, Any], **kwargs) -> s
     return ok(jules(run_jules, server, "activities", "show", sid, activity["id"], **kwargs)).stdout
 
 
+# It renders bashOutput artifacts, so the emulator must send them whatever the run's
+# --emulator-bash-output (the live API may not, jules-api.md 13).
+@pytest.mark.parametrize("emulator_bash_output", [True], ids=["bash-output"], indirect=True)
 def test_activities_show_renders_each_kind(run_jules, emulator_server):
     server = emulator_server
     sid = _busy_session(server)
