@@ -147,14 +147,17 @@ def plan_steps(activities: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def question(activities: Iterable[dict[str, Any]]) -> str:
-    """The agent's newest message, whole (what an AWAITING_USER_FEEDBACK session asks)."""
-    message = _latest(activities, "agentMessaged")
-    return _text(_dict(message["agentMessaged"]).get("agentMessage")) if message else ""
+    """What the agent asks, whole (sessions.pending_question: the same words as `session
+    show` and the live view give)."""
+    from jules_cli.sessions import pending_question
+
+    return pending_question(activities) or ""
 
 
 def failure_reason(activities: Iterable[dict[str, Any]]) -> str:
-    failed = _latest(activities, "sessionFailed")
-    return _text(_dict(failed["sessionFailed"]).get("reason")) if failed else ""
+    from jules_cli.sessions import failure_text
+
+    return failure_text(activities) or ""
 
 
 def change_summary(session: dict[str, Any]) -> str:
@@ -211,9 +214,10 @@ def describe(session: dict[str, Any], activities: list[dict[str, Any]] | None) -
         return Detail(change or "no changes", f"jules session diff {sid}" if change else None)
     if state == FAILED:
         if activities is None:
-            return Detail("(reason not read yet)", f"jules activities list {sid}")
+            return Detail("(reason not read yet)", f'jules session send {sid} "..."')
         reason = _first_line(failure_reason(acts))
-        return Detail(reason or "no reason given", f"jules activities list {sid}")
+        # A message reopens a failed session, as `session show` and `wait` say too.
+        return Detail(reason or "no reason given", f'jules session send {sid} "..."')
     return Detail("", None)
 
 

@@ -287,14 +287,20 @@ def _latest(activities: Iterable[dict[str, Any]], kind: str) -> dict[str, Any] |
     return found
 
 
-def failure_reason(activities: Iterable[dict[str, Any]]) -> str | None:
-    """The reason of the newest sessionFailed activity (None when there is none, or it
-    gives no reason)."""
+def failure_text(activities: Iterable[dict[str, Any]]) -> str | None:
+    """The reason of the newest sessionFailed activity as the API wrote it, lines and all
+    (None when there is none, or it gives no reason)."""
     failed = _latest(activities, "sessionFailed")
     if failed is None:
         return None
     reason = failed["sessionFailed"].get("reason")
-    return " ".join(reason.split()) if isinstance(reason, str) and reason.strip() else None
+    return reason if isinstance(reason, str) and reason.strip() else None
+
+
+def failure_reason(activities: Iterable[dict[str, Any]]) -> str | None:
+    """failure_text() on one line."""
+    reason = failure_text(activities)
+    return " ".join(reason.split()) if reason is not None else None
 
 
 def pending_question(activities: Iterable[dict[str, Any]]) -> str | None:
