@@ -847,14 +847,7 @@ def checkout_patch(
     if not patch.unidiff.strip():
         raise PatchApplyError("the patch is empty; there is nothing to check out")
     check_no_operation_in_progress(root)
-    _require_identity(root)
-    _check_new_branch(root, branch, _output(root, "rev-parse", "--verify", "-q", "HEAD"))
-    warnings: list[str] = []
-    if patch.base_commit_id:
-        target = ensure_base(root, patch.base_commit_id, repo=repo, branch=starting_branch)
-    else:
-        target = _output(root, "rev-parse", "--verify", "-q", "HEAD") or ""
-        warnings.append("the patch names no base commit; the branch starts at HEAD")
+    target, warnings = _new_branch_base(root, patch, branch, repo, starting_branch, "branch")
     head = _output(root, "rev-parse", "--verify", "-q", "HEAD") or None
     stats = diffstat(patch.unidiff)
     patch_bytes = _patch_bytes(patch)
@@ -876,6 +869,25 @@ def checkout_patch(
     return CheckoutResult(
         branch, done["sha"], files_changed=stats or git_stats, warnings=warnings
     )
+
+
+def _new_branch_base(
+    root: Path,
+    patch: PatchInfo,
+    branch: str,
+    repo: str | None,
+    starting_branch: str | None,
+    what: str,
+) -> tuple[str, list[str]]:
+    """Where a new branch for `patch` starts (checkout and --worktree alike): its base
+    commit, fetched when missing, else HEAD with a warning; after the checks that a commit
+    can be made and that `branch` is a new name."""
+    _require_identity(root)
+    _check_new_branch(root, branch, _output(root, "rev-parse", "--verify", "-q", "HEAD"))
+    if patch.base_commit_id:
+        return ensure_base(root, patch.base_commit_id, repo=repo, branch=starting_branch), []
+    head = _output(root, "rev-parse", "--verify", "-q", "HEAD") or ""
+    return head, [f"the patch names no base commit; the {what} starts at HEAD"]
 
 
 def _patch_bytes(patch: PatchInfo) -> bytes:
@@ -944,14 +956,7 @@ def apply_in_worktree(
     if not patch.unidiff.strip():
         raise PatchApplyError("the patch is empty; there is nothing to apply")
     check_worktree_dir(directory)
-    _require_identity(root)
-    _check_new_branch(root, branch, _output(root, "rev-parse", "--verify", "-q", "HEAD"))
-    warnings: list[str] = []
-    if patch.base_commit_id:
-        target = ensure_base(root, patch.base_commit_id, repo=repo, branch=starting_branch)
-    else:
-        target = _output(root, "rev-parse", "--verify", "-q", "HEAD") or ""
-        warnings.append("the patch names no base commit; the worktree starts at HEAD")
+    target, warnings = _new_branch_base(root, patch, branch, repo, starting_branch, "worktree")
     patch_bytes = _patch_bytes(patch)
     stats = diffstat(patch.unidiff)
     git_stats = _numstat(root, patch_bytes)

@@ -485,6 +485,9 @@ def test_a_git_step_that_ignores_the_signal_is_killed_and_rolled_back(tmp_path, 
 
     monkeypatch.setattr(signals, "KILL_AFTER", 0.3)
     script = "trap '' INT TERM HUP; sleep 30"
+    # Whatever this process had before (an earlier test in the same worker may have run
+    # main(), which installs jules's own handlers) is what the held section puts back.
+    before = signal.getsignal(signal.SIGTERM)
     started = time.monotonic()
     with pytest.raises(signals.Terminated), signals.held() as section:
         # Once the child's trap is set (the signal is held, then passed on to it).
@@ -492,7 +495,7 @@ def test_a_git_step_that_ignores_the_signal_is_killed_and_rolled_back(tmp_path, 
         section.run(["sh", "-c", script], input=b"")
     assert time.monotonic() - started < 5
     assert section.child_killed
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) == before
 
 
 # -- SIGTERM while `session artifacts -o` writes ---------------------------------------------
