@@ -253,6 +253,7 @@ def test_a_ctrl_c_during_the_rollback_does_not_stop_it_half_way(
     hook.write_text("#!/bin/sh\nexit 1\n")
     hook.chmod(0o755)
     before = state(repo)
+    handler_before = signal.getsignal(signal.SIGINT)
     restore_index = gitapply._Snapshot._restore_index
 
     pressed = []
@@ -268,7 +269,7 @@ def test_a_ctrl_c_during_the_rollback_does_not_stop_it_half_way(
         apply_patch(patch_info(unidiff, None), repo, branch="jules/try", commit=True)
     assert pressed == [True]
     assert state(repo) == before
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+    assert signal.getsignal(signal.SIGINT) is handler_before  # given back
 
 
 def test_rollback_on_dirty_tree_restores_the_users_changes(repo: Path) -> None:
