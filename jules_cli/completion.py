@@ -287,15 +287,16 @@ def cached_sources(now: float | None = None) -> dict[str, dict[str, Any]]:
 def complete_session_ids(incomplete: str) -> list[tuple[str, str]]:
     """Recently listed session ids, newest first, with state and title as help."""
     sessions = sorted(cached_sessions().items(), key=lambda kv: kv[1].get("seen", 0), reverse=True)
-    # `sessions/12<TAB>` completes in the form it was started in.
-    prefix = "sessions/" if incomplete and "sessions/".startswith(incomplete[:9]) else ""
+    # `sessions/12<TAB>` completes in the form it was started in. Ids may start with a
+    # letter, so `s<TAB>` offers both the ids that start with it and the `sessions/` form.
+    forms = ("", "sessions/") if incomplete and "sessions/".startswith(incomplete[:9]) else ("",)
     candidates = []
     for session_id, entry in sessions:
         if not is_api_id(session_id):
             continue
         state = entry.get("state") or ""
         help_text = _one_line(f"{state} {entry.get('title') or ''}")
-        candidates.append((prefix + session_id, help_text))
+        candidates.extend((form + session_id, help_text) for form in forms)
     return _matching(candidates, incomplete)
 
 

@@ -69,6 +69,11 @@ def test_session_ids_come_from_the_cache_with_state_and_title():
     ]
     assert cache.complete_session_ids("2") == [("2222", "IN_PROGRESS Bump deps now")]
     assert [v for v, _ in cache.complete_session_ids("sessions/1")] == ["sessions/1111"]
+    # Ids may start with a letter: `s` offers those and the sessions/ form alike.
+    cache.remember_sessions([{"name": "sessions/s-3", "title": "Lettered", "state": "QUEUED"}])
+    assert sorted(v for v, _ in cache.complete_session_ids("s")) == [
+        "s-3", "sessions/1111", "sessions/2222", "sessions/s-3"
+    ]
 
 
 def test_entries_older_than_their_ttl_are_not_offered():
