@@ -244,12 +244,13 @@ def stream_line(activity: dict[str, Any], *, terminal: bool):
     """One line per activity for `activities tail` outside a live view, and its feed.
 
     Control characters from the API are shown escaped (safe_text), never obeyed: the
-    line may be drawn straight into a live view."""
-    from rich.text import Text
-
+    line may be drawn straight into a live view. Outside a terminal it is a plain str,
+    made without Rich (a pipe's first line should not wait for Rich to load)."""
     kind = activity_kind(activity)
     stamp = _time_field(activity)
     if terminal:
+        from rich.text import Text
+
         # Only the time is dim: a style given to Text() itself would be the base style
         # of everything appended to it, the agent's question and a failure reason too.
         line = Text()

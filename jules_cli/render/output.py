@@ -348,6 +348,9 @@ class Output:
     def print(self, renderable: Any = "", **kwargs: Any) -> None:
         """A Rich renderable on stdout (terminal mode) or its plain text (pipe); control
         characters in text are shown, never obeyed."""
+        if isinstance(renderable, str) and not self.is_terminal and not kwargs:
+            self.line(safe_text(renderable))  # what Rich would print, without loading it
+            return
         self.console.print(safe_renderable(renderable), **kwargs)
 
     def table(
