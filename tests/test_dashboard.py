@@ -205,6 +205,21 @@ def test_table_groups_sessions_at_80x24(world):
     run(body())
 
 
+def test_a_title_too_long_for_80_columns_ends_in_an_ellipsis(world):
+    long_title = "Rewrite the date parser so that every locale round-trips cleanly"
+    world.new(f"{long_title} [stall:queued]")
+
+    async def body():
+        app = world.dashboard()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            row = next(line for line in screen_text(app).splitlines() if "Rewrite the" in line)
+            assert row.rstrip().endswith("…") and long_title not in row
+            assert len(row) <= 80
+
+    run(body())
+
+
 def test_table_at_120x40_shows_what_each_one_waits_for(world):
     async def body():
         app = world.dashboard()

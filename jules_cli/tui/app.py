@@ -96,12 +96,16 @@ def age_of(session: dict[str, Any], now: float) -> str:
     return "" if created is None else relative(now - created)
 
 
+def fit(text: str, width: int) -> str:
+    """`text` cut to `width` with an ellipsis, so a cut title shows that it is cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
 def fit_repo(repo: str, width: int) -> str:
     """owner/repo, or just the repo's name when both do not fit (the name tells more)."""
     if len(repo) <= width:
         return repo
-    name = repo.rsplit("/", 1)[-1]
-    return name if len(name) <= width else name[: width - 1] + "…"
+    return fit(repo.rsplit("/", 1)[-1], width)
 
 
 def one_line(value: Any) -> str:
@@ -307,7 +311,7 @@ class SessionsScreen(SessionActions, Screen):
         table.add_column("STATE", width=state_w, key="state")
         table.add_column("AGE", width=age_w, key="age")
         table.add_column("REPO", width=repo_w, key="repo")
-        self._repo_width = repo_w
+        self._repo_width, self._title_width, self._note_width = repo_w, title_w, note_w
         table.add_column("TITLE", width=title_w, key="title")
         if wide:
             table.add_column("NOW", width=note_w, key="note")
@@ -346,10 +350,11 @@ class SessionsScreen(SessionActions, Screen):
                     state_cell(state),
                     age_of(session, now),
                     fit_repo(one_line(repo_of(session)), self._repo_width),
-                    one_line(session.get("title") or session.get("prompt")),
+                    fit(one_line(session.get("title") or session.get("prompt")), self._title_width),
                 ]
                 if self._wide:
-                    row.append(one_line(overview.details.get(sid, Detail()).text))
+                    note = one_line(overview.details.get(sid, Detail()).text)
+                    row.append(fit(note, self._note_width))
                 row_of[sid] = len(rows)
                 rows.append((sid, row))
         if not row_of and app.tracker.loaded:
