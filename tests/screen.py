@@ -116,7 +116,7 @@ def _row_text(row, columns: int) -> str:
     return "".join(chars).rstrip()
 
 
-def _become_terminal_session() -> None:
+def become_terminal_session() -> None:
     # In the child, after stdin/stdout/stderr are the slave: a new session whose
     # controlling terminal is the pty, so a typed Ctrl-C reaches it as SIGINT.
     os.setsid()
@@ -154,7 +154,7 @@ class Terminal:
             stderr=slave,
             env=full_env,
             cwd=cwd,
-            preexec_fn=_become_terminal_session,
+            preexec_fn=become_terminal_session,
             close_fds=True,
         )
         os.close(slave)

@@ -14,7 +14,6 @@ import fcntl
 import os
 import re
 import select
-import signal
 import struct
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import time
 import pytest
 
 from tests.conftest import jules_command
+from tests.screen import become_terminal_session
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
 
@@ -37,14 +37,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 def plain(raw: bytes) -> str:
     return _ANSI.sub("", raw.decode("utf-8", "replace")).replace("\r", "")
-
-
-def _become_terminal_session() -> None:
-    # Runs in the child after stdin/stdout/stderr are the slave: a new session whose
-    # controlling terminal is the pty, so a typed Ctrl-C reaches it as SIGINT.
-    os.setsid()
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Terminal:
@@ -69,7 +61,7 @@ class Terminal:
             stdout=self.pipe,
             stderr=slave,
             env=env,
-            preexec_fn=_become_terminal_session,
+            preexec_fn=become_terminal_session,
             close_fds=True,
         )
         os.close(slave)
