@@ -28,6 +28,7 @@ from jules_cli.cli.options import (
     YesOption,
     examples,
 )
+from jules_cli.cli.prompts import confirm
 from jules_cli.cli.watch import (
     WatchOptions,
     finish,
@@ -368,9 +369,7 @@ def retry(
             show_default=False,
         ),
     ] = None,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Then block like `session wait`.")
-    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Then block like `session wait`.")] = False,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Then follow live like `activities tail`.")
     ] = False,
@@ -1171,9 +1170,7 @@ def _bulk(
     from jules_cli.sessions import act_on_each
 
     if ids and session_filter.given:
-        raise UsageError(
-            "give session ids or filters (--state, --repo, --older-than), not both"
-        )
+        raise UsageError("give session ids or filters (--state, --repo, --older-than), not both")
     if not ids and not session_filter.given:
         raise UsageError(
             f"give the ids of the sessions to {verb}",
@@ -1222,7 +1219,7 @@ def _bulk(
         else:
             what = f"session {ids[0]}" if len(ids) == 1 else count
         permanently = " permanently" if verb == "delete" else ""
-        if not typer.confirm(f"{verb.capitalize()} {what}{permanently}?", default=False, err=True):
+        if not confirm(f"{verb.capitalize()} {what}{permanently}?"):
             raise JulesError(f"cancelled; nothing was {done_word.lower()}")
 
     if not by_filter:
@@ -1261,8 +1258,7 @@ def _bulk(
             out.info("Not done: " + " ".join(left))
         summary = JulesError(
             f"{done_word.lower()} {len(outcome.done)} of {count}, then {verb} failed for "
-            f"{failed_id}: {outcome.error}"
-            + (f"; {len(left)} not done" if left else ""),
+            f"{failed_id}: {outcome.error}" + (f"; {len(left)} not done" if left else ""),
             "run the same command again to act on the rest",
         )
         summary.exit_code = getattr(outcome.error, "exit_code", 1)

@@ -7,7 +7,6 @@ is answered right there.
 
 from __future__ import annotations
 
-import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -16,28 +15,13 @@ import typer
 
 from jules_cli.cli.context import AppContext
 from jules_cli.cli.options import INTERVAL_ERROR, INTERVAL_HINT, MIN_INTERVAL
+from jules_cli.cli.prompts import ask
 from jules_cli.errors import ExitCode
 from jules_cli.follow import Condition, parse_duration
 
 # How long after --timeout the last look at the session (or the error that replaced it)
 # may take: a wait ends within about a second of its deadline, whatever the server does.
 FINAL_LOOK_SECONDS = 1.0
-
-
-def ask(question: str) -> str | None:
-    """One line from the user, the question on stderr; None at end of input."""
-    try:
-        # Inside the try: a Ctrl-C typed as soon as the question shows may arrive before
-        # the read starts.
-        sys.stderr.write(question)
-        sys.stderr.flush()
-        line = sys.stdin.readline()
-    except KeyboardInterrupt:
-        # End the prompt's line, so what is printed on the way out does not follow "^C".
-        sys.stderr.write("\n")
-        sys.stderr.flush()
-        raise
-    return None if line == "" else line.strip()
 
 
 def answer_hook(appctx: AppContext, watcher):
@@ -174,8 +158,10 @@ def watch(
         hook = answer_hook(appctx, watcher)
     # A wait with no live view: a spinner says what it waits for, and for how long.
     held = appctx.waiting(
-        lambda: f"Waiting for session {session_id}"
-        + (f": {watcher.view.state}" if watcher.view.session else "")
+        lambda: (
+            f"Waiting for session {session_id}"
+            + (f": {watcher.view.state}" if watcher.view.session else "")
+        )
     )
     # --timeout bounds everything, the client's retries and their pauses included; the
     # margin leaves time for the last look at the session at the deadline.
