@@ -16,12 +16,17 @@ from pathlib import Path
 
 from jules_cli.errors import ExitCode, JulesError, UsageError
 
-# https://github.com/o/r(.git), ssh://git@github.com/o/r(.git), git@github.com:o/r(.git)
+# https://github.com/o/r(.git), ssh://git@github.com/o/r(.git), git@github.com:o/r(.git);
+# the host in any case (DNS names are case-insensitive), also www.github.com, and
+# ssh.github.com (GitHub's ssh over port 443).
+_HOST = r"(?i:(?:www\.|ssh\.)?github\.com)"
 _REMOTE_PATTERNS = (
     re.compile(
-        r"^(?:https?|git|ssh)://(?:[^@/]+@)?github\.com(?::\d+)?/([^/]+)/([^/]+?)(?:\.git)?/?$"
+        r"^(?:https?|git|ssh|git\+ssh)://(?:[^@/]+@)?" + _HOST
+        + r"(?::\d+)?/([^/]+)/([^/]+?)(?:\.git)?/?$",
+        re.I,
     ),
-    re.compile(r"^(?:[^@/]+@)?github\.com:([^/]+)/([^/]+?)(?:\.git)?/?$"),
+    re.compile(r"^(?:[^@/]+@)?" + _HOST + r":([^/]+)/([^/]+?)(?:\.git)?/?$"),
 )
 # Which remotes may name the repository, in order (CLI.md, `session new`).
 REMOTES = ("origin", "upstream")
@@ -124,6 +129,14 @@ class Checkout:
             )
 
 
+def _rewritten_github_remote(cwd: Path | None, name: str) -> str | None:
+    """owner/repo of remote `name` as git rewrites its URL (`url.<base>.insteadOf`), for a
+    shorthand such as `gh:o/r` that names GitHub only once rewritten; the raw URL is
+    asked first, so a GitHub URL that a rule sends elsewhere still names its repository."""
+    rewritten = _git(cwd, "remote", "get-url", name)
+    return parse_github_remote(rewritten.stdout) if rewritten.returncode == 0 else None
+
+
 def find_checkout(cwd: Path | None = None) -> Checkout | None:
     """The checkout the current folder is in, or None when it is not in one (or no git)."""
     try:
@@ -145,7 +158,7 @@ def find_checkout(cwd: Path | None = None) -> Checkout | None:
             remotes[name] = url.stdout.strip()
     remote = repo = None
     for name, url in remotes.items():
-        repo = parse_github_remote(url)
+        repo = parse_github_remote(url) or _rewritten_github_remote(cwd, name)
         if repo:
             remote = name
             break

@@ -83,16 +83,33 @@ def choose_repo(
             "--push pushes the checkout here, so the repository must come from it",
             "leave out --repo/--source, or give --repo .",
         )
-    if repo and repo.strip() == ".":
-        return _from_checkout(cwd, explicit=True)
     if repo or source:
+        if repo and repo.strip() == ".":
+            return _checked_push(_from_checkout(cwd, explicit=True), push, branch)
         return RepoChoice((source or repo or "").strip(), FROM_OPTION)
     profile_repo = setting("repo")
     if isinstance(profile_repo, str) and profile_repo.strip() == ".":
-        return _from_checkout(cwd, explicit=True)
+        return _checked_push(_from_checkout(cwd, explicit=True), push, branch)
     if profile_repo and not push:
         return RepoChoice(profile_repo, FROM_PROFILE)
-    return _from_checkout(cwd, explicit=False)
+    return _checked_push(_from_checkout(cwd, explicit=False), push, branch)
+
+
+def _checked_push(choice: RepoChoice, push: bool, branch: str | None) -> RepoChoice:
+    """`choice` (from the checkout), once --push is known to be able to push from it: a
+    detached HEAD or another --branch is exit 2 here, before the source is asked for."""
+    checkout = choice.checkout
+    if not push or checkout is None:
+        return choice
+    if checkout.branch is None:
+        raise UsageError("--push needs a current branch, and HEAD is detached",
+                         "check out a branch first")  # fmt: skip
+    if branch is not None and branch != checkout.branch:
+        raise UsageError(
+            f"--push pushes the current branch {checkout.branch!r}, not {branch!r}",
+            "leave out --branch, or check out that branch",
+        )
+    return choice
 
 
 def _from_checkout(cwd: Path | None, *, explicit: bool) -> RepoChoice:
@@ -167,14 +184,8 @@ def _pushed_branch(choice: RepoChoice, branch: str | None, label: str) -> Branch
     checkout = choice.checkout
     if choice.origin != FROM_CHECKOUT or checkout is None:  # choose_repo refuses this first
         raise UsageError("--push needs the repository to come from the checkout here")
-    if checkout.branch is None:
-        raise UsageError("--push needs a current branch, and HEAD is detached",
-                         "check out a branch first")  # fmt: skip
-    if branch is not None and branch != checkout.branch:
-        raise UsageError(
-            f"--push pushes the current branch {checkout.branch!r}, not {branch!r}",
-            "leave out --branch, or check out that branch",
-        )
+    _checked_push(choice, True, branch)  # done by choose_repo already; kept for other callers
+    assert checkout.branch is not None
     return BranchChoice(checkout.branch, push=True)
 
 

@@ -148,6 +148,31 @@ def test_upstream_is_used_when_origin_is_not_on_github(checkout, jules, emulator
     assert "the GitHub remote 'upstream' of this checkout" in result.stderr
 
 
+def test_upstream_alone_is_the_repository(checkout, jules, emulator_server):
+    repo = checkout({"upstream": "git@github.com:octo-org/data-pipeline.git"})
+    result = jules(repo, "-q")
+    assert result.returncode == 0, result.stderr
+    assert creates(emulator_server) == [context(PIPELINE, "master")]
+    assert "the GitHub remote 'upstream' of this checkout" in result.stderr
+
+
+def test_a_github_origin_that_is_not_connected_wins_over_a_connected_upstream(
+    checkout, jules, emulator_server
+):
+    """origin is GitHub's, so it names the repository (CLI.md: upstream only when origin
+    is not a GitHub remote), even though upstream's is connected."""
+    repo = checkout(
+        {
+            "origin": "https://github.com/someone/fork",
+            "upstream": "https://github.com/jules-demo/hello-world",
+        }
+    )
+    result = jules(repo)
+    assert result.returncode == 3, result.stderr
+    assert "someone/fork is not a connected repository" in error_line(result)
+    assert creates(emulator_server) == []
+
+
 def test_an_unconnected_checkout_is_exit_3_listing_the_connected_and_creates_nothing(
     checkout, jules, emulator_server
 ):
@@ -217,6 +242,21 @@ def test_the_current_branch_when_origin_has_it(checkout, jules, emulator_server)
     assert result.returncode == 0, result.stderr
     assert creates(emulator_server) == [context(HELLO, "develop")]
     assert "local commit" not in result.stderr
+
+
+def test_the_current_branch_when_origin_has_it_without_an_upstream_set(
+    checkout, jules, emulator_server
+):
+    """Pushed without -u: the branch has no upstream, but origin/develop exists, and the
+    rule is by name on that remote."""
+    repo = checkout({"origin": "https://github.com/jules-demo/hello-world"}, branch="develop")
+    repo.git("push", "-q", "origin", "develop")
+    with pytest.raises(subprocess.CalledProcessError):
+        repo.git("rev-parse", "--abbrev-ref", "@{upstream}")
+    result = jules(repo, "-q")
+    assert result.returncode == 0, result.stderr
+    assert creates(emulator_server) == [context(HELLO, "develop")]
+    assert "not on origin" not in result.stderr
 
 
 def test_local_commits_ahead_are_a_note_and_jules_starts_from_the_remotes_copy(
@@ -311,7 +351,13 @@ def test_a_failed_push_is_exit_7_with_gits_message_and_no_session(
 
 @pytest.mark.parametrize(
     "args",
-    [("--push", "--repo", "jules-demo/webapp"), ("--push", "--no-repo"), ("--push", "-b", "x")],
+    [
+        ("--push", "--repo", "jules-demo/webapp"),
+        ("--push", "--source", WEBAPP),
+        ("--push", "--no-repo"),
+        ("--push", "-b", "x"),
+        ("--push", "--repo", ".", "-b", "x"),
+    ],
 )
 def test_push_that_cannot_apply_is_exit_2_before_any_request(
     checkout, jules, emulator_server, args
@@ -319,7 +365,21 @@ def test_push_that_cannot_apply_is_exit_2_before_any_request(
     repo = checkout({"origin": "https://github.com/jules-demo/webapp"})
     result = jules(repo, *args)
     assert result.returncode == 2, result.stderr
-    assert creates(emulator_server) == []
+    error_line(result)
+    assert emulator_server.requests() == []  # not even the source was asked for
+
+
+def test_push_from_a_detached_head_is_exit_2_before_any_request(
+    checkout, jules, emulator_server
+):
+    repo = checkout({"origin": "https://github.com/jules-demo/webapp"})
+    repo.git("checkout", "-q", "--detach")
+    result = jules(repo, "--push")
+    assert result.returncode == 2, result.stderr
+    assert error_line(result) == (
+        "Error: --push needs a current branch, and HEAD is detached - check out a branch first"
+    )
+    assert emulator_server.requests() == []
 
 
 # -- --parallel that fails part-way ------------------------------------------------------------

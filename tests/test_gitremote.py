@@ -20,7 +20,15 @@ from jules_cli.gitremote import current_repo, parse_github_remote, without_useri
         ("git@github.com:octo/hello", "octo/hello"),
         ("ssh://git@github.com/octo/hello.git", "octo/hello"),
         ("ssh://git@github.com:22/octo/my.repo.git", "octo/my.repo"),
+        # The host in any case, www., GitHub's ssh over 443; owner/repo kept as written.
+        ("https://GitHub.com/Octo/Hello.git", "Octo/Hello"),
+        ("git@GITHUB.COM:octo/hello.git", "octo/hello"),
+        ("https://www.github.com/octo/hello", "octo/hello"),
+        ("ssh://git@ssh.github.com:443/octo/hello.git", "octo/hello"),
         ("https://gitlab.com/octo/hello.git", None),
+        ("https://github.com.example.com/octo/hello", None),
+        ("https://notgithub.com/octo/hello", None),
+        ("https://github.com/octo/hello/tree/main", None),
         ("/srv/git/hello.git", None),
     ],
 )
@@ -38,6 +46,15 @@ def test_origin_wins_then_upstream(tmp_path):
     assert current_repo(tmp_path) == "up/stream"
     git(tmp_path, "remote", "add", "origin", "https://github.com/me/fork.git")
     assert current_repo(tmp_path) == "me/fork"
+
+
+def test_a_shorthand_that_git_rewrites_to_github_names_the_repository(tmp_path):
+    """`url.git@github.com:.insteadOf gh:`: the remote `gh:o/r` is GitHub's once git has
+    rewritten it."""
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "config", "url.git@github.com:.insteadOf", "gh:")
+    git(tmp_path, "remote", "add", "origin", "gh:me/short.git")
+    assert current_repo(tmp_path) == "me/short"
 
 
 def test_non_github_origin_falls_back_to_upstream(tmp_path):
