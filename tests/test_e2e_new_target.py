@@ -307,6 +307,13 @@ def test_a_branch_option_wins_and_an_unlisted_one_is_sent_with_a_warning(
     assert "does not list branch 'gone-stale'" in refused.stderr
     assert "Branch 'gone-stale' does not exist" in error_line(refused)
     assert creates(emulator_server) == [context(HELLO, "gone-stale")]
+    # `legacy` exists but is not active, so not listed: sent with the warning, and started.
+    emulator_server.clear_requests()
+    started = jules(repo, "--branch", "legacy", "-q")
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip().isdigit()
+    assert started.stderr.count("does not list branch 'legacy'") == 1
+    assert creates(emulator_server) == [context(HELLO, "legacy")]
 
 
 # -- --push -----------------------------------------------------------------------------------

@@ -131,6 +131,24 @@ def test_create_session_fills_branch_and_keeps_input_only_fields_to_itself(http)
     assert list(created)[-1] == "id"
 
 
+def test_an_existing_branch_that_is_not_listed_starts_a_session_and_others_are_refused(http):
+    """The API lists active branches only (jules-api.md 13): `legacy` exists without being
+    listed, so a session may start from it; a branch that does not exist is refused."""
+    hello = http.get(SOURCE).json()
+    assert "legacy" not in [b["displayName"] for b in hello["githubRepo"]["branches"]]
+    assert set(hello) == {"name", "id", "githubRepo"}  # nothing of the emulator's own
+    created = new_session(
+        http, sourceContext={"source": SOURCE, "githubRepoContext": {"startingBranch": "legacy"}}
+    )
+    assert created["sourceContext"]["githubRepoContext"] == {"startingBranch": "legacy"}
+    refused = http.post(
+        "sessions",
+        json={"prompt": "x", "sourceContext": {
+            "source": SOURCE, "githubRepoContext": {"startingBranch": "gone-stale"}}},
+    )  # fmt: skip
+    assert refused.status_code == 400 and error_of(refused)["status"] == "INVALID_ARGUMENT"
+
+
 def test_create_accepts_snake_case_and_ignores_output_fields(http):
     created = new_session(
         http,

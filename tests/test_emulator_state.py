@@ -507,7 +507,11 @@ def test_seed_sources_replace_the_demo_ones(clock):
             {"githubRepo": {"owner": "acme", "repo": "web", "branches": ["main", "dev"]}},
             {
                 "name": "sources/github/acme/old",
-                "githubRepo": {"isPrivate": True, "defaultBranch": {"displayName": "master"}},
+                "githubRepo": {
+                    "isPrivate": True,
+                    "defaultBranch": {"displayName": "master"},
+                    "inactiveBranches": ["v1", {"displayName": "v0"}],
+                },
             },
         ]
     }
@@ -523,6 +527,11 @@ def test_seed_sources_replace_the_demo_ones(clock):
     }
     assert sources[2]["githubRepo"]["isPrivate"] is True
     assert sources[2]["githubRepo"]["branches"] == [{"displayName": "master"}]
+    assert set(sources[2]) == {"name", "id", "githubRepo"}
+    assert "inactiveBranches" not in sources[2]["githubRepo"]  # existing, never shown
+    context = {"source": "sources/github/acme/old", "githubRepoContext": {"startingBranch": "v0"}}
+    created = emulator.create_session({"prompt": "x", "sourceContext": context})
+    assert created["sourceContext"]["githubRepoContext"]["startingBranch"] == "v0"
 
 
 def test_seed_sessions_static_or_live(clock):

@@ -104,8 +104,16 @@ SOURCE_CONTEXT_FIELDS = (
 REPO_CONTEXT_FIELDS = ("startingBranch",)
 
 
-def _source(owner: str, repo: str, branches: list[str], private: bool = False) -> dict[str, Any]:
-    return {
+# The branches of a source that exist but are not active: the API lists active branches
+# only (jules-api.md 13) and still starts a session from one of these. Kept beside the
+# Source, never shown in it (see _shown_source).
+INACTIVE_BRANCHES = "_inactiveBranches"
+
+
+def _source(
+    owner: str, repo: str, branches: list[str], private: bool = False, inactive: tuple = ()
+) -> dict[str, Any]:
+    source = {
         "name": f"sources/github/{owner}/{repo}",
         "id": f"github/{owner}/{repo}",
         "githubRepo": {
@@ -116,15 +124,26 @@ def _source(owner: str, repo: str, branches: list[str], private: bool = False) -
             "branches": [{"displayName": branch} for branch in branches],
         },
     }
+    if inactive:
+        source[INACTIVE_BRANCHES] = list(inactive)
+    return source
 
 
 def default_sources() -> list[dict[str, Any]]:
     """Demo repositories connected in a fresh emulator."""
     return [
-        _source("jules-demo", "hello-world", ["main", "develop"]),
-        _source("jules-demo", "webapp", ["main", "feature/login", "release/1.0"], private=True),
+        _source("jules-demo", "hello-world", ["main", "develop"], inactive=("legacy",)),
+        _source(
+            "jules-demo", "webapp", ["main", "feature/login", "release/1.0"], private=True,
+            inactive=("release/0.9",),
+        ),  # fmt: skip
         _source("octo-org", "data-pipeline", ["master", "next"]),
     ]
+
+
+def _shown_source(source: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a stored source as the API shows it (without the emulator's own keys)."""
+    return copy.deepcopy({k: v for k, v in source.items() if k != INACTIVE_BRANCHES})
 
 
 @dataclass
@@ -625,7 +644,7 @@ class Emulator:
             page = items[start : start + size]
             result: dict[str, Any] = {}
             if page:
-                result["sources"] = copy.deepcopy(page)
+                result["sources"] = [_shown_source(source) for source in page]
             if start + size < len(items):
                 result["nextPageToken"] = items[start + size]["id"]
             return result
@@ -635,7 +654,7 @@ class Emulator:
             source = self._find_source(name)
             if source is None:
                 raise not_found()
-            return copy.deepcopy(source)
+            return _shown_source(source)
 
     def add_source(self, source: dict[str, Any]) -> dict[str, Any]:
         """Connect one more repository (a Source object; see docs for the short forms)."""
@@ -643,7 +662,7 @@ class Emulator:
             normalized = normalize_source(source)
             self._sources = [s for s in self._sources if s["name"] != normalized["name"]]
             self._sources.append(normalized)
-            return copy.deepcopy(normalized)
+            return _shown_source(normalized)
 
     # -- sessions -------------------------------------------------------------------
 
@@ -739,6 +758,7 @@ class Emulator:
         branch = _typed(repo_context.get("startingBranch"), str, branch_field, "TYPE_STRING")
         github = source.get("githubRepo") or {}
         known = [b.get("displayName") for b in github.get("branches") or []]
+        known += source.get(INACTIVE_BRANCHES) or []  # they exist, though not listed
         if "githubRepoContext" in context and not branch:
             raise invalid_argument(f"{branch_field} is required.", branch_field)
         if not branch:
@@ -1256,6 +1276,7 @@ def normalize_source(source: Any) -> dict[str, Any]:
     if len(parts) == 4 and parts[1] == "github":
         github.setdefault("owner", parts[2])
         github.setdefault("repo", parts[3])
+    inactive = [_branch(b)["displayName"] for b in github.pop("inactiveBranches", None) or []]
     branches = [_branch(b) for b in github.get("branches") or []]
     default = _branch(github.get("defaultBranch")) if github.get("defaultBranch") else None
     if default is None:
@@ -1267,7 +1288,12 @@ def normalize_source(source: Any) -> dict[str, Any]:
         repo["isPrivate"] = True
     repo["defaultBranch"] = default
     repo["branches"] = branches
-    return {"name": name, "id": name[len("sources/") :], "githubRepo": repo}
+    normalized: dict[str, Any] = {"name": name, "id": name[len("sources/") :], "githubRepo": repo}
+    listed = {branch["displayName"] for branch in branches}
+    unlisted = [branch for branch in dict.fromkeys(inactive) if branch not in listed]
+    if unlisted:
+        normalized[INACTIVE_BRANCHES] = unlisted
+    return normalized
 
 
 def _branch(value: Any) -> dict[str, str]:
