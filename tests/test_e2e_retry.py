@@ -150,3 +150,32 @@ def test_retry_of_an_unknown_session_is_3_and_creates_nothing(emulator_server, j
     emulator_server.clear_requests()
     both = jules("session", "retry", "424242", "--wait", "--follow")
     assert both.returncode == 2 and emulator_server.requests() == []  # before any request
+
+
+def test_retry_parallel_starts_n_like_new_and_waits_on_them_together(
+    emulator_server, jules
+) -> None:
+    old = original(emulator_server, "Add a greeting [fail:no]", source=HELLO, branch="main")
+    emulator_server.clear_requests()
+    started = jules("session", "retry", old["id"], "--parallel", "2", "--json")
+    assert started.returncode == 0, started.stderr
+    sessions = json.loads(started.stdout)
+    assert isinstance(sessions, list) and len(sessions) == 2
+    assert len({s["id"] for s in sessions} | {old["id"]}) == 3
+    first, second = created_bodies(emulator_server)
+    assert first == second and first["prompt"] == "Add a greeting [fail:no]"
+    # -n 1 is still an array, as for `session new --parallel 1`.
+    one = jules("session", "retry", old["id"], "-n", "1", "--json")
+    assert one.returncode == 0 and len(json.loads(one.stdout)) == 1
+    waited = jules("session", "retry", old["id"], "-n", "2", "--wait", "--json")
+    assert waited.returncode == 8, waited.stderr
+    assert [s["state"] for s in json.loads(waited.stdout)] == ["FAILED", "FAILED"]
+
+
+@pytest.mark.parametrize("args", [("--parallel", "6"), ("-n", "2", "--follow")])
+def test_bad_retry_parallel_is_exit_2_before_any_request(emulator_server, jules, args) -> None:
+    emulator_server.clear_requests()
+    result = jules("session", "retry", "1234", *args)
+    assert result.returncode == 2, result.stderr
+    assert "Error" in result.stderr and "Traceback" not in result.stderr
+    assert emulator_server.requests() == []

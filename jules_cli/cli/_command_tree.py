@@ -674,10 +674,10 @@ TREE = {
                     ],
                 },
                 "retry": {
-                    "help": "Start a new session with the prompt, repository and starting branch of session ID\n(and its plan-approval and auto-PR options when the API shows them); printed like\n`session new`.",
-                    "short": "Start a new session with the prompt, repository and starting branch of session ID (and its plan-approval and auto-PR options when the API shows them); printed like `session new`.",
+                    "help": "Start a new session with the prompt, repository and starting branch of session ID\n(and its plan-approval and auto-PR options when the API shows them); printed like\n`session new` (--parallel N: N new sessions, an array with --json).",
+                    "short": "Start a new session with the prompt, repository and starting branch of session ID (and its plan-approval and auto-PR options when the API shows them); printed like `session new` (--parallel N: N new sessions, an array with --json).",
                     "usage": "[OPTIONS] ID [PROMPT | -]",
-                    "epilog": "Examples:\n\n\x08\n# The same task again, as a new session\n$ jules session retry 1234\n# Again, and wait for it\n$ jules session retry 1234 --wait\n# With a better prompt from a file\n$ jules session retry 1234 --prompt-file task.md",
+                    "epilog": "Examples:\n\n\x08\n# The same task again, as a new session\n$ jules session retry 1234\n# Three more attempts, waited on together\n$ jules session retry 1234 -n 3 --wait\n# With a better prompt from a file\n$ jules session retry 1234 --prompt-file task.md",
                     "params": [
                         {
                             "name": "session_id",
@@ -723,6 +723,12 @@ TREE = {
                             "flag": True,
                             "help": "Open a pull request when done (default: as the session, when the API shows it, else the profile setting).",
                             "label": "--auto-pr / --no-auto-pr",
+                        },
+                        {
+                            "name": "parallel",
+                            "opts": ["--parallel", "-n"],
+                            "help": "Start N sessions of one prompt (1-5); --json prints an array.",
+                            "label": "-n, --parallel N",
                         },
                         {
                             "name": "wait",

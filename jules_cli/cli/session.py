@@ -71,6 +71,17 @@ app = typer.Typer(
 SessionIds = SessionIdsArg
 
 
+ParallelOption = Annotated[
+    int | None,
+    typer.Option(
+        "--parallel",
+        "-n",
+        metavar="N",
+        help="Start N sessions of one prompt (1-5); --json prints an array.",
+    ),
+]
+
+
 def _resolve_new(appctx: AppContext, choice, prompt: str, *, branch, push, title,
                  require_approval, auto_pr, env_vars):  # fmt: skip
     """The create request for `choice` (jules_cli.target), with its notes on stderr;
@@ -199,15 +210,7 @@ def new(
         Path | None,
         typer.Option("--prompt-file", "-F", metavar="FILE", help="Read the prompt from a file."),
     ] = None,
-    parallel: Annotated[
-        int | None,
-        typer.Option(
-            "--parallel",
-            "-n",
-            metavar="N",
-            help="Start N sessions of one prompt (1-5); --json prints an array.",
-        ),
-    ] = None,
+    parallel: ParallelOption = None,
     wait: Annotated[
         # No -w: that is --web (`session show -w`), as in gh; one meaning per short flag.
         bool, typer.Option("--wait", help="Then block like `session wait`.")
@@ -330,7 +333,7 @@ def _start(
     "retry",
     epilog=examples(
         ("The same task again, as a new session", "jules session retry 1234"),
-        ("Again, and wait for it", "jules session retry 1234 --wait"),
+        ("Three more attempts, waited on together", "jules session retry 1234 -n 3 --wait"),
         ("With a better prompt from a file", "jules session retry 1234 --prompt-file task.md"),
     ),
 )
@@ -369,6 +372,7 @@ def retry(
             show_default=False,
         ),
     ] = None,
+    parallel: ParallelOption = None,
     wait: Annotated[bool, typer.Option("--wait", help="Then block like `session wait`.")] = False,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Then follow live like `activities tail`.")
@@ -383,14 +387,17 @@ def retry(
 ) -> None:
     """Start a new session with the prompt, repository and starting branch of session ID
     (and its plan-approval and auto-PR options when the API shows them); printed like
-    `session new`."""
+    `session new` (--parallel N: N new sessions, an array with --json)."""
     from jules_cli.prompt import read_text
-    from jules_cli.sessions import choice_or_default, retry_session, shown_options
+    from jules_cli.sessions import check_parallel, choice_or_default, retry_session, shown_options
 
     appctx = app_context(ctx)
     appctx.output(json_mode=json_output, quiet=quiet)
+    count = check_parallel(parallel if parallel is not None else 1)
     if wait and follow:
         raise UsageError("give either --wait or --follow, not both")
+    if follow and count > 1:
+        raise UsageError("--follow follows one session; use --wait with --parallel")
     options = WatchOptions.parse(until, timeout, interval, stall)
     new_prompt = None
     if prompt is not None or prompt_file is not None:
@@ -412,8 +419,8 @@ def retry(
     _start(
         appctx,
         request,
-        1,
-        as_array=False,
+        count,
+        as_array=parallel is not None,  # as for `session new`: --parallel N (even 1) is an array
         wait=wait,
         follow=follow,
         options=options,
