@@ -30,8 +30,9 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX p
 SOURCE = "sources/github/jules-demo/hello-world"
 # Only a bound for a hung command; no assertion depends on how long anything takes.
 HANG_LIMIT = 30.0
-PLAN_PROMPT = "Approve this plan? [Y/n, or type feedback]"
-REPLY_PROMPT = "Your reply (empty to stop following):"
+# With their trailing space: a test types only once the question is written whole.
+PLAN_PROMPT = "Approve this plan? [Y/n, or type feedback] "
+REPLY_PROMPT = "Your reply (empty to stop following): "
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
@@ -184,7 +185,7 @@ def test_plan_feedback_is_sent_then_the_plan_is_asked_again(emulator_server, ter
     term.type("Please also update the README\r")
     term.expect("Feedback sent: Please also update the README")
     # The agent acknowledges; the plan still waits, so the question comes back.
-    term.expect("Approve the plan above? [Y/n, or type more feedback]")
+    term.expect("Approve the plan above? [Y/n, or type more feedback] ")
     term.type("y\r")
     term.expect("Plan approved.")
     assert term.finish() == 0, term.text
@@ -207,8 +208,8 @@ def test_declining_the_plan_stops_following_with_exit_9(emulator_server, termina
 def test_question_is_shown_and_the_reply_is_sent(emulator_server, terminal):
     sid = create(emulator_server, "Add a greeting [ask]")
     term = terminal("activities", "tail", sid)
-    term.expect("Jules asks:")
     term.expect("should the new greeting also be covered by a test?")
+    term.expect("Jules waits for your answer to the question above.")
     term.expect(REPLY_PROMPT)
     term.type("Yes, with one test.\r")
     term.expect("Reply sent.")

@@ -19,6 +19,7 @@ from tests.screen import SIZE_IDS, SIZES, spawn  # noqa: E402
 REPO = ("--repo", "jules-demo/hello-world")
 SOURCE = "sources/github/jules-demo/hello-world"
 PLAN_PROMPT = "Approve this plan? [Y/n, or type feedback]"
+QUESTION = "should the new greeting also be covered by a test?"
 STEPS = ("Explore the repository", "Implement the change", "Run the tests", "Submit the change")
 
 sizes = pytest.mark.parametrize(("cols", "rows"), SIZES, ids=SIZE_IDS)
@@ -60,7 +61,7 @@ def no_panel_left_over(lines: list[str], panels: int) -> None:
 def test_after_approving_the_plan_everything_above_stays(emulator_server, cols, rows):
     args = ["session", "new", "Add a greeting module", *REPO, "--require-approval", "--follow"]
     with spawn(list(args), env=emulator_server.env, cols=cols, rows=rows) as term:
-        term.expect(PLAN_PROMPT)
+        term.expect_prompt(PLAN_PROMPT + " ")
         term.send_line("y")
         assert term.wait() == 0, term
         lines = term.lines
@@ -93,12 +94,12 @@ def test_feedback_is_confirmed_then_jules_answers_then_it_asks_again(emulator_se
     with spawn(
         ["activities", "tail", sid], env=emulator_server.env, cols=cols, rows=rows
     ) as term:
-        term.expect(PLAN_PROMPT)
+        term.expect_prompt(PLAN_PROMPT + " ")
         term.send_line("Please also update the README")
         term.expect("Feedback sent: Please also update the README")
         # The view waits for Jules's answer, shows it, and only then asks again, about
         # the plan already shown above (it is not printed twice).
-        term.expect("Approve the plan above? [Y/n, or type more feedback]")
+        term.expect_prompt("Approve the plan above? [Y/n, or type more feedback] ")
         term.send_line("y")
         assert term.wait() == 0, term
         lines = term.lines
@@ -130,21 +131,42 @@ def test_after_a_reply_the_question_and_the_answer_stay(emulator_server, cols, r
     with spawn(
         ["activities", "tail", sid], env=emulator_server.env, cols=cols, rows=rows
     ) as term:
-        term.expect("Your reply (empty to stop following):")
+        term.expect_prompt("Your reply (empty to stop following): ")
         term.send_line("Yes, with one test.")
         assert term.wait() == 0, term
         lines = term.lines
-    in_order(
+    # The question is shown once, as its activity line (wrapped under its own first
+    # word), and the prompt below it points at it instead of printing it again.
+    asked = in_order(
         lines,
-        "Jules asks:",
-        "should the new greeting also be covered by a test?",
+        "jules     Before I continue: should the new greeting also be covered",
+        "Jules waits for your answer to the question above.",
         "Your reply (empty to stop following): Yes, with one test.",
         "Reply sent.",
         "jules     Thanks! Carrying on with the task.",
         "completed session completed",
         f"Session {sid} is COMPLETED.",
     )
+    assert " ".join(" ".join(lines).split()).count(QUESTION) == 1, term
+    assert "Jules asks:" not in term.text
+    # Nothing but the blank line between the question and the prompt's heading.
+    assert lines[asked[1] - 1] == "", term
     no_panel_left_over(lines, 1)
+
+
+@sizes
+def test_a_question_asked_before_the_view_started_is_shown_once(emulator_server, cols, rows):
+    sid = create(emulator_server, "Add a greeting [ask]")
+    emulator_server.settle()  # the question is among the activities listed at the start
+    with spawn(
+        ["activities", "tail", sid], env=emulator_server.env, cols=cols, rows=rows
+    ) as term:
+        term.expect_prompt("Your reply (empty to stop following): ")
+        lines = term.lines
+        term.interrupt()
+        assert term.wait() == 130, term
+    assert " ".join(" ".join(lines).split()).count(QUESTION) == 1, term
+    in_order(lines, QUESTION[:40], "question above.", "Your reply")
 
 
 @sizes
@@ -173,7 +195,7 @@ def test_ctrl_c_at_the_prompt_says_how_to_approve_later(emulator_server, cols, r
     with spawn(
         ["activities", "tail", sid], env=emulator_server.env, cols=cols, rows=rows
     ) as term:
-        term.expect(PLAN_PROMPT)
+        term.expect_prompt(PLAN_PROMPT + " ")
         term.interrupt()
         assert term.wait() == 130, term
         lines = term.lines
@@ -186,14 +208,14 @@ def test_ctrl_c_at_the_prompt_says_how_to_approve_later(emulator_server, cols, r
 def test_after_feedback_the_view_says_it_waits_for_the_answer(emulator_server):
     sid = create(emulator_server, "Add a greeting", approval=True)
     with spawn(["activities", "tail", sid], env=emulator_server.env, cols=80, rows=24) as term:
-        term.expect(PLAN_PROMPT)
+        term.expect_prompt(PLAN_PROMPT + " ")
         # [slow:100]: the emulated agent takes about 1.5 s to answer this message.
         term.send_line("Please also update the README [slow:100]")
         term.expect("Feedback sent: Please also update the README")
         term.expect("Waiting for Jules's answer to your feedback")
         assert "Approve the plan above?" not in term.text  # not asked again at once
         term.expect("jules     Noted.")
-        term.expect("Approve the plan above?")
+        term.expect_prompt("Approve the plan above? [Y/n, or type more feedback] ")
         term.expect_gone("Waiting for Jules's answer")
         term.send_line("n")
         assert term.wait() == 9, term

@@ -43,6 +43,7 @@ def answer_hook(appctx: AppContext, watcher):
     def hook(session: dict[str, Any], recent: list[dict[str, Any]]) -> bool:
         watcher.pause()
         keep_following = respond(session, recent)
+        watcher.printed_elsewhere()  # the prompt and its answer are below the last line
         # The live view comes back only to go on following: after a refusal the
         # watcher's finish() prints the final view once.
         if keep_following:
@@ -83,7 +84,11 @@ def answer_hook(appctx: AppContext, watcher):
             watcher.waiting("Waiting for Jules's answer to your feedback…")
             return True
         question = pending_question(recent)
-        if question is not None:
+        if question is not None and watcher.shows_last(question):
+            # The question is the activity line right above: said once, then the prompt.
+            waits = "\nJules waits for your answer to the question above."
+            out.err.print(waits, style="bold yellow")
+        elif question is not None:
             out.err.print("\nJules asks:", style="bold yellow")
             out.err.print(safe_text(question), style="bold")  # shown, never obeyed
         elif state == "PAUSED":

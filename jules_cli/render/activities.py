@@ -253,13 +253,42 @@ def stream_line(activity: dict[str, Any], *, terminal: bool):
 
         # Only the time is dim: a style given to Text() itself would be the base style
         # of everything appended to it, the agent's question and a failure reason too.
-        line = Text()
-        line.append(f"{safe_text(stamp[11:19])} ", style="dim")
+        head = Text()
+        head.append(f"{safe_text(stamp[11:19])} ", style="dim")
         label = safe_text(KIND_LABEL.get(kind, kind))
-        line.append(f"{label:<9} ", style=KIND_STYLE.get(kind, "dim"))
-        line.append_text(summary_text(activity))
-        return line
+        head.append(f"{label:<9} ", style=KIND_STYLE.get(kind, "dim"))
+        return HangingLine(head, summary_text(activity))
     return safe_text(f"{stamp}\t{kind}\t{activity_summary(activity)}")
+
+
+class HangingLine:
+    """`head` then `body`; a body too long for the width wraps under its own first
+    character, not under the time, so that the time and kind columns stay readable:
+
+        12:40:27 jules     Before I continue: should the new greeting also be
+                           covered by a test?
+
+    (Rich's Text wraps to column 0.) Narrower than 40 columns it wraps as Text does."""
+
+    def __init__(self, head, body) -> None:
+        self.head = head
+        self.body = body
+
+    @property
+    def plain(self) -> str:
+        return self.head.plain + self.body.plain
+
+    def __rich_console__(self, console, options):
+        from rich.text import Text
+
+        indent = len(self.head.plain)
+        width = options.max_width
+        if width - indent < 20:
+            yield self.head + self.body
+            return
+        for index, part in enumerate(self.body.wrap(console, width - indent)):
+            start = self.head if index == 0 else Text(" " * indent)
+            yield start + part
 
 
 def plan_lines(activity: dict[str, Any]) -> list[Any]:

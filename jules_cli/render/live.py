@@ -186,6 +186,9 @@ class Watcher:
         self.is_live = live
         self._live = None
         self._echoes: list[tuple[str, str]] = []  # (kind, text) the user just did here
+        # The agent's message printed last on the terminal as an activity line, while
+        # nothing else followed it there (see shows_last); None otherwise.
+        self._last_message: str | None = None
 
     def __enter__(self) -> Watcher:
         self.resume()
@@ -255,6 +258,20 @@ class Watcher:
                 return True
         return False
 
+    def shows_last(self, message: str) -> bool:
+        """Is the agent's `message` the last line this view printed on the terminal?
+        Then a question is not printed a second time: it is right above the prompt."""
+        return self._last_message is not None and self._last_message == message
+
+    def printed_elsewhere(self) -> None:
+        """Something else was printed below the activity lines (a prompt, an answer)."""
+        self._last_message = None
+
+    def _printed(self, activity: dict[str, Any]) -> None:
+        self._last_message = None
+        if self.out.is_terminal and activity_kind(activity) == "agentMessaged":
+            self._last_message = as_text(as_dict(activity.get("agentMessaged")).get("agentMessage"))
+
     def activity(self, activity: dict[str, Any]) -> None:
         if self.out.json_mode:
             self.out.json_line(activity)
@@ -263,14 +280,18 @@ class Watcher:
             if not self._is_echo(activity):
                 # Printed above the live panel by Rich, which redraws the panel below it.
                 self.out.print(stream_line(activity, terminal=True))
+                self._printed(activity)
         else:
             self.view.add(activity)
             self.out.print(stream_line(activity, terminal=self.out.is_terminal))
+            self._printed(activity)
 
     def state_change(self, old: str | None, new: str, session: dict[str, Any]) -> None:
         self.view.update(session, new)
         if not self.is_live:
             from rich.text import Text
+
+            self._last_message = None  # this line goes between
 
             # The id is metadata (dim); the state words carry their colours.
             line = Text(safe_text(f"{as_text(session.get('id'))}: "), style="dim")
