@@ -13,6 +13,7 @@ though its bytes are still in the raw output.
     def test_something(emulator_server):
         with spawn(["session", "list"], env=emulator_server.env, cols=80, rows=24) as term:
             term.expect("STATE")           # waits (with a time-out) until a person sees it
+            term.expect_prompt("Delete it? [y/N]: ")  # the question, whole: now type
             term.send_line("y")            # types "y" and Enter, as a person would
             term.interrupt()               # Ctrl-C, through the terminal's line discipline
             assert term.wait() == 130      # reads to the end; the exit code
@@ -28,6 +29,8 @@ The API is kept small and stable; other tests depend on it:
 
     spawn(args, *, env=None, cols=80, rows=24, cwd=None, stdout_to_pipe=False) -> Terminal
     Terminal.expect(text_or_regex, *, timeout=20, count=1) -> str   (the visible text)
+    Terminal.expect_prompt(prompt, *, timeout=20)  wait until a question is written whole
+                                                   (trailing space too), the cursor after it
     Terminal.expect_gone(text, *, timeout=20)      wait until `text` is no longer on screen
     Terminal.send(keys) / send_line(line="") / interrupt() / signal(signum)
     Terminal.resize(cols, rows)
@@ -94,8 +97,16 @@ class _Screen(pyte.HistoryScreen):
 
     def select_graphic_rendition(self, *attrs, **kwargs):
         mapped: list[int] = []
-        for attr in attrs:
-            if attr == 2:
+        rest = list(attrs)
+        while rest:
+            attr = rest.pop(0)
+            if attr in (38, 48) and rest:
+                # An extended colour: its parameters (`5;N`, `2;R;G;B`) are not SGR codes,
+                # so the 5 of a 256-colour is not blink and the 2 of an RGB one not faint.
+                count = {5: 2, 2: 4}.get(rest[0], 1)
+                mapped.extend((attr, *rest[:count]))
+                del rest[:count]
+            elif attr == 2:
                 mapped.append(5)
             elif attr == 5:
                 continue
@@ -114,6 +125,15 @@ def _row_text(row, columns: int) -> str:
         data = row[x].data
         chars.append(data)  # a wide character's second cell holds "" in pyte
     return "".join(chars).rstrip()
+
+
+def asks(screen, prompt: str) -> bool:
+    """Is `prompt` (trailing space included) written right before the cursor, with
+    nothing after it on the cursor's row? A prompt may wrap over several rows."""
+    cursor, columns = screen.cursor, screen.columns
+    rows = ["".join(screen.buffer[y][x].data for x in range(columns)) for y in range(cursor.y + 1)]
+    before = "".join(rows)[: cursor.y * columns + cursor.x]
+    return before.endswith(prompt) and not rows[-1][cursor.x :].strip()
 
 
 def become_terminal_session() -> None:
@@ -260,6 +280,19 @@ class Terminal:
 
         times = "" if count == 1 else f" {count} times"
         self._wait_for(found, f"{text!r} was not seen{times}", timeout)
+        return self.text
+
+    def expect_prompt(self, prompt: str, *, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Wait until `prompt` is written whole, trailing space included, and the cursor
+        sits right after it: the program is asking. Type only then; text typed while a
+        prompt is still being written lands inside it (the race that made click's
+        confirm flaky). `expect` cannot tell, since rows are read right-stripped."""
+
+        self._wait_for(
+            lambda: asks(self.screen, prompt),
+            f"the prompt {prompt!r} was not written whole",
+            timeout,
+        )
         return self.text
 
     def expect_gone(self, text: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:

@@ -46,7 +46,7 @@ def archived(handle) -> set[str]:
 def test_bulk_archive_asks_once_with_the_count(seeded, cols, rows) -> None:
     args = ["session", "archive", "--state", "completed", "--older-than", "7d"]
     with spawn(args, env=seeded.env, cols=cols, rows=rows) as term:
-        term.expect("Archive 3 sessions matching --state COMPLETED --older-than 7d?")
+        term.expect_prompt("Archive 3 sessions matching --state COMPLETED --older-than 7d? [y/N]: ")
         assert archived(seeded) == set()  # nothing before the answer
         term.send_line("y")
         code = term.wait()
@@ -60,7 +60,7 @@ def test_bulk_archive_asks_once_with_the_count(seeded, cols, rows) -> None:
 def test_bulk_delete_declined_changes_nothing(seeded) -> None:
     args = ["session", "delete", "--state", "completed"]
     with spawn(args, env=seeded.env) as term:
-        term.expect("Delete 3 sessions matching --state COMPLETED permanently?")
+        term.expect_prompt("Delete 3 sessions matching --state COMPLETED permanently? [y/N]: ")
         term.send_line("n")
         code = term.wait()
     assert code == 1, term
