@@ -259,6 +259,37 @@ def test_up_down_j_k_skip_the_group_headings(world):
     run(body())
 
 
+def test_the_cursor_stays_on_its_session_when_the_rows_move(world):
+    # A redraw that moves rows (a session changes group, a new one arrives above) keeps
+    # the cursor on the session it was on: the next key acts on what the person chose.
+    async def body():
+        app = world.dashboard()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await select(pilot, world.done)
+            world.new("Arrives above [stall:queued]")
+            await polled(pilot)
+            assert "Arrives above" in screen_text(app)
+            assert selected(app) == world.done
+            # The open session moves from "Needs you" to "Ended" while it is open.
+            await select(pilot, world.plan)
+            await pilot.press("enter", "a")
+            await until(pilot, lambda: "approved" in status_line(app), "the approval")
+            world.emulator.settle()
+            await polled(pilot)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert selected(app) == world.plan
+            await polled(pilot)
+            assert selected(app) == world.plan
+            await pilot.press("x")
+            await until(pilot, lambda: "Archived" in status_line(app), "the archive")
+            archived = [r["path"] for r in world.app.requests() if r["path"].endswith(":archive")]
+            assert archived == [f"/v1alpha/sessions/{world.plan}:archive"]
+
+    run(body())
+
+
 def test_the_table_is_live(world):
     async def body():
         app = world.dashboard()

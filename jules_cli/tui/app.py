@@ -422,16 +422,24 @@ class SessionsScreen(SessionActions, Screen):
         self._move(-1)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value or ""
+        # The event may be stale: a redraw (table.clear(), then the cursor put back on
+        # the session it was on) posts highlights of rows the cursor has already left.
+        # Acting on the event's row would step from where the cursor is NOW and land on
+        # a neighbour, and the next `x` would archive a session nobody selected. So
+        # look at the cursor as it is now, and step off a heading only if it is on one.
+        table = event.data_table
+        row = table.cursor_row
+        if not 0 <= row < table.row_count:
+            return
+        key = table.coordinate_to_cell_key((row, 0)).row_key.value or ""
         if key.startswith(HEADER_PREFIX) and key != "#empty":
-            table = event.data_table
-            step = 1 if event.cursor_row >= self._last_row else -1
-            self._last_row = event.cursor_row
+            step = 1 if row >= self._last_row else -1
+            self._last_row = row
             self._move(step)
-            if table.cursor_row == event.cursor_row and step == -1:
+            if table.cursor_row == row and step == -1:
                 self._move(1)  # the heading at the top: go to the first session
         else:
-            self._last_row = event.cursor_row
+            self._last_row = row
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
