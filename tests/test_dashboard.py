@@ -443,6 +443,10 @@ def test_o_opens_the_browser(world, monkeypatch):
             app.open_url = lambda url: False
             await pilot.press("o")
             assert status_line(app).startswith("o: no browser available; the page is https://")
+            # At 80 columns the message wraps, whole: the URL is there to copy.
+            await pilot.pause()
+            assert f"https://jules.google.com/session/{world.plan}" in screen_text(app)
+            assert "q Quit" in screen_text(app).splitlines()[-1]
             # A session URL from the API that is not https:// never reaches a browser.
             world.opened.clear()
             app.open_url = lambda url: world.opened.append(url) or True

@@ -117,7 +117,7 @@ class KeyLine(Static):
     the app's). One Static, not Textual's Footer of one widget per key: it is drawn in
     the first frame of every screen, and that frame is the start-up time."""
 
-    DEFAULT_CSS = "KeyLine { dock: bottom; height: 1; background: $panel; }"
+    DEFAULT_CSS = "KeyLine { height: 1; background: $panel; }"
 
     def on_mount(self) -> None:
         text = Text()
@@ -134,7 +134,8 @@ class KeyLine(Static):
 
 
 class StatusLine(Static):
-    """The bottom line: errors in red, outcomes in green, both replaced by the next."""
+    """Above the keys: errors in red, outcomes in green, both replaced by the next (up to
+    3 lines: a long one wraps, whole, rather than being cut at the edge)."""
 
     def say(self, message: str, *, error: bool = False) -> None:
         self.update(Text(message, style="bold red" if error else "green"))
@@ -266,10 +267,11 @@ class SessionsScreen(SessionActions, Screen):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield DataTable(id="sessions", cursor_type="row", zebra_stripes=False)
-        yield Input(id="filter", placeholder="filter: words, state:S, repo:R (enter keeps it)")
-        yield Input(id="reply")
-        yield StatusLine(id="status")
-        yield KeyLine()
+        with Vertical(classes="bottom"):
+            yield Input(id="filter", placeholder="filter: words, state:S, repo:R (enter keeps it)")
+            yield Input(id="reply")
+            yield StatusLine(id="status")
+            yield KeyLine()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -504,9 +506,10 @@ class SessionScreen(SessionActions, Screen):
             yield Static(id="question")
             yield Static(id="plan")
             yield Static(id="activities")
-        yield Input(id="reply")
-        yield StatusLine(id="status")
-        yield KeyLine()
+        with Vertical(classes="bottom"):
+            yield Input(id="reply")
+            yield StatusLine(id="status")
+            yield KeyLine()
 
     def on_mount(self) -> None:
         self.query_one("#reply", Input).display = False
@@ -616,8 +619,9 @@ class DiffScreen(Screen):
         with VerticalScroll(id="diff"):
             yield Static(Text(safe_text(self.stat), style="bold"), id="stat")
             yield Static(colour_diff(self.unidiff), id="patch")
-        yield StatusLine(id="status")
-        yield KeyLine()
+        with Vertical(classes="bottom"):
+            yield StatusLine(id="status")
+            yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = f"diff of {self.session_id}"
@@ -677,8 +681,9 @@ class NewSessionScreen(Screen):
                 yield Checkbox("Require plan approval", id="approval")
                 yield Checkbox("Open a pull request (auto PR)", id="autopr")
             yield Button("Create (ctrl+s)", id="create", variant="primary")
-        yield StatusLine(id="status")
-        yield KeyLine()
+        with Vertical(classes="bottom"):
+            yield StatusLine(id="status")
+            yield KeyLine()
 
     def on_mount(self) -> None:
         self.sub_title = "new session"
@@ -767,8 +772,11 @@ class Dashboard(App):
     ENABLE_COMMAND_PALETTE = False
     CSS = """
     #sessions { height: 1fr; }
-    #status { height: 1; padding: 0 1; dock: bottom; margin-bottom: 1; }
-    #filter, #reply { dock: bottom; margin-bottom: 2; }
+    /* The input lines, the status line and the keys, stacked at the bottom. The status
+       line grows to 3 lines for a long message (an error, a URL to copy) at 80 columns
+       rather than cutting it off. */
+    .bottom { dock: bottom; height: auto; }
+    #status { height: auto; min-height: 1; max-height: 3; padding: 0 1; }
     #body { height: 1fr; padding: 0 1; }
     #head, #question, #plan { margin-bottom: 1; }
     #diff { height: 1fr; padding: 0 1; }
