@@ -567,9 +567,15 @@ def test_question_mark_lists_the_keys_and_q_quits(world):
             text = screen_text(app)
             for key in ("enter", "approve its plan", "archive it", "filter by text", "quit"):
                 assert key in text
+            # A description too long for the box wraps beside its key, not under it.
+            lines = text.splitlines()
+            row = next(n for n, line in enumerate(lines) if "open the session" in line)
+            assert lines[row + 1].index("live") == lines[row].index("open the session")
             await pilot.press("escape")
             assert isinstance(app.screen, SessionsScreen)
-            await pilot.press("q")
+            await pilot.press("question_mark", "question_mark")  # ? again closes it too
+            assert isinstance(app.screen, SessionsScreen)
+            await pilot.press("question_mark", "q")  # q quits, from the keys too
             await pilot.pause()
         assert app.return_code == 0
 

@@ -747,18 +747,25 @@ class NewSessionScreen(Screen):
 
 
 class HelpScreen(ModalScreen):
+    # escape or ? again closes it; q quits, as everywhere (a modal screen does not pass
+    # keys on to the app's bindings, so it says so itself).
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("question_mark", "close", "Close", show=False),
-        Binding("q", "close", "Close", show=False),
+        Binding("q", "app.quit", "Quit", show=False),
     ]
 
     def compose(self) -> ComposeResult:
-        text = Text("Keys\n\n", style="bold")
+        from rich.console import Group
+        from rich.table import Table
+
+        # Two columns, so that a description that wraps at 80 columns stays beside its key.
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(style="bold cyan", no_wrap=True)
+        keys.add_column()
         for key, what in KEYS:
-            text.append(f"{key:<14}", style="bold cyan")
-            text.append(f"{what}\n")
-        yield Static(text, id="help")
+            keys.add_row(key, what)
+        yield Static(Group(Text("Keys\n", style="bold"), keys), id="help")
 
     def action_close(self) -> None:
         self.app.pop_screen()
