@@ -469,12 +469,14 @@ def test_x_archives_and_u_undoes(world):
             assert status_line(app) == f"Archived {world.failed}: press u to undo"
             assert world.emulator.get_session(world.failed)["archived"] is True
             assert "Upgrade the build" not in screen_text(app)
+            assert selected(app) == world.done  # the session that took its place
             await polled(pilot)  # the next page does not bring it back
             assert "Upgrade the build" not in screen_text(app)
             await pilot.press("u")
             await until(pilot, lambda: "Unarchived" in status_line(app), "the undo")
             assert world.emulator.get_session(world.failed).get("archived") in (False, None)
             assert "Upgrade the build" in screen_text(app)
+            assert selected(app) == world.failed  # the cursor back on it
             await pilot.press("u")
             assert status_line(app) == "u: nothing to undo"
 

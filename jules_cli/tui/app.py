@@ -263,6 +263,11 @@ class SessionsScreen(SessionActions, Screen):
         self._keys: list[str] = []
         self._width = -1
         self._cells: dict[str, list[Any]] = {}
+        self._wanted: str | None = None  # the session to put the cursor on at the next draw
+
+    def want(self, sid: str) -> None:
+        """Put the cursor on `sid` when it is next drawn (a session brought back by u)."""
+        self._wanted = sid
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -330,7 +335,7 @@ class SessionsScreen(SessionActions, Screen):
         if columns_changed:
             self._columns(table, width)
             self._width = width
-        keep = self.current_id()
+        keep, self._wanted = self._wanted or self.current_id(), None
         overview = app.snapshot()
         now = app.clock()
         query = app.filter_text
@@ -366,7 +371,10 @@ class SessionsScreen(SessionActions, Screen):
         self._shown_version = version
         target = row_of.get(keep) if keep else None
         if target is None:
-            target = next(iter(row_of.values()), 0)
+            # The session under the cursor is gone (archived, filtered out): the one that
+            # took its place, else the last one.
+            places = list(row_of.values())
+            target = next((r for r in places if r >= self._last_row), places[-1] if places else 0)
         table.move_cursor(row=target, animate=False)
         self._last_row = target
         self.sub_title = self._subtitle(overview, len(row_of))
@@ -990,6 +998,8 @@ class Dashboard(App):
 
         def done(fresh: dict[str, Any]) -> None:
             self.tracker.unhide(fresh)
+            if isinstance(self.screen, SessionsScreen):
+                self.screen.want(sid)  # the cursor back on what came back
             self.say(f"Unarchived {sid}")
             self.refresh_screens()
 
