@@ -527,27 +527,45 @@ class Tracker:
     # -- activities -------------------------------------------------------------------
 
     def poll_activities(
-        self, open_id: str | None = None, *, most: int = 12, deadline: float | None = None
+        self,
+        open_id: str | Callable[[], str | None] | None = None,
+        *,
+        most: int = 12,
+        deadline: float | None = None,
     ) -> list[str]:
         """Read new activities for the open session, then for the changed ones, while the
         pacer allows; returns the ids read. With `deadline` (a time.monotonic() time) it
         waits for the pacer's turns until then, so a busy view uses its whole share of
         the quota; without, it takes only turns free at once. Failures propagate (the
-        caller reports them); what was not read stays queued."""
-        with self.lock:
-            order = list(self._dirty)
-            known = open_id in self.sessions
-        if open_id and known:
-            order = [open_id, *[sid for sid in order if sid != open_id]]
-        done = []
-        for sid in order[:most]:
+        caller reports them); what was not read stays queued.
+
+        `open_id` may be a function, asked again at every turn: a session opened while
+        this waits for the pacer is read at the next turn, not after the others queued
+        before it (each session is read at most once a call)."""
+        current = open_id if callable(open_id) else (lambda: open_id)
+        done: list[str] = []
+        while len(done) < most:
+            if self._next_to_read(current(), done) is None:
+                break
             if not self._turn_at(deadline):
+                break
+            # Picked again after the wait: the open session may have changed meanwhile.
+            sid = self._next_to_read(current(), done)
+            if sid is None:
                 break
             self.read_activities(sid)
             with self.lock:
                 self._dirty.pop(sid, None)
             done.append(sid)
         return done
+
+    def _next_to_read(self, open_id: str | None, done: list[str]) -> str | None:
+        """The open session (changed or not: its view is live), else the first changed
+        one, leaving out those read already in this call."""
+        with self.lock:
+            if open_id and open_id in self.sessions and open_id not in done:
+                return open_id
+            return next((sid for sid in self._dirty if sid not in done), None)
 
     def _turn_at(self, deadline: float | None) -> bool:
         """A turn of the pacer: at once, or (with `deadline`, a time.monotonic() time) by

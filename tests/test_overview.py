@@ -307,3 +307,22 @@ def test_matches(query, expected):
     s = session("1234", "AWAITING_PLAN_APPROVAL", 1, title="Refactor the parser")
     s["sourceContext"] = {"source": "sources/github/octo/app"}
     assert ov.matches(s, query) is expected
+
+
+def test_a_session_opened_while_the_tracker_waits_for_the_pacer_is_read_next():
+    # Three changed sessions queued; while the poll waits for its second turn the person
+    # opens the last one: it is read at that turn, before the ones queued ahead of it.
+    pages = [[session(str(n), "IN_PROGRESS", n) for n in (1, 2, 3)]]
+    client = ScanClient(pages)
+    opened: list[str | None] = [None]
+
+    class OpensOnSecondTurn(Allow):
+        def try_acquire(self):
+            if self.turns == 999:  # the second turn: "3" was opened meanwhile
+                opened[0] = "3"
+            return super().try_acquire()
+
+    tracker = ov.Tracker(client, SINCE, pacer=OpensOnSecondTurn())
+    tracker.poll_sessions()
+    assert tracker.poll_activities(lambda: opened[0], most=3) == ["1", "3", "2"]
+    assert client.activity_reads == ["1", "3", "2"]

@@ -906,7 +906,8 @@ class Dashboard(App):
             # Wait for the pacer's turns during most of the interval, not only the free
             # one: a busy view then uses its whole share (30 a minute), never more.
             deadline = time.monotonic() + min(self.interval * 0.8, MAX_PACER_WAIT)
-            self.tracker.poll_activities(self.open_id, deadline=deadline)
+            # The open session is asked at every turn: one opened meanwhile goes first.
+            self.tracker.poll_activities(lambda: self.open_id, deadline=deadline)
         except Exception as exc:
             error = error or describe_error(exc)
         self.call_from_thread(self._polled, error, True)
