@@ -445,6 +445,11 @@ def check_patch_target(target: Path, *, overwrite: bool = False) -> Path:
 def check_artifacts_dir(directory: Path) -> Path:
     """UsageError when `directory` exists and is not a folder (checked before any request;
     a missing folder is created when saving)."""
+    if str(directory) == "-":  # stdout elsewhere (`diff -o -`); a set of files cannot go there
+        raise UsageError(
+            "artifacts are saved as files into a folder, not to stdout",
+            "give a folder, e.g. -o ./artifacts (./- for a folder named -)",
+        )
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"not a folder: {directory}", "give a folder to save the artifacts in")

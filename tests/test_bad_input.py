@@ -432,6 +432,20 @@ def test_output_to_stdout_through_a_link_writes_to_stdout(emulator_server, patch
     assert link.is_symlink() and os.readlink(link) == "/dev/stdout"
 
 
+def test_output_dash_is_stdout_for_a_patch_and_refused_for_artifacts(
+    emulator_server, patched, tmp_path
+):
+    session_id, patch = patched
+    result = run(emulator_server, "session", "diff", session_id, "-o", "-", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.encode() == patch
+    assert list(tmp_path.iterdir()) == []  # no file named -
+    emulator_server.clear_requests()
+    refusal = run(emulator_server, "session", "artifacts", session_id, "-o", "-", cwd=tmp_path)
+    assert "saved as files into a folder" in one_error(refusal, 2)
+    assert emulator_server.requests() == [] and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="only root makes device nodes")
 def test_output_onto_a_device_writes_through_it(emulator_server, patched, tmp_path):
     """`-o /dev/null` as root, on a private copy of /dev/null (a test must not risk the

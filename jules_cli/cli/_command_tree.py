@@ -1153,7 +1153,7 @@ TREE = {
                     ],
                 },
                 "diff": {
-                    "help": "The session's patch as a unified diff (its output's change set, else the newest\nnon-empty one among its activities).\n\n-o writes as a shell redirect does: a regular file is replaced atomically, an\nexisting one only with --overwrite; a device, FIFO or link (/dev/stdout) is written\nthrough, never replaced.",
+                    "help": "The session's patch as a unified diff (its output's change set, else the newest\nnon-empty one among its activities).\n\n-o writes as a shell redirect does: a regular file is replaced atomically, an\nexisting one only with --overwrite; a device, FIFO or link (/dev/stdout) is written\nthrough, never replaced; `-o -` is stdout.",
                     "short": "The session's patch as a unified diff (its output's change set, else the newest non-empty one among its activities).",
                     "usage": "[OPTIONS] ID",
                     "epilog": "Examples:\n\n\x08\n# The session's patch, coloured\n$ jules session diff 1234\n# Which files it changes, and how much\n$ jules session diff 1234 --stat\n# Apply it with git yourself\n$ jules session diff 1234 | git apply",
@@ -1181,7 +1181,7 @@ TREE = {
                         {
                             "name": "output",
                             "opts": ["--output", "-o"],
-                            "help": "Save the raw patch to FILE (a new file; an existing one needs --overwrite).",
+                            "help": "Save the raw patch to FILE (a new file; an existing one needs --overwrite; - is stdout).",
                             "label": "-o, --output FILE",
                             "values": {
                                 "files": True,

@@ -719,7 +719,8 @@ def diff(
             "--output",
             "-o",
             metavar="FILE",
-            help="Save the raw patch to FILE (a new file; an existing one needs --overwrite).",
+            help="Save the raw patch to FILE (a new file; an existing one needs --overwrite; "
+            "- is stdout).",
         ),
     ] = None,
     overwrite: OverwriteOption = False,
@@ -732,18 +733,21 @@ def diff(
 
     -o writes as a shell redirect does: a regular file is replaced atomically, an
     existing one only with --overwrite; a device, FIFO or link (/dev/stdout) is written
-    through, never replaced.
+    through, never replaced; `-o -` is stdout.
     """
     from jules_cli.artifacts import check_patch_target, select_patch
     from jules_cli.render.artifacts import print_diff, print_stat
 
-    if output is not None:
+    to_stdout = output is not None and str(output) == "-"  # `-o -`, as curl and wget take it
+    if output is not None and not to_stdout:
         check_patch_target(output, overwrite=overwrite)  # a typo in -o costs no request
     appctx = app_context(ctx)
     out = appctx.output(json_mode=json_output)
     session, activities = _session_and_activities(appctx, session_id)
     patch = select_patch(session, activities, activity)
-    if output is not None:
+    if to_stdout:
+        print_diff(out, patch.unidiff)  # the raw patch in a pipe, shown escaped on a screen
+    elif output is not None:
         from jules_cli.artifacts import save_patch
 
         save_patch(output, patch.unidiff, overwrite=overwrite)
