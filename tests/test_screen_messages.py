@@ -241,3 +241,16 @@ def test_session_show_in_a_pipe_gives_the_reason_on_one_line(emulator_server, ru
     assert result.returncode == 0, result.stderr
     assert f"Reason\t{REASON}" in result.stdout.splitlines()
     assert f'jules session send {sid} "..."' in result.stderr
+
+
+def test_ctrl_c_at_the_hidden_key_prompt_ends_its_line(tmp_path):
+    # Echo is off at that prompt, so the terminal does not even show the ^C: the
+    # message on the way out must not end up glued to the question.
+    prompt = "Paste your Jules API key (input hidden): "
+    with spawn(["auth", "login"], env={"JULES_CONFIG_DIR": str(tmp_path)}) as term:
+        term.expect_prompt(prompt)
+        term.interrupt()
+        assert term.wait() == 130, term
+    assert term.lines[0] == prompt.rstrip(), term
+    assert term.lines[1:] == ["Error: interrupted"], term
+    assert "Traceback" not in term.text

@@ -43,7 +43,15 @@ def _read_key(appctx: AppContext, with_key: bool) -> str:
         )
     import getpass
 
-    key = getpass.getpass("Paste your Jules API key (input hidden): ", stream=sys.stderr).strip()
+    try:
+        key = getpass.getpass("Paste your Jules API key (input hidden): ", stream=sys.stderr)
+    except KeyboardInterrupt:
+        # Echo is off, so not even the ^C ended the prompt's line: end it, so that what
+        # is printed on the way out does not follow the prompt.
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+        raise
+    key = key.strip()
     if not key:
         raise UsageError("no key entered")
     register_secret(key)
