@@ -588,10 +588,15 @@ class StallWatch:
         return now_wall >= self.due_at and (self.listed_at is None or self.listed_at < self.due_at)
 
     def stalled(self, now_wall: float, state: str | None) -> float | None:
-        """Seconds of silence when the session counts as stalled, else None."""
+        """Seconds of silence when the session counts as stalled, else None.
+
+        The verdict counts from `quiet_since`; the seconds reported are the whole silence,
+        since the newest activity (when one was seen), even when that came before the wait
+        began: "no new activity for 2h" is what the user needs to know, not "for 15m"."""
         if state in USER_STATES or now_wall < self.due_at or self.needs_look(now_wall):
             return None
-        return now_wall - self.quiet_since
+        since = self.newest if self.newest is not None else self.started_wall
+        return max(now_wall - since, now_wall - self.quiet_since)
 
 
 # How many recent activities (of any kind) the waiting-for-user hook gets to look at.

@@ -166,13 +166,21 @@ def test_a_silent_session_stalls_with_11_and_how_long(emulator_wsgi) -> None:
     stuck = create(env, "Forever [stall]")
     env.clock.advance(300)  # its last activity is well before the wait starts
     fine = create(env, "Quick")
+    started = env.clock()
     results, _, ended = wait_many(env, [stuck, fine], stall=30)
     assert results[1].exit_code == 0 and ended == [stuck, fine]  # the stall ended its wait only
     stalled = results[0]
     assert stalled.outcome == OUTCOME_STALLED and stalled.exit_code == ExitCode.WAIT_STALLED
     assert stalled.state == "IN_PROGRESS"
-    # Counted from the start of the wait (later than its newest activity): 30 s and a bit.
-    assert 30 <= stalled.silent_for < 33
+    # Counted from the start of the wait (later than its newest activity): it ends 30 s
+    # and a bit after the start; the silence reported is the whole of it, since the newest
+    # activity, some 300 s before the wait began.
+    newest = max(
+        parse_time(a["createTime"])
+        for a in env.emulator.list_activities(stuck, page_size=100)["activities"]
+    )
+    assert stalled.silent_for > 300
+    assert 30 <= newest + stalled.silent_for - started < 33  # when its wait ended
 
 
 def test_stall_counts_from_the_newest_activity_when_that_is_later(emulator_wsgi) -> None:
