@@ -5,6 +5,7 @@ heads GitHub keeps under refs/pull/N/head."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -184,10 +185,30 @@ def test_checkout_fetches_the_pull_request_head_into_its_branch(world, jules) ->
 
 
 def test_checkout_of_a_pull_request_into_a_branch_of_your_choice(world, jules) -> None:
-    result = jules("session", "checkout", "1", "--branch", "review/greeting")
+    result = jules("session", "checkout", "1", "--branch", "review/greeting", "--json")
     assert result.returncode == 0, result.stderr
     assert git(world.work, "symbolic-ref", "--short", "HEAD") == "review/greeting"
     assert git(world.work, "rev-parse", "HEAD") == world.pr_head
+    assert json.loads(result.stdout) == {
+        "session": "1",
+        "branch": "review/greeting",
+        "createdBranch": True,
+        "commit": world.pr_head,
+        "worktree": None,
+        "pullRequest": {
+            "number": 7,
+            "url": f"{GITHUB_URL}/pull/7",
+            "repo": "jules-demo/hello-world",
+            "headRef": "jules/greeting",
+        },
+        "remote": "origin",
+        "files": [],
+        "warnings": [],
+    }
+    git(world.work, "checkout", "-q", "main")
+    again = jules("session", "checkout", "1", "-b", "review/greeting", "--jq", ".createdBranch")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "false\n"  # the branch was there, holding that head
 
 
 def test_checkout_without_a_pull_request_commits_the_patch_on_its_base(world, jules) -> None:
@@ -206,10 +227,15 @@ def test_checkout_without_a_pull_request_commits_the_patch_on_its_base(world, ju
 
 def test_checkout_fetches_a_base_commit_the_checkout_lacks(world, jules) -> None:
     assert subprocess.run(["git", "cat-file", "-e", world.later], cwd=world.work).returncode
-    result = jules("session", "checkout", "3", "-b", "on-later")
+    result = jules("session", "checkout", "3", "-b", "on-later", "--json")
     assert result.returncode == 0, result.stderr
     assert git(world.work, "rev-parse", "HEAD^") == world.later
     assert git(world.work, "show", "HEAD:later.txt") == "later, patched"
+    shown = json.loads(result.stdout)
+    assert shown["branch"] == "on-later" and shown["createdBranch"] is True
+    assert shown["commit"] == git(world.work, "rev-parse", "HEAD")
+    assert shown["pullRequest"] is None and shown["worktree"] is None
+    assert shown["files"] == [{"path": "later.txt", "status": "modified", "added": 1, "removed": 1}]
 
 
 def test_checkout_failures_change_nothing(world, jules) -> None:
@@ -287,10 +313,28 @@ def test_apply_worktree_commits_in_a_new_worktree_and_leaves_the_checkout(world,
 def test_apply_worktree_into_an_empty_folder_and_with_a_fetched_base(world, jules) -> None:
     target = world.work.parent / "empty"
     target.mkdir()
-    result = jules("session", "apply", "3", "--worktree", str(target))
+    result = jules("session", "apply", "3", "--worktree", str(target), "--json")
     assert result.returncode == 0, result.stderr
     assert git(target, "rev-parse", "HEAD^") == world.later
     assert (target / "later.txt").read_text() == "later, patched\n"
+    shown = json.loads(result.stdout)
+    assert shown["worktree"] == str(target.resolve()) and shown["session"] == "3"
+    assert shown["commit"] == git(target, "rev-parse", "HEAD")
+    assert shown["branch"] == git(target, "symbolic-ref", "--short", "HEAD")
+    assert [f["path"] for f in shown["files"]] == ["later.txt"]
+
+
+def test_apply_json_says_what_it_did_here(world, jules) -> None:
+    result = jules("session", "apply", "2", "--auto-branch", "--commit", "--json")
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["branch"] == git(world.work, "symbolic-ref", "--short", "HEAD")
+    assert shown["createdBranch"] is True and shown["worktree"] is None
+    assert shown["commit"] == git(world.work, "rev-parse", "HEAD")
+    assert sorted((f["path"], f["status"]) for f in shown["files"]) == [
+        ("hello.py", "modified"),
+        ("tests/test_hello.py", "added"),
+    ]
 
 
 def test_apply_worktree_refuses_a_non_empty_folder_before_any_request(world, jules, server):

@@ -1308,6 +1308,19 @@ TREE = {
                             },
                         },
                         {
+                            "name": "json_output",
+                            "opts": ["--json"],
+                            "flag": True,
+                            "help": "Print the API's JSON objects unchanged.",
+                            "label": "--json",
+                        },
+                        {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
+                        },
+                        {
                             "name": "help",
                             "opts": ["-h", "--help"],
                             "flag": True,
@@ -1349,6 +1362,19 @@ TREE = {
                             "opts": ["--activity"],
                             "help": "Use this activity's change set instead of the session's.",
                             "label": "--activity ID",
+                        },
+                        {
+                            "name": "json_output",
+                            "opts": ["--json"],
+                            "flag": True,
+                            "help": "Print the API's JSON objects unchanged.",
+                            "label": "--json",
+                        },
+                        {
+                            "name": "jq",
+                            "opts": ["--jq"],
+                            "help": "Filter the JSON output through the jq expression EXPR (implies --json); strings print raw. A list gives EXPR the whole array; --jsonl and streams, each object in turn.",
+                            "label": "--jq EXPR",
                         },
                         {
                             "name": "help",

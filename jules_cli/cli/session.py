@@ -814,6 +814,8 @@ def apply(
             "patch's base commit; this checkout is not touched.",
         ),
     ] = None,
+    json_output: JsonOption = False,
+    jq: JqOption = None,
 ) -> None:
     """Apply the session's patch to the git checkout here, safely: checked first, never
     half-applied, optionally on a new branch and committed (or in a new worktree)."""
@@ -829,7 +831,7 @@ def apply(
     from jules_cli.render.artifacts import print_applied
 
     appctx = app_context(ctx)
-    out = appctx.output()
+    out = appctx.output(json_mode=json_output)
     if branch and auto_branch:
         raise UsageError("give either --branch NAME or --auto-branch, not both")
     if worktree is not None:
@@ -858,7 +860,7 @@ def apply(
             commit=commit,
             commit_message=message or commit_message_for(patch, session),
         )
-        print_applied(out, result, patch.origin)
+        print_applied(out, result, patch.origin, session_id)
         section.forget()
 
 
@@ -900,7 +902,7 @@ def _apply_in_worktree(
             repo=session_repo(session),
             starting_branch=_starting_branch(session),
         )
-        print_checked_out(appctx.out, result, patch.origin)
+        print_checked_out(appctx.out, result, patch.origin, session_id)
         section.forget()
 
 
@@ -933,6 +935,8 @@ def checkout(
         ),
     ] = None,
     activity: ActivityOption = None,
+    json_output: JsonOption = False,
+    jq: JqOption = None,
 ) -> None:
     """Put the session's work on a branch here, like `gh pr checkout`: its pull request's
     head when it has one (fetched from the remote), else a new branch at the patch's base
@@ -951,7 +955,7 @@ def checkout(
     from jules_cli.render.artifacts import print_checked_out
 
     appctx = app_context(ctx)
-    out = appctx.output()
+    out = appctx.output(json_mode=json_output)
     root = worktree_root(Path.cwd())  # before any request: no git, not a checkout
     if branch is not None:
         check_checkout_target(root, branch)
@@ -966,7 +970,7 @@ def checkout(
             result = checkout_pull_request(
                 root, pull, name, session_repo_name=session_repo(session)
             )
-            print_checked_out(out, result, f"pull request #{pull.number}")
+            print_checked_out(out, result, f"pull request #{pull.number}", session_id)
             section.forget()
         return
     from jules_cli.artifacts import select_patch
@@ -981,7 +985,7 @@ def checkout(
             repo=session_repo(session),
             starting_branch=_starting_branch(session),
         )
-        print_checked_out(out, result, patch.origin)
+        print_checked_out(out, result, patch.origin, session_id)
         section.forget()
 
 

@@ -54,10 +54,65 @@ def print_artifacts(out: Output, refs: Iterable[Any]) -> int:
     return out.table(ARTIFACT_COLUMNS, rows, empty="No artifacts.")
 
 
-def print_applied(out: Output, result: Any, origin: str) -> None:
-    """The files `session apply` changed (stdout), and what it did (stderr)."""
+def _files_json(files: Iterable[Any]) -> list[dict[str, Any]]:
+    shown = []
+    for stat in files:
+        entry: dict[str, Any] = {
+            "path": stat.path,
+            "status": stat.status,
+            "added": stat.added,
+            "removed": stat.removed,
+        }
+        if stat.old_path is not None:
+            entry["oldPath"] = stat.old_path
+        shown.append(entry)
+    return shown
+
+
+def applied_json(session_id: str, result: Any) -> dict[str, Any]:
+    """`session apply --json`: what it did to the checkout here (no API object says it).
+    `commit` is null without --commit; `branch` null on a detached HEAD."""
+    return {
+        "session": session_id,
+        "branch": result.branch,
+        "createdBranch": result.created_branch,
+        "commit": result.commit_sha or None,
+        "worktree": None,
+        "pullRequest": None,
+        "remote": None,
+        "files": _files_json(result.files_changed),
+        "warnings": list(result.warnings),
+    }
+
+
+def checked_out_json(session_id: str, result: Any) -> dict[str, Any]:
+    """`session checkout --json` and `apply --worktree --json`, in the shape of
+    applied_json: the branch and commit now checked out (or in the new worktree), the
+    pull request fetched (with the remote it came from), the files the patch changed."""
+    pull = result.pull_request
+    return {
+        "session": session_id,
+        "branch": result.branch,
+        "createdBranch": not result.reused_branch,
+        "commit": result.commit_sha,
+        "worktree": str(result.worktree.resolve()) if result.worktree is not None else None,
+        "pullRequest": None
+        if pull is None
+        else {"number": pull.number, "url": pull.url, "repo": pull.repo, "headRef": pull.head_ref},
+        "remote": result.remote,
+        "files": _files_json(result.files_changed),
+        "warnings": list(result.warnings),
+    }
+
+
+def print_applied(out: Output, result: Any, origin: str, session_id: str = "") -> None:
+    """The files `session apply` changed (stdout), and what it did (stderr); with --json
+    the one object of applied_json (warnings still on stderr)."""
     for warning in result.warnings:
         out.warn(safe_text(warning))
+    if out.json_mode:
+        out.json(applied_json(session_id, result))
+        return
     out.table(
         [
             Column("STATUS", no_wrap=True),
@@ -75,11 +130,15 @@ def print_applied(out: Output, result: Any, origin: str) -> None:
     out.success(safe_text(what + "."))
 
 
-def print_checked_out(out: Output, result: Any, origin: str) -> None:
+def print_checked_out(out: Output, result: Any, origin: str, session_id: str = "") -> None:
     """What `session checkout` and `apply --worktree` did: the files the patch changed
-    (stdout, as `apply` prints them), and the branch, commit and folder (stderr)."""
+    (stdout, as `apply` prints them), and the branch, commit and folder (stderr); with
+    --json the one object of checked_out_json."""
     for warning in result.warnings:
         out.warn(safe_text(warning))
+    if out.json_mode:
+        out.json(checked_out_json(session_id, result))
+        return
     if result.files_changed:
         out.table(
             [
