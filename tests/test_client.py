@@ -639,3 +639,33 @@ def test_an_echoed_key_is_redacted_from_the_error():
     with pytest.raises(Unavailable) as info:
         client.get_session("1")
     assert "secret-key-123456" not in str(info.value) and "***" in str(info.value)
+
+
+def test_a_time_limit_holds_only_for_the_thread_that_set_it():
+    """The MCP server runs its tools in threads over one client: one wait's time limit
+    must neither cut a call of another thread short nor be undone when that one ends."""
+    import threading
+
+    client, recorder, sleeps = make_client(
+        lambda request: httpx.Response(503, json=envelope(503, "UNAVAILABLE"))
+    )
+    inside, release = threading.Event(), threading.Event()
+
+    def limited() -> None:
+        with client.time_limit(0.1):  # shorter than any retry pause
+            inside.set()
+            release.wait(5)
+
+    other = threading.Thread(target=limited)
+    other.start()
+    try:
+        assert inside.wait(5)
+        with pytest.raises(Unavailable):
+            client.get_session("1")
+        assert len(recorder.requests) == 5  # every retry, as if no limit were set anywhere
+        with client.time_limit(0.1), pytest.raises(Unavailable):
+            client.get_session("1")
+        assert len(recorder.requests) == 6  # here the limit holds: no pause of 0.5 s
+    finally:
+        release.set()
+        other.join()

@@ -19,6 +19,7 @@ import os
 import platform
 import random
 import re
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -529,7 +530,10 @@ class JulesClient:
         self._clock = clock
         self._monotonic = monotonic
         self._progress = progress
-        self._deadline: float | None = None  # set by time_limit()
+        # time_limit()'s deadline, one per thread: the MCP server runs its tools in
+        # worker threads over this one client, and one wait's limit must neither cut
+        # another call short nor be undone by it.
+        self._limits = threading.local()
         plain_http = urlsplit(self.base_url).scheme == "http"  # check_api_url: loopback only
         try:
             self._http = httpx.Client(
@@ -574,6 +578,14 @@ class JulesClient:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
+
+    @property
+    def _deadline(self) -> float | None:
+        return getattr(self._limits, "deadline", None)
+
+    @_deadline.setter
+    def _deadline(self, value: float | None) -> None:
+        self._limits.deadline = value
 
     def _log(self, line: str) -> None:
         if self._trace is not None:
