@@ -62,3 +62,40 @@ def format_time(stamp: float) -> str:
     except (OverflowError, ValueError, OSError):
         moment = _LATEST if stamp > 0 else _EARLIEST
     return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.%fZ")
+
+
+# The API's own form of a time: UTC, `T` and `Z`, 0-9 fractional digits.
+_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z", re.ASCII)
+
+
+def since_time(text: str | None, name: str = "--since") -> str | None:
+    """An RFC 3339 time, or a duration such as 10m meaning that long ago, as the one
+    form the API's filter surely reads: UTC, `T` and `Z`, no spaces (the user may write
+    `2026-01-17 09:00:00+02:00` or a leap second; the server is sent neither).
+
+    `name` is how the caller calls it in an error: `--since` for the command line,
+    `since` for the MCP tool list_activities."""
+    if text is None:
+        return None
+    from jules_cli.errors import UsageError
+    from jules_cli.follow import format_timestamp, parse_duration, timestamp_ns
+
+    valid = parse_time(text) is not None
+    if valid and _CANONICAL.fullmatch(text) and int(text[17:19]) < 60:
+        return text  # already the API's own form (a createTime copied from its output)
+    if valid:
+        nanoseconds = timestamp_ns(text)
+        if nanoseconds is not None:
+            seconds, fraction = divmod(nanoseconds, 1_000_000_000)
+            if fraction % 1000:  # finer than microseconds: keep every digit given
+                return format_timestamp(seconds * 1_000_000_000)[:-8] + f".{fraction:09d}Z"
+            return format_timestamp(nanoseconds)
+    import time
+
+    try:
+        return format_time(time.time() - parse_duration(text))
+    except UsageError as exc:
+        raise UsageError(
+            f"{name} takes an RFC 3339 time or a duration, not {text!r}",
+            "e.g. 2026-01-17T00:03:53Z or 15m",
+        ) from exc

@@ -4,7 +4,6 @@
 # command's signature at each start, and string annotations cost a compile() each there
 # (some 15 ms per run for these modules); real ones cost nothing (Python >= 3.10 has `X | Y`).
 
-import re
 from typing import Annotated
 
 import typer
@@ -33,40 +32,6 @@ app = typer.Typer(
         ("Follow it live until it is done", "jules activities tail 1234"),
     ),
 )
-
-
-_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z", re.ASCII)
-
-
-def since_time(text: str | None) -> str | None:
-    """An RFC 3339 time, or a duration such as 10m meaning that long ago, as the one
-    form the API's filter surely reads: UTC, `T` and `Z`, no spaces (the user may write
-    `2026-01-17 09:00:00+02:00` or a leap second; the server is sent neither)."""
-    if text is None:
-        return None
-    from jules_cli.errors import UsageError
-    from jules_cli.follow import format_timestamp, parse_duration, timestamp_ns
-    from jules_cli.times import format_time, parse_time
-
-    valid = parse_time(text) is not None
-    if valid and _CANONICAL.fullmatch(text) and int(text[17:19]) < 60:
-        return text  # already the API's own form (a createTime copied from its output)
-    if valid:
-        nanoseconds = timestamp_ns(text)
-        if nanoseconds is not None:
-            seconds, fraction = divmod(nanoseconds, 1_000_000_000)
-            if fraction % 1000:  # finer than microseconds: keep every digit given
-                return format_timestamp(seconds * 1_000_000_000)[:-8] + f".{fraction:09d}Z"
-            return format_timestamp(nanoseconds)
-    import time
-
-    try:
-        return format_time(time.time() - parse_duration(text))
-    except UsageError as exc:
-        raise UsageError(
-            f"--since takes an RFC 3339 time or a duration, not {text!r}",
-            "e.g. 2026-01-17T00:03:53Z or 15m",
-        ) from exc
 
 
 @app.command(
@@ -105,6 +70,8 @@ def list_activities(
 
     appctx = app_context(ctx)
     out = appctx.list_output(json_mode=json_output, json_lines=jsonl, quiet=quiet)
+    from jules_cli.times import since_time
+
     activities = appctx.client().list_activities(session_id, since=since_time(since), limit=limit)
     out.items(out.paged(activities), print_activities, json_lines=jsonl)
 
