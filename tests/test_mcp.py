@@ -39,10 +39,14 @@ READ_ONLY_TOOLS = {"list_sources", "list_sessions", "get_session", "wait_for_ses
                    "list_activities", "get_diff"}
 
 
-def serve(*args: str, env: dict[str, str] | None = None):
-    """Run `jules [args] mcp serve` and hand a connected ClientSession to `body`."""
+def serve(*args: str, env: dict[str, str] | None = None, errlog: str = os.devnull):
+    """Run `jules [args] mcp serve` and hand a connected ClientSession to `body`
+    (the server's stderr goes to `errlog`)."""
     command = jules_command()
-    base = {name: os.environ[name] for name in ("JULES_CONFIG_DIR", "PATH") if name in os.environ}
+    # JULES_POLL_SCALE (conftest.py): the server's waits poll at the tests' pace, as the
+    # CLI's followers do against an emulator.
+    passed = ("JULES_CONFIG_DIR", "PATH", "JULES_POLL_SCALE")
+    base = {name: os.environ[name] for name in passed if name in os.environ}
 
     def run(body: Callable[[ClientSession], Awaitable[Any]], *serve_args: str) -> Any:
         async def main() -> Any:
@@ -51,9 +55,9 @@ def serve(*args: str, env: dict[str, str] | None = None):
                 args=[*command[1:], *args, "mcp", "serve", *serve_args],
                 env={**base, **(env or {})},
             )
-            with open(os.devnull, "w") as errlog:
+            with open(errlog, "a") as stderr:
                 async with (
-                    stdio_client(params, errlog=errlog) as (read, write),
+                    stdio_client(params, errlog=stderr) as (read, write),
                     ClientSession(read, write) as session,
                 ):
                     await session.initialize()
@@ -73,12 +77,46 @@ def text_of(result) -> str:
     return "".join(block.text for block in result.content if block.type == "text")
 
 
-def test_the_tools_and_the_read_only_set(in_process):
-    async def names(session: ClientSession) -> set[str]:
-        return {tool.name for tool in (await session.list_tools()).tools}
+# CLI.md: every tool's arguments, `?` marking the optional ones.
+CONTRACT_ARGUMENTS = {
+    "list_sources": "filter?",
+    "list_sessions": "state? repo? limit?",
+    "get_session": "session",
+    "create_session": "prompt repo? branch? title? require_approval? auto_pr? no_repo?",
+    "approve_plan": "session",
+    "send_message": "session message wait_reply?",
+    "wait_for_session": "session until? timeout_seconds?",
+    "list_activities": "session since?",
+    "get_diff": "session",
+    "archive_session": "session",
+}
 
-    assert in_process(names) == ALL_TOOLS
-    assert in_process(names, "--read-only") == READ_ONLY_TOOLS
+
+def test_the_tools_their_arguments_and_the_read_only_set(in_process):
+    async def listing(session: ClientSession):
+        return (await session.list_tools()).tools
+
+    async def read_only(session: ClientSession):
+        refused = await session.call_tool(
+            "create_session", {"prompt": "x", "repo": "jules-demo/hello-world"}
+        )
+        return {tool.name for tool in (await session.list_tools()).tools}, refused
+
+    tools = in_process(listing)
+    assert {tool.name for tool in tools} == ALL_TOOLS
+    for tool in tools:
+        words = CONTRACT_ARGUMENTS[tool.name].split()
+        schema = tool.input_schema
+        assert set(schema["properties"]) == {word.rstrip("?") for word in words}, tool.name
+        assert set(schema.get("required", [])) == {w for w in words if not w.endswith("?")}
+        assert tool.annotations.read_only_hint is (tool.name in READ_ONLY_TOOLS), tool.name
+    served, refused = in_process(read_only, "--read-only")
+    assert served == READ_ONLY_TOOLS
+    assert refused.is_error
+    assert text_of(refused) == (
+        "Error: create_session is not served: this server is read-only (--read-only) - "
+        "restart it without --read-only to let the agent change sessions"
+    )
 
 
 def test_every_tool_on_a_session_from_start_to_end(in_process):
@@ -120,6 +158,11 @@ def test_every_tool_on_a_session_from_start_to_end(in_process):
         seen["done"] = done.structured_content
         seen["diff"] = text_of(await call("get_diff", session=sid))
         seen["activities"] = (await call("list_activities", session=sid)).structured_content
+        last = seen["activities"]["activities"][-1]["createTime"]
+        seen["recent"] = (await call("list_activities", session=sid, since="1h")).structured_content
+        seen["after_last"] = (
+            await call("list_activities", session=sid, since=last)
+        ).structured_content
         replied = await call("send_message", session=sid, message="Thanks! [ask]", wait_reply=True)
         seen["replied"] = replied.structured_content
         listed = await call("list_sessions", repo="jules-demo/hello-world", limit=5)
@@ -154,6 +197,9 @@ def test_every_tool_on_a_session_from_start_to_end(in_process):
                  k in a for k in ("planGenerated", "planApproved", "sessionCompleted"))]
     assert kinds[0] == "planGenerated" and "planApproved" in kinds and kinds[-1] == (
         "sessionCompleted")
+    # `since` takes a duration (that long ago) or a time, as `activities list --since`.
+    assert seen["recent"] == seen["activities"]
+    assert seen["after_last"] == {"activities": []}
     assert "agentMessaged" in seen["replied"]["reply"]
     assert seen["replied"]["session"]["id"] == created["id"]
     assert [s["id"] for s in seen["listed"]["sessions"]] == [created["id"]]
@@ -170,9 +216,14 @@ def test_a_failing_call_is_a_tool_error_with_the_commands_one_line(in_process, r
             await session.call_tool("get_session", {"session": "../etc"}),
             await session.call_tool("create_session", {"prompt": "Fix it"}),
             await session.call_tool("wait_for_session", {"session": "1", "until": "soon"}),
+            await session.call_tool("get_session", {}),
+            await session.call_tool("list_sessions", {"limit": "many"}),
+            await session.call_tool("list_activities", {"session": "1", "since": "yesterday"}),
+            await session.call_tool("delete_session", {"session": "1"}),
         ]
 
-    missing, malformed, no_repo, bad_until = in_process(body)
+    (missing, malformed, no_repo, bad_until, no_session, bad_limit, bad_since,
+     unknown) = in_process(body)  # fmt: skip
     cli = run_jules("--emulator", "session", "show", "4242424242")
     assert cli.returncode == 3
     cli_error = [line for line in cli.stderr.splitlines() if line.startswith("Error: ")]
@@ -182,13 +233,35 @@ def test_a_failing_call_is_a_tool_error_with_the_commands_one_line(in_process, r
     assert text_of(no_repo) == (
         "Error: no repository given - give repo OWNER/REPO, or no_repo for a session without one"
     )
-    assert bad_until.is_error and text_of(bad_until).startswith("Error: ")
-    for result in (missing, malformed, no_repo, bad_until):
-        assert "\n" not in text_of(result)
+    assert bad_until.is_error and text_of(bad_until).startswith("Error: unknown wait condition")
+    # Arguments that do not fit the schema: one line naming the argument, as the CLI
+    # names a bad option (not the SDK's pydantic report over several lines).
+    assert text_of(no_session) == (
+        "Error: invalid arguments to get_session: session: Field required - see the tool's "
+        "input schema"
+    )
+    assert text_of(bad_limit).startswith("Error: invalid arguments to list_sessions: limit: ")
+    assert text_of(bad_since) == (
+        "Error: since takes an RFC 3339 time or a duration, not 'yesterday' - "
+        "e.g. 2026-01-17T00:03:53Z or 15m"
+    )
+    assert text_of(unknown) == (
+        "Error: unknown tool 'delete_session' - list the tools with tools/list"
+    )
+    results = (missing, malformed, no_repo, bad_until, no_session, bad_limit, bad_since, unknown)
+    for result in results:
+        assert result.is_error and "\n" not in text_of(result)
 
 
-def test_a_wait_that_times_out_is_bounded_by_its_timeout(in_process):
+def test_a_wait_that_times_out_is_bounded_by_its_timeout_and_one_that_fails(in_process):
     async def body(session: ClientSession):
+        failing = await session.call_tool(
+            "create_session", {"prompt": "Break it [fail:no tests]", "no_repo": True}
+        )
+        failed = await session.call_tool(
+            "wait_for_session", {"session": failing.structured_content["id"],
+                                 "timeout_seconds": 30}
+        )  # fmt: skip
         created = await session.call_tool(
             "create_session", {"prompt": "Never ends [stall]", "no_repo": True}
         )
@@ -197,42 +270,103 @@ def test_a_wait_that_times_out_is_bounded_by_its_timeout(in_process):
             "wait_for_session", {"session": created.structured_content["id"],
                                  "timeout_seconds": 1.5}
         )
-        return waited, time.monotonic() - started
+        return failed, waited, time.monotonic() - started
 
-    waited, elapsed = in_process(body)
+    failed, waited, elapsed = in_process(body)
+    assert not failed.is_error  # the wait worked; its outcome says how the session ended
+    assert failed.structured_content["outcome"] == "failed"
+    assert failed.structured_content["session"]["state"] == "FAILED"
     assert not waited.is_error
     assert waited.structured_content["outcome"] == "timeout"
     assert waited.structured_content["session"]["state"] in ("QUEUED", "PLANNING", "IN_PROGRESS")
     assert 1.4 <= elapsed < 8
 
 
-def test_read_only_refuses_the_tools_that_change_things(in_process):
-    async def body(session: ClientSession):
-        return await session.call_tool(
-            "create_session", {"prompt": "x", "repo": "jules-demo/hello-world"}
-        )
-
-    result = in_process(body, "--read-only")
-    assert result.is_error
-
-
 def test_against_a_server_the_key_is_sent_and_never_written(emulator_server):
+    """...and the results are the API's objects unchanged; a wait is bounded by its
+    timeout even when the service fails (the client's retries and their pauses, 7.5 s
+    for one request here, are cut at the timeout as `session wait --timeout` cuts them)."""
     key = emulator_server.env["JULES_API_KEY"]
     run = serve(env=emulator_server.env)
+    sid = emulator_server.emulator.create_session({"prompt": "Hold [stall:queued]"})["id"]
 
     async def body(session: ClientSession):
         listed = await session.call_tool("list_sources", {})
+        got = await session.call_tool("get_session", {"session": sid})
         failing = await session.call_tool("get_session", {"session": "999"})
-        return listed, failing
+        emulator_server.fault(status=503, times=None, method="GET", path=f"sessions/{sid}")
+        started = time.monotonic()
+        outage = await session.call_tool("wait_for_session",
+                                         {"session": sid, "timeout_seconds": 1})  # fmt: skip
+        return listed, got, failing, outage, time.monotonic() - started
 
-    listed, failing = run(body)
+    listed, got, failing, outage, elapsed = run(body)
     assert not listed.is_error
     served = emulator_server.emulator.list_sources()["sources"]
     assert listed.structured_content == {"sources": served}
     assert json.loads(text_of(listed)) == {"sources": served}
+    assert got.structured_content == emulator_server.emulator.get_session(sid)
     assert failing.is_error and key not in text_of(failing)
+    assert outage.is_error and text_of(outage).startswith(f"Error: sessions/{sid}: ")
+    assert "503" in text_of(outage) and elapsed < 5
     requests = emulator_server.requests()
     assert requests and all(r["apiKey"] == key for r in requests)
+
+
+def test_the_key_from_the_profile_and_one_quota_for_every_reply_it_waits_for(
+    tmp_path, run_jules, emulator_server_factory
+):
+    """With no JULES_API_KEY the profile's key is used (`--profile` as everywhere), and
+    the replies it waits for at once share one ListActivities quota (CLI.md: 30 a minute,
+    12 in any 20 s, per follower whatever it follows), here at JULES_POLL_SCALE=0.05: each
+    follower alone would poll about every 0.1 s, as the sessions keep bringing activities;
+    together they are held to 0.105 s apart. Only upper bounds: a slow machine cannot
+    make it fail."""
+    from jules_cli.follow import timestamp_ns
+    from tests.test_pacing import most_in_any
+
+    key = "profile-key-6c1f0e"
+    server = emulator_server_factory(api_key=key)
+    login = run_jules("--profile", "work", "auth", "login", "--with-key", "--no-verify",
+                      input=key + "\n", env={"JULES_API_URL": server.url})  # fmt: skip
+    assert login.returncode == 0, login.stderr
+    sids = [server.emulator.create_session({"prompt": "Busy [many:1000]"})["id"]
+            for _ in range(3)]  # fmt: skip
+    scale = 0.05
+    errlog = tmp_path / "stderr.txt"
+    run = serve("--profile", "work", errlog=str(errlog),
+                env={"JULES_API_URL": server.url, "JULES_POLL_SCALE": str(scale)})  # fmt: skip
+
+    async def body(session: ClientSession):
+        results: list[Any] = []
+
+        async def reply(sid: str) -> None:
+            # [slow:100]: the emulator answers after 300 simulated seconds, 1.5 s here.
+            results.append(await session.call_tool(
+                "send_message",
+                {"session": sid, "message": "Also log it [slow:100]", "wait_reply": True},
+            ))  # fmt: skip
+
+        started = time.monotonic()
+        async with anyio.create_task_group() as group:
+            for sid in sids:
+                group.start_soon(reply, sid)
+        return results, started, time.monotonic()
+
+    results, started, ended = run(body)
+    for result in results:
+        assert not result.is_error, text_of(result)
+        assert "Also log it" not in json.dumps(result.structured_content["reply"])
+        assert "agentMessaged" in result.structured_content["reply"]
+    requests = server.requests()
+    assert requests and all(r["apiKey"] == key for r in requests)
+    assert key not in errlog.read_text()
+    lists = [r for r in requests if r["path"].endswith("/activities")]
+    assert {r["path"].split("/")[3] for r in lists} == set(sids)  # every one was followed
+    spacing = 2.1 * scale
+    assert len(lists) <= (ended - started) / spacing + 1
+    times = [timestamp_ns(r["time"]) / 1e9 for r in lists]
+    assert most_in_any(times, 20 * scale) <= 12
 
 
 def test_without_a_key_it_says_so_and_exits_4_without_asking(tmp_path):

@@ -58,4 +58,6 @@ def serve(
 
     appctx = app_context(ctx)
     appctx.no_input = True  # stdin carries the protocol: nothing may ever read it
-    serve_stdio(appctx.client(), appctx.setting, read_only=read_only)
+    serve_stdio(
+        appctx.client(), appctx.setting, read_only=read_only, poll_scale=appctx.poll_scale
+    )

@@ -21,11 +21,14 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import ValidationError
 
 from jules_cli import __version__
 from jules_cli.api import names
-from jules_cli.errors import JulesError
+from jules_cli.errors import JulesError, redact
 from jules_cli.render.output import safe_text
 
 if TYPE_CHECKING:
@@ -39,7 +42,9 @@ list_activities, wait_for_session), approve its plan (approve_plan), answer its 
 daily tasks: never create one without being asked to. Session arguments accept an id,
 sessions/ID or the session's web URL."""
 
-# wait_for_session's `until`, as `jules session wait --until` takes it.
+# wait_for_session's outcome: the exit code `jules session wait` would give, by name
+# (0 completed, also when the state asked for in `until` was reached; 8 failed;
+# 9 waiting, the session needs the user; 10 timeout).
 OUTCOMES = {
     "reached": "completed",
     "completed": "completed",
@@ -49,14 +54,69 @@ OUTCOMES = {
 }
 DEFAULT_WAIT_SECONDS = 600.0
 MAX_WAIT_SECONDS = 6 * 3600.0
+# A wait's requests, retries and pauses end this long after its timeout at the latest:
+# time for the last look at the session (as `jules session wait --timeout` allows).
+FINAL_LOOK_SECONDS = 1.0
+
+CHANGING_TOOLS = ("create_session", "approve_plan", "send_message", "archive_session")
+
+
+def error_result(text: str) -> CallToolResult:
+    """A failed call whose text is one `Error: ...` line, as the command prints it:
+    redacted, control characters shown (not obeyed), line breaks folded."""
+    line = " ".join(safe_text(redact(text)).splitlines())
+    return CallToolResult(is_error=True, content=[TextContent(type="text", text=f"Error: {line}")])
 
 
 def tool_error(error: JulesError) -> CallToolResult:
-    """A failed call whose text is exactly the command's one-line error (redacted, control
-    characters shown, not obeyed). Returned rather than raised as ToolError, which the SDK
-    would prefix with "Error executing tool NAME: "."""
-    text = f"Error: {safe_text(str(error))}"
-    return CallToolResult(is_error=True, content=[TextContent(type="text", text=text)])
+    """A JulesError as the command's one-line error. Returned rather than raised as
+    ToolError, which the SDK would prefix with "Error executing tool NAME: "."""
+    return error_result(str(error))
+
+
+def _arguments_error(name: str, error: ValidationError) -> str:
+    """The SDK's pydantic report (several lines, a URL) as one line naming each argument
+    and what is wrong with it, never the value given."""
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ())) or "arguments"
+        problems.append(f"{where}: {item.get('msg', 'invalid')}")
+    return f"invalid arguments to {name}: {'; '.join(problems)} - see the tool's input schema"
+
+
+class JulesMCPServer(MCPServer):
+    """MCPServer whose every failed call is one `Error: ...` line, like the command's:
+    also an unknown tool, arguments that do not fit the schema, and a bug (the SDK would
+    give a pydantic report over several lines, or no reason at all)."""
+
+    def __init__(self, *args: Any, read_only: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_only = read_only
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except MCPError:
+            raise  # a protocol error, answered as such
+        except ToolError as error:
+            cause = error.__cause__
+            if isinstance(cause, ValidationError):
+                return error_result(_arguments_error(name, cause))
+            if isinstance(cause, JulesError):
+                return tool_error(cause)
+            if cause is None and self._tool_manager.get_tool(name) is None:
+                if self.read_only and name in CHANGING_TOOLS:
+                    return error_result(
+                        f"{name} is not served: this server is read-only (--read-only) "
+                        "- restart it without --read-only to let the agent change sessions"
+                    )
+                return error_result(f"unknown tool {name!r} - list the tools with tools/list")
+            if cause is not None:
+                return error_result(
+                    f"unexpected {type(cause).__name__}: {cause} - report it, with the "
+                    "server's --debug output"
+                )
+            return error_result(str(error))
 
 
 def _reported(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,9 +136,22 @@ class Tools:
     """The tools, over one client. `settings(name)` reads the active profile's defaults
     (repo, branch, require-approval, auto-pr), as `session new` does."""
 
-    def __init__(self, client: JulesClient, settings: Callable[[str], Any]) -> None:
+    def __init__(
+        self, client: JulesClient, settings: Callable[[str], Any], poll_scale: float = 1.0
+    ) -> None:
         self.client = client
         self.settings = settings
+        self.poll_scale = poll_scale  # JULES_POLL_SCALE (emulators only), as the CLI's
+
+    def _pacing(self) -> dict[str, Any]:
+        """The process's one ListActivities pacer, shared by every wait and reply this
+        server follows at once (CLI.md: 30 a minute, 12 in any 20 s, per follower), and
+        the CLI followers' pauses between polls."""
+        from jules_cli.follow import Backoff
+        from jules_cli.pacing import shared
+
+        scale = self.poll_scale
+        return {"pacer": shared(scale), "backoff": Backoff.scaled(None, scale)}
 
     # -- reading -------------------------------------------------------------------------
 
@@ -102,8 +175,11 @@ class Tools:
         return self.client.get_session(names.session_id(session))
 
     def list_activities(self, session: str, since: str | None = None) -> dict[str, Any]:
+        from jules_cli.times import since_time
+
         sid = names.session_id(session)
-        return {"activities": list(self.client.list_activities(sid, since=since or None))}
+        after = since_time(since, "since") if since else None  # 10m: that long ago
+        return {"activities": list(self.client.list_activities(sid, since=after))}
 
     def get_diff(self, session: str) -> str:
         from jules_cli.artifacts import select_patch
@@ -120,7 +196,6 @@ class Tools:
         on_state: Callable[[str], None],
     ) -> dict[str, Any]:
         from jules_cli.follow import follow
-        from jules_cli.pacing import shared
 
         sid = names.session_id(session)
         timeout = DEFAULT_WAIT_SECONDS if timeout_seconds is None else float(timeout_seconds)
@@ -128,14 +203,16 @@ class Tools:
             raise JulesError(
                 f"timeout_seconds must be between 0 and {MAX_WAIT_SECONDS:.0f}, not {timeout:g}"
             )
-        result = follow(
-            self.client,
-            sid,
-            condition=until or "done",
-            timeout=timeout,
-            on_state_change=lambda _old, new, _session: on_state(new),
-            pacer=shared(),  # every wait of this server shares one ListActivities quota
-        )
+        # The timeout bounds everything, the client's retries and their pauses included.
+        with self.client.time_limit(timeout + FINAL_LOOK_SECONDS):
+            result = follow(
+                self.client,
+                sid,
+                condition=until or "done",
+                timeout=timeout,
+                on_state_change=lambda _old, new, _session: on_state(new),
+                **self._pacing(),
+            )
         return {"session": result.session, "outcome": OUTCOMES[result.outcome]}
 
     # -- acting --------------------------------------------------------------------------
@@ -178,11 +255,11 @@ class Tools:
             self.client.send_message(sid, message)
             return self.client.get_session(sid)
         from jules_cli.follow import send_and_wait
-        from jules_cli.pacing import shared
 
-        reply, _code = send_and_wait(
-            self.client, sid, message, timeout=DEFAULT_WAIT_SECONDS, pacer=shared()
-        )
+        with self.client.time_limit(DEFAULT_WAIT_SECONDS + FINAL_LOOK_SECONDS):
+            reply, _code = send_and_wait(
+                self.client, sid, message, timeout=DEFAULT_WAIT_SECONDS, **self._pacing()
+            )
         return {"session": self.client.get_session(sid), "reply": reply}
 
     def archive_session(self, session: str) -> dict[str, Any]:
@@ -196,16 +273,21 @@ CHANGES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHi
 
 
 def build_server(
-    client: JulesClient, settings: Callable[[str], Any], *, read_only: bool = False
+    client: JulesClient,
+    settings: Callable[[str], Any],
+    *,
+    read_only: bool = False,
+    poll_scale: float = 1.0,
 ) -> MCPServer:
     """The server with every tool, or with `read_only` only those that change nothing."""
-    tools = Tools(client, settings)
-    server = MCPServer(
+    tools = Tools(client, settings, poll_scale)
+    server = JulesMCPServer(
         "jules",
         title="Jules",
         instructions=INSTRUCTIONS,
         version=__version__,
         log_level="WARNING",
+        read_only=read_only,
     )
 
     def sync_tool(fn: Callable[..., Any], description: str, annotations: ToolAnnotations):
@@ -233,7 +315,8 @@ def build_server(
     @server.tool(
         description="Wait until the session is done (or `until`: done, settled, or a state "
         "name), at most `timeout_seconds` (default 600). Returns the session and its "
-        "outcome: completed, failed, waiting (it needs the user) or timeout.",
+        "outcome: completed (or reached the state asked for), failed, waiting (it needs "
+        "the user: approve the plan or send a message) or timeout.",
         annotations=READ_ONLY,
     )
     @_reported
@@ -272,6 +355,12 @@ def build_server(
     return server
 
 
-def serve(client: JulesClient, settings: Callable[[str], Any], *, read_only: bool) -> None:
+def serve(
+    client: JulesClient,
+    settings: Callable[[str], Any],
+    *,
+    read_only: bool,
+    poll_scale: float = 1.0,
+) -> None:
     """Serve on stdio until the client closes the stream."""
-    build_server(client, settings, read_only=read_only).run("stdio")
+    build_server(client, settings, read_only=read_only, poll_scale=poll_scale).run("stdio")
