@@ -201,7 +201,9 @@ class AppContext:
             source = resolve_key(None)
             state_path = emulator_state_path()
             transport = httpx.WSGITransport(
-                app=PersistentEmulatorApp(state_path, checked_emulator_speed(self.emulator_speed))
+                app=PersistentEmulatorApp(
+                    state_path, checked_emulator_speed(self.emulator_speed), note=_emulator_note
+                )
             )
             # So that nobody mistakes the emulator's answers for the real service's.
             sys.stderr.write(
@@ -229,6 +231,12 @@ class AppContext:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _emulator_note(text: str) -> None:
+    """A note from the in-process emulator (its state file set aside): one line on stderr."""
+    sys.stderr.write(f"note: {text}\n")
+    sys.stderr.flush()
 
 
 def _in_ci() -> bool:

@@ -32,7 +32,9 @@ class PersistentEmulatorApp:
     0600 in a 0700 folder).
 
     `speed` applies to the steps scheduled by this process. A state file that cannot be
-    read as an emulator state is kept aside as `<name>.corrupt` and a fresh one starts.
+    loaded as an emulator state (not UTF-8, not JSON, any field or session entry of the
+    wrong shape: the whole file is checked when it is loaded) is kept aside as
+    `<name>.corrupt` and a fresh one starts; `note` (if given) is told so in one line.
     A state that cannot be saved, or a folder that cannot hold it, is EmulatorStateError.
     """
 
@@ -42,6 +44,7 @@ class PersistentEmulatorApp:
         speed: float = 1.0,
         *,
         clock: Callable[[], float] = time.time,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         if not speed > 0:
             raise ValueError("speed must be above 0")
@@ -49,6 +52,7 @@ class PersistentEmulatorApp:
         self.lock_path = lock_path_of(self.state_path)
         self.speed = float(speed)
         self._clock = clock
+        self._note = note
         self._app = EmulatorApp(Emulator(speed=self.speed, clock=clock), require_key=False)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
@@ -79,20 +83,34 @@ class PersistentEmulatorApp:
         except FileNotFoundError:
             return Emulator(speed=self.speed, clock=self._clock)
         except UnicodeDecodeError:
-            return self._set_aside()
+            return self._set_aside("it is not UTF-8 text")
         except OSError as exc:
             raise _state_error("read", self.state_path, exc) from None
         try:
-            return Emulator.from_dict(json.loads(text), clock=self._clock, speed=self.speed)
-        except Exception:  # noqa: BLE001 - any way a file can be wrong: set it aside
-            # (Invalid JSON, JSON nested too deep, a field of the wrong type or shape.)
-            return self._set_aside()
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return self._set_aside(f"it is not JSON: {exc.msg} at line {exc.lineno}")
+        except RecursionError:
+            return self._set_aside("it is nested too deep")
+        try:
+            return Emulator.from_dict(data, clock=self._clock, speed=self.speed)
+        except RecursionError:
+            return self._set_aside("it is nested too deep")
+        except ValueError as exc:  # what the check of the whole state found (saved.py)
+            return self._set_aside(str(exc))
+        except Exception as exc:  # noqa: BLE001 - whatever else is wrong: never a 500
+            return self._set_aside(f"it cannot be loaded ({type(exc).__name__})")
 
-    def _set_aside(self) -> Emulator:
-        with contextlib.suppress(OSError):
-            os.replace(
-                self.state_path, self.state_path.with_name(self.state_path.name + ".corrupt")
-            )
+    def _set_aside(self, reason: str) -> Emulator:
+        aside = self.state_path.with_name(self.state_path.name + ".corrupt")
+        try:
+            os.replace(self.state_path, aside)
+            outcome = f"kept it as {aside.name} and started a fresh emulator"
+        except OSError as exc:
+            why = exc.strerror or exc
+            outcome = f"started a fresh emulator (could not keep it as {aside.name}: {why})"
+        if self._note is not None:
+            self._note(f"the emulator's state {self.state_path} is unusable ({reason}); {outcome}")
         return Emulator(speed=self.speed, clock=self._clock)
 
     def _save(self, emulator: Emulator) -> None:

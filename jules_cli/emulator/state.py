@@ -1200,31 +1200,55 @@ class Emulator:
         scheduled from now on; steps already scheduled keep their times."""
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise ValueError("not a saved jules emulator state")
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"unsupported emulator state version {data.get('version')!r}")
+        version = data.get("version")
+        if version != STATE_VERSION:
+            # Only a number is quoted: the file may hold anything there.
+            named = f" {version}" if type(version) is int else ""
+            raise ValueError(f"unsupported emulator state version{named}")
+        # The whole state is checked now, every session entry included, although sessions
+        # are restored only when first used: a bad entry found later would be a 500 in
+        # the middle of some request (saved.py says what is checked, and how fast).
+        from jules_cli.emulator.saved import check_state
+
+        check_state(data)
+        sources = data.get("sources") or []
+        for index, source in enumerate(sources):
+            try:
+                canonical = normalize_source(source)
+            except ValueError as exc:
+                raise ValueError(f"sources[{index}]: {exc}") from None
+            if canonical != source:  # saved as the emulator keeps sources, or not at all
+                raise ValueError(f"sources[{index}]: not a Source as the emulator saves it")
         emulator = cls(
             speed=speed or data.get("speed") or 1.0,
             clock=clock,
             api_key=api_key if api_key is not None else data.get("apiKey"),
             activities_404_seconds=data.get("activities404Seconds", 2.0),
         )
-        emulator._seed = data.get("seed")
-        emulator._offset_ns = int(data.get("offsetNs", 0))
-        emulator._seq = int(data.get("seq", 0))
+        seed = data.get("seed")
+        if seed:
+            try:
+                cls(seed=seed, clock=clock)  # a reset replays it: it must load
+            except ValueError as exc:
+                raise ValueError(f"seed: {exc}") from None
+        emulator._seed = seed
+        emulator._offset_ns = data.get("offsetNs", 0)
+        emulator._seq = data.get("seq", 0)
         emulator._pull_numbers = dict(data.get("pullNumbers") or {})
-        emulator._sources = list(data.get("sources") or [])
+        emulator._sources = list(sources)
         emulator._clear_sessions()
         raws = data.get("sessions") or []
-        if not all(isinstance(raw, dict) for raw in raws):
-            raise ValueError("saved sessions must be objects")
         # Kept raw (see _clear_sessions); the indexes need only these few fields.
-        emulator._sessions = {str(raw["id"]): raw for raw in raws}
-        if len(emulator._sessions) != len(raws):
-            raise ValueError("duplicate session ids in the saved state")
+        emulator._sessions = {raw["id"]: raw for raw in raws}
         keys: dict[bool, list[tuple[int, int, str]]] = {False: [], True: []}
+        add_plain = keys[False].append
+        required = len(_RECORD_REQUIRED)
         for raw in raws:
-            key = (int(raw["create_ns"]), int(raw["seq"]), str(raw["id"]))
-            keys[bool(raw.get("archived"))].append(key)
+            key = (raw["create_ns"], raw["seq"], raw["id"])
+            if len(raw) == required:  # nothing but the required fields: the common case
+                add_plain(key)
+                continue
+            keys[raw.get("archived", False)].append(key)
             due = _raw_next_due(raw)
             if due is not None:
                 emulator._due_at[key[2]] = due
@@ -1237,9 +1261,9 @@ class Emulator:
 
 def _raw_next_due(raw: dict[str, Any]) -> int | None:
     """Emulator._next_due of a saved session, without restoring it."""
-    candidates = [int(reply["due_ns"]) for reply in (raw.get("replies") or [])[:1]]
+    candidates = [reply["due_ns"] for reply in (raw.get("replies") or [])[:1]]
     if raw.get("script") and raw.get("next_due_ns") is not None:
-        candidates.append(int(raw["next_due_ns"]))
+        candidates.append(raw["next_due_ns"])
     return min(candidates) if candidates else None
 
 
