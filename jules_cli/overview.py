@@ -246,6 +246,30 @@ def last_activity_line(activities: list[dict[str, Any]]) -> str:
     return ""
 
 
+def answer_to(activities: Iterable[dict[str, Any]], message: str) -> str | None:
+    """What the agent answered to `message`: the first line of its first agentMessaged
+    after the newest userMessaged of that text (None while there is none). A session
+    that ended meanwhile answers with how it ended, as `session send --wait-reply` does."""
+    acts = [a for a in activities if isinstance(a, dict)]
+    wanted = " ".join(message.split())
+    sent = None
+    for index, activity in enumerate(acts):
+        said = _text(_dict(activity.get("userMessaged")).get("userMessage"))
+        if "userMessaged" in activity and " ".join(said.split()) == wanted:
+            sent = index
+    if sent is None:
+        return None
+    for activity in acts[sent + 1 :]:
+        if "agentMessaged" in activity:
+            text = _text(_dict(activity["agentMessaged"]).get("agentMessage"))
+            return _first_line(text) or "(an empty message)"
+        if "sessionFailed" in activity:
+            return "the session failed: " + (_first_line(failure_reason([activity])) or "?")
+        if "sessionCompleted" in activity:
+            return "the session completed"
+    return None
+
+
 def plan_progress(
     activities: list[dict[str, Any]], state: Any = None
 ) -> tuple[list[dict[str, Any]], int | None]:
@@ -476,7 +500,9 @@ class Tracker:
             return False
         before = self.sessions.get(sid)
         self.sessions[sid] = session
-        updated = session.get("updateTime")
+        # updateTime moves on state transitions (jules-api.md 10.12); the state itself is
+        # compared too, for a transition stamped with the time of the one before it.
+        updated = (session.get("updateTime"), session.get("state"))
         moved = self._seen_update.get(sid, object()) != updated
         self._seen_update[sid] = updated
         if moved:
@@ -525,6 +551,13 @@ class Tracker:
                 self.version += 1
 
     # -- activities -------------------------------------------------------------------
+
+    def touch(self, sid: str) -> None:
+        """Read this session's activities at the next turn, changed or not (one that waits
+        for an answer: an answer alone does not move updateTime)."""
+        with self.lock:
+            if sid in self.sessions:
+                self._dirty[sid] = None
 
     def poll_activities(
         self,

@@ -377,6 +377,27 @@ def test_r_sends_a_message_and_the_answer_shows_when_it_comes(world):
     run(body())
 
 
+def test_r_from_the_table_shows_the_answer_in_the_status_line(world):
+    async def body():
+        app = world.dashboard()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            # A running session: the answer moves neither its state nor its updateTime.
+            await select(pilot, world.running)
+            await pilot.press("r", *"add a test", "enter")
+            await until(pilot, lambda: "Message sent" in status_line(app), "the send")
+            await polled(pilot)  # read before the answer: nothing to show yet
+            assert status_line(app).startswith("Message sent")
+            world.emulator.advance(5)
+            await polled(pilot)
+            assert status_line(app) == (
+                f"Answer from {world.running}: Thanks! Carrying on with the task."
+            )
+            assert isinstance(app.screen, SessionsScreen)
+
+    run(body())
+
+
 def test_an_empty_reply_and_escape_send_nothing(world):
     async def body():
         app = world.dashboard()

@@ -326,3 +326,31 @@ def test_a_session_opened_while_the_tracker_waits_for_the_pacer_is_read_next():
     tracker.poll_sessions()
     assert tracker.poll_activities(lambda: opened[0], most=3) == ["1", "3", "2"]
     assert client.activity_reads == ["1", "3", "2"]
+
+
+def test_answer_to_is_the_first_agent_message_after_that_message():
+    asked = {"agentMessaged": {"agentMessage": "Which port?"}}
+    mine = {"userMessaged": {"userMessage": "use  8080"}}
+    other = {"userMessaged": {"userMessage": "something else"}}
+    answer = {"agentMessaged": {"agentMessage": "Port 8080 it is.\nMore below."}}
+    assert ov.answer_to([asked], "use 8080") is None  # not sent (yet)
+    assert ov.answer_to([asked, mine], "use 8080") is None  # no answer yet
+    assert ov.answer_to([asked, mine, other, answer], "use 8080") == "Port 8080 it is."
+    # Sent twice: the answer to the newest one.
+    assert ov.answer_to([mine, answer, mine], "use 8080") is None
+    failed = {"sessionFailed": {"reason": "Out of time."}}
+    assert ov.answer_to([mine, failed], "use 8080") == "the session failed: Out of time."
+    assert ov.answer_to([mine, {"sessionCompleted": {}}], "use 8080") == "the session completed"
+
+
+def test_a_new_state_with_the_same_update_time_counts_as_a_change():
+    client = ScanClient([[session("1", "AWAITING_USER_FEEDBACK", 1)]])
+    tracker = ov.Tracker(client, SINCE, pacer=Allow())
+    tracker.poll_sessions()
+    assert tracker.poll_activities() == ["1"]
+    client.pages = [[session("1", "IN_PROGRESS", 1)]]  # same updateTime
+    tracker.poll_sessions()
+    assert tracker.poll_activities() == ["1"]
+    tracker.touch("1")  # asked for, unchanged
+    assert tracker.poll_activities() == ["1"]
+    assert tracker.poll_activities() == []

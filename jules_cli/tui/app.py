@@ -33,6 +33,7 @@ from jules_cli.overview import (
     NEEDS_YOU,
     Detail,
     Tracker,
+    answer_to,
     matches,
     plan_progress,
     question,
@@ -834,6 +835,7 @@ class Dashboard(App):
         self.filter_text = ""
         self.open_id: str | None = None
         self.archived: list[dict[str, Any]] = []
+        self._asked: dict[str, str] = {}  # session id: the message sent to it with r
         self.first_table = threading.Event()  # set once the first page is in the table
         self._drawn = threading.Event()  # ... and drawn on the screen
         self._polling = False
@@ -906,6 +908,8 @@ class Dashboard(App):
             # Wait for the pacer's turns during most of the interval, not only the free
             # one: a busy view then uses its whole share (30 a minute), never more.
             deadline = time.monotonic() + min(self.interval * 0.8, MAX_PACER_WAIT)
+            for sid in list(self._asked):
+                self.tracker.touch(sid)  # its answer moves no updateTime: read it anyway
             # The open session is asked at every turn: one opened meanwhile goes first.
             self.tracker.poll_activities(lambda: self.open_id, deadline=deadline)
         except Exception as exc:
@@ -914,6 +918,8 @@ class Dashboard(App):
 
     def _polled(self, error: str | None, final: bool) -> None:
         self.refresh_screens()
+        if self._asked:
+            self._show_answers()
         if self.tracker.loaded and not self.first_table.is_set():
             self.first_table.set()
             self.call_after_refresh(self._drawn.set)
@@ -967,11 +973,25 @@ class Dashboard(App):
             self.client.send_message(sid, text)
             return self.client.get_session(sid)
 
-        self._run(
-            f"sending to {sid}",
-            call,
-            self._after(f"Message sent to {sid}; the answer shows when it comes"),
-        )
+        said = self._after(f"Message sent to {sid}; the answer shows when it comes")
+
+        def done(session: dict[str, Any]) -> None:
+            self._asked[sid] = text  # its answer goes to the status line when it comes
+            said(session)
+
+        self._run(f"sending to {sid}", call, done)
+
+    def _show_answers(self) -> None:
+        """Answers to the messages sent with r, in the status line as they arrive, so
+        that they show in the table too (the open session's view lists them anyway)."""
+        for sid, text in list(self._asked.items()):
+            if self.session(sid) is None:
+                del self._asked[sid]  # archived or gone
+                continue
+            answer = answer_to(self.activities_of(sid), text)
+            if answer is not None:
+                del self._asked[sid]
+                self.say(f"Answer from {sid}: {safe_text(answer)}")
 
     def archive(self, session: dict[str, Any]) -> None:
         sid = str(session.get("id"))
