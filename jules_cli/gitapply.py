@@ -205,11 +205,13 @@ class _Snapshot:
             root, head, head_ref, index_path, index_bytes, lock_existed, files, deepest_first
         )
 
-    def restore(self, new_branch: str | None, stale_lock: bool) -> list[str]:
+    def restore(
+        self, new_branch: str | None, stale_lock: bool, moved_refs: dict[str, str] | None = None
+    ) -> list[str]:
         """Put everything back; returns what could not be restored (empty when all was).
         `new_branch` is deleted if it exists (the transaction was to create it);
         `stale_lock`: a git child was killed outright, so an `index.lock` that was not
-        there before is its, and goes."""
+        there before is its, and goes; `moved_refs` (ref -> commit) are set back."""
         problems: list[str] = []
 
         def attempt(what: str, action: Any) -> None:
@@ -222,6 +224,8 @@ class _Snapshot:
         if stale_lock and not self.lock_existed and lock.exists():
             attempt("index.lock", lock.unlink)
         attempt("HEAD", lambda: self._restore_head(new_branch))
+        for ref, sha in (moved_refs or {}).items():
+            attempt(ref, lambda ref=ref, sha=sha: _git(self.root, "update-ref", ref, sha))
         attempt("index", self._restore_index)
         for relative, state in self.files.items():
             attempt(
@@ -292,6 +296,9 @@ class Transaction:
         self.snapshot = snapshot
         self.new_branch = new_branch
         self.step = "changing the checkout"
+        # Other branches the block moves (ref -> the commit it held): a rollback puts them
+        # back too (HEAD's own branch is restored with HEAD).
+        self.moved_refs: dict[str, str] = {}
 
 
 @contextlib.contextmanager
@@ -318,7 +325,7 @@ def transaction(
             section.check()  # a signal held during the last step still undoes it all
         except BaseException as error:
             with section.finishing():
-                problems = snapshot.restore(new_branch, section.child_killed)
+                problems = snapshot.restore(new_branch, section.child_killed, tx.moved_refs)
             if problems:
                 raise PatchApplyError(
                     f"{tx.step} failed and the checkout could not be fully restored: {problems[0]}",
@@ -689,6 +696,10 @@ def _need_remote(root: Path, repo: str | None, why: str) -> str:
     return remote
 
 
+def _is_ancestor(root: Path, older: str, newer: str) -> bool:
+    return _git(root, "merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
+
+
 def _has_commit(root: Path, sha: str) -> bool:
     return _output(root, "rev-parse", "--verify", "-q", f"{sha}^{{commit}}") is not None
 
@@ -743,6 +754,7 @@ class CheckoutResult:
     remote: str | None = None
     worktree: Path | None = None
     reused_branch: bool = False
+    updated_from: str | None = None  # an existing branch fast-forwarded from this commit
     files_changed: list[FileStat] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -800,26 +812,40 @@ def checkout_pull_request(
         raise PatchApplyError(f"fetching pull request #{pull.number} brought no commit")
     existing = _output(root, "rev-parse", "--verify", "-q", f"refs/heads/{branch}")
     head = _output(root, "rev-parse", "--verify", "-q", "HEAD") or None
+    # The paths a switch rewrites; for an existing branch also those on the way to it.
     touched = _changed_between(root, head, target)
+    if existing is not None and existing != target:
+        if not _is_ancestor(root, existing, target):
+            raise UsageError(
+                f"branch {branch} already exists and has commits that are not in pull "
+                f"request #{pull.number}'s head",
+                f"choose another name with --branch NAME, or delete it (git branch -D {branch})",
+            )
+        touched |= _changed_between(root, head, existing)
     _check_clean(root, touched, allow_dirty=False, commit=False)
     result = CheckoutResult(branch, target, pull, remote)
     if existing is not None:
-        if existing != target:
-            raise UsageError(
-                f"branch {branch} already exists and is not pull request #{pull.number}'s head",
-                f"choose another name with --branch NAME, or delete it (git branch -D {branch})",
-            )
+        # As `gh pr checkout` does: switch to it, and bring it up to the pull request's
+        # head when Jules pushed more since (a fast-forward only; local commits refuse).
         current = _output(root, "symbolic-ref", "-q", "--short", "HEAD")
-        if current != branch:
+        if current != branch or existing != target:
+            tx = None
             try:
                 with transaction(root, touched) as tx:
-                    tx.step = f"checking out {branch}"
-                    _git(root, "checkout", "-q", branch)
+                    if current != branch:
+                        tx.step = f"checking out {branch}"
+                        _git(root, "checkout", "-q", branch)
+                    if existing != target:
+                        tx.moved_refs[f"refs/heads/{branch}"] = existing
+                        tx.step = f"updating {branch} to pull request #{pull.number}'s head"
+                        _git(root, "merge", "-q", "--ff-only", target)
             except _GitFailed as failure:
+                step = tx.step if tx is not None else f"checking out {branch}"
                 raise PatchApplyError(
-                    f"checking out {branch} failed, nothing was changed: {failure.message}"
+                    f"{step} failed, nothing was changed: {failure.message}"
                 ) from None
         result.reused_branch = True
+        result.updated_from = existing if existing != target else None
         return result
 
     def track(tx: Transaction) -> None:

@@ -53,7 +53,7 @@ class World:
         self.bare = root / "github" / "hello-world.git"
         self.bare.parent.mkdir()
         git(root, "init", "-q", "--bare", "-b", "main", str(self.bare))
-        seed = root / "seed"
+        self.seed = seed = root / "seed"
         git(root, "clone", "-q", str(self.bare), str(seed))
         (seed / "hello.py").write_text("def greet():\n    return 'hi'\n")
         (seed / "README.md").write_text("# Hello\n")
@@ -90,6 +90,16 @@ class World:
         self.later_patch = subprocess.run(
             ["git", "diff"], cwd=seed, capture_output=True, text=True, check=True
         ).stdout
+
+    def push_to_pull_request(self, name: str, text: str) -> str:
+        """Jules pushes one more commit to pull request #7 (on top of its head)."""
+        git(self.seed, "checkout", "-q", "-f", "--detach", self.pr_head)
+        (self.seed / name).write_text(text)
+        git(self.seed, "add", ".")
+        git(self.seed, "commit", "-q", "-m", f"Jules: {name}")
+        self.pr_head = git(self.seed, "rev-parse", "HEAD")
+        git(self.seed, "push", "-q", "-f", "origin", f"{self.pr_head}:refs/pull/7/head")
+        return self.pr_head
 
     def state(self, repo: Path | None = None) -> tuple[str, str, str, str]:
         """HEAD, the branch checked out, `git status`, and every branch: what must not move."""
@@ -182,6 +192,38 @@ def test_checkout_fetches_the_pull_request_head_into_its_branch(world, jules) ->
     again = jules("session", "checkout", "1")  # the same head: switching to it is fine
     assert again.returncode == 0, again.stderr
     assert git(world.work, "symbolic-ref", "--short", "HEAD") == "jules/greeting"
+
+
+def test_checkout_again_brings_the_branch_up_to_the_pull_requests_new_head(world, jules):
+    first = jules("session", "checkout", "1")
+    assert first.returncode == 0, first.stderr
+    git(world.work, "checkout", "-q", "main")
+    # Jules pushed more after a message: checking out again fast-forwards, as gh does.
+    newer = world.push_to_pull_request("extra.txt", "more\n")
+    moved = jules("session", "checkout", "1", "--json")
+    assert moved.returncode == 0, moved.stderr
+    assert git(world.work, "symbolic-ref", "--short", "HEAD") == "jules/greeting"
+    assert git(world.work, "rev-parse", "HEAD") == newer
+    assert (world.work / "extra.txt").read_text() == "more\n"
+    assert git(world.work, "status", "--porcelain") == ""
+    shown = json.loads(moved.stdout)
+    assert shown["createdBranch"] is False and shown["commit"] == newer
+    # On the branch already, and the pull request moves again: the same, in place.
+    newest = world.push_to_pull_request("extra2.txt", "even more\n")
+    in_place = jules("session", "checkout", "1")
+    assert in_place.returncode == 0, in_place.stderr
+    assert git(world.work, "rev-parse", "HEAD") == newest
+    assert f"fast-forwarded from {newer[:12]}" in in_place.stderr
+    # A local commit the pull request does not have: refused, nothing moves.
+    (world.work / "mine.txt").write_text("mine\n")
+    git(world.work, "add", ".")
+    git(world.work, "commit", "-q", "-m", "mine")
+    world.push_to_pull_request("extra3.txt", "again\n")
+    before = world.state()
+    refused = jules("session", "checkout", "1")
+    assert refused.returncode == 2, refused.stderr
+    assert "has commits that are not in pull request #7's head" in refused.stderr
+    assert world.state() == before
 
 
 def test_checkout_of_a_pull_request_into_a_branch_of_your_choice(world, jules) -> None:

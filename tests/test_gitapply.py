@@ -546,3 +546,22 @@ def test_a_signal_while_committing_rolls_back_and_propagates(
     assert state(repo) == before
     assert not (repo / ".git" / "index.lock").exists()
     assert signal.getsignal(getattr(signal, signum)) == handler_before
+
+
+def test_a_rollback_puts_back_the_other_branches_the_block_moved(repo: Path) -> None:
+    from jules_cli.gitapply import transaction
+
+    first = head(repo)
+    write_files(repo, {"keep.txt": "kept, changed\n"})
+    git(repo, "commit", "-q", "-am", "second")
+    second = head(repo)
+    git(repo, "branch", "review", first)
+    git(repo, "checkout", "-q", "main")
+    before = state(repo)
+    with pytest.raises(RuntimeError), transaction(repo, {"keep.txt"}) as tx:
+        git(repo, "checkout", "-q", "review")
+        tx.moved_refs["refs/heads/review"] = first
+        git(repo, "merge", "-q", "--ff-only", second)
+        raise RuntimeError("a later step failed")
+    assert state(repo) == before
+    assert git(repo, "rev-parse", "refs/heads/review").strip() == first

@@ -1332,8 +1332,8 @@ TREE = {
                     ],
                 },
                 "checkout": {
-                    "help": "Put the session's work on a branch here, like `gh pr checkout`: its pull request's\nhead when it has one (fetched from the remote), else a new branch at the patch's base\ncommit with the patch applied and committed. All or nothing, like `session apply`.",
-                    "short": "Put the session's work on a branch here, like `gh pr checkout`: its pull request's head when it has one (fetched from the remote), else a new branch at the patch's base commit with the patch applied and committed.",
+                    "help": "Put the session's work on a branch here, like `gh pr checkout`: its pull request's\nhead when it has one (fetched from the remote; run again, it fast-forwards the branch\nto the new head), else a new branch at the patch's base commit with the patch applied\nand committed. All or nothing, like `session apply`.",
+                    "short": "Put the session's work on a branch here, like `gh pr checkout`: its pull request's head when it has one (fetched from the remote; run again, it fast-forwards the branch to the new head), else a new branch at the patch's base commit with the patch applied and committed.",
                     "usage": "[OPTIONS] ID",
                     "epilog": "Examples:\n\n\x08\n# The session's pull request (or its patch) on a branch here\n$ jules session checkout 1234\n# Into a branch of your choice\n$ jules session checkout 1234 --branch review/1234",
                     "params": [

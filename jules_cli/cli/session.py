@@ -939,8 +939,9 @@ def checkout(
     jq: JqOption = None,
 ) -> None:
     """Put the session's work on a branch here, like `gh pr checkout`: its pull request's
-    head when it has one (fetched from the remote), else a new branch at the patch's base
-    commit with the patch applied and committed. All or nothing, like `session apply`."""
+    head when it has one (fetched from the remote; run again, it fast-forwards the branch
+    to the new head), else a new branch at the patch's base commit with the patch applied
+    and committed. All or nothing, like `session apply`."""
     from jules_cli import signals
     from jules_cli.gitapply import (
         check_checkout_target,

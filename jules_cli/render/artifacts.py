@@ -153,9 +153,12 @@ def print_checked_out(out: Output, result: Any, origin: str, session_id: str = "
     if result.pull_request is not None:
         pull = result.pull_request
         how = "Switched to the existing" if result.reused_branch else "Checked out the new"
+        moved = ""
+        if result.updated_from:
+            moved = f" (fast-forwarded from {result.updated_from[:12]})"
         out.success(
             safe_text(
-                f"{how} branch {result.branch} at {sha}: {origin} of {pull.repo}, "
+                f"{how} branch {result.branch} at {sha}{moved}: {origin} of {pull.repo}, "
                 f"fetched from {result.remote}."
             )
         )
