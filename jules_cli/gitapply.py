@@ -947,9 +947,13 @@ def _git_env(
     root: Path, extra: dict[str, str], *args: str, stdin: bytes | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **extra}
-    completed = subprocess.run(
-        ["git", *args], cwd=root, input=stdin or b"", capture_output=True, env=env
-    )
+    command, data = ["git", *args], stdin or b""
+    section = signals.current()
+    if section is not None:  # as in _git: a held signal is passed on, git ends cleanly
+        completed = section.run(command, input=data, cwd=root, env=env)
+        section.check()
+    else:
+        completed = subprocess.run(command, cwd=root, input=data, capture_output=True, env=env)
     if check and completed.returncode != 0:
         raise _GitFailed(list(args), completed)
     return completed

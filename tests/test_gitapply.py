@@ -565,3 +565,43 @@ def test_a_rollback_puts_back_the_other_branches_the_block_moved(repo: Path) -> 
         raise RuntimeError("a later step failed")
     assert state(repo) == before
     assert git(repo, "rev-parse", "refs/heads/review").strip() == first
+
+
+@pytest.mark.parametrize("what", ["checkout", "worktree"])
+def test_a_signal_during_the_checks_before_a_checkout_passes_to_git_and_stops_there(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    """SIGTERM to jules alone while the patch is checked against its base (a throw-away
+    index, `read-tree` then `apply --check`): git is passed the signal like every other
+    step of the held section, the command stops before anything changed, and nothing of
+    the check is left in .git."""
+    import signal
+
+    from jules_cli import signals
+    from jules_cli.gitapply import apply_in_worktree, checkout_patch
+
+    unidiff, _ = make_patch(repo, big_change)
+    before = state(repo)
+    real_run = signals.HeldSignals.run
+    passed_on: list[list[str]] = []
+
+    def signalled_read_tree(self, command, **kwargs):
+        if command[:2] == ["git", "read-tree"]:
+            os.kill(os.getpid(), signal.SIGTERM)  # for real, to this process
+            passed_on.append(command)
+        return real_run(self, command, **kwargs)
+
+    monkeypatch.setattr(signals.HeldSignals, "run", signalled_read_tree)
+    patch = patch_info(unidiff, head(repo))
+    with pytest.raises(signals.Terminated), signals.held():
+        if what == "checkout":
+            checkout_patch(patch, repo, "jules/x", "msg", repo=None, starting_branch=None)
+        else:
+            apply_in_worktree(
+                patch, repo, tmp_path / "wt", "jules/x", "msg", repo=None, starting_branch=None
+            )
+    monkeypatch.setattr(signals.HeldSignals, "run", real_run)
+    assert passed_on  # the check ran inside the held section
+    assert state(repo) == before
+    assert not (tmp_path / "wt").exists()
+    assert [p.name for p in (repo / ".git").iterdir() if "jules-check" in p.name] == []
