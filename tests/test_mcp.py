@@ -289,11 +289,27 @@ def test_against_a_server_the_key_is_sent_and_never_written(emulator_server):
     key = emulator_server.env["JULES_API_KEY"]
     run = serve(env=emulator_server.env)
     sid = emulator_server.emulator.create_session({"prompt": "Hold [stall:queued]"})["id"]
+    given_up = emulator_server.emulator.create_session({"prompt": "Hold [stall]"})["id"]
+
+    def reads_of(session_id: str) -> int:
+        path = f"/v1alpha/sessions/{session_id}"
+        return sum(1 for r in emulator_server.requests() if r["path"].startswith(path))
 
     async def body(session: ClientSession):
         listed = await session.call_tool("list_sources", {})
         got = await session.call_tool("get_session", {"session": sid})
         failing = await session.call_tool("get_session", {"session": "999"})
+        # A wait the agent gives up on (the SDK sends notifications/cancelled) stops
+        # polling at once, instead of spending the quota until its timeout.
+        with anyio.move_on_after(0.5):
+            await session.call_tool("wait_for_session",
+                                    {"session": given_up, "timeout_seconds": 60})  # fmt: skip
+        polled = reads_of(given_up)
+        assert polled >= 2  # it was polling (every 0.1 s at most, at this scale)
+        await anyio.sleep(0.3)
+        after_cancel = reads_of(given_up)
+        await anyio.sleep(0.5)
+        assert reads_of(given_up) == after_cancel
         emulator_server.fault(status=503, times=None, method="GET", path=f"sessions/{sid}")
         started = time.monotonic()
         outage = await session.call_tool("wait_for_session",
@@ -367,6 +383,39 @@ def test_the_key_from_the_profile_and_one_quota_for_every_reply_it_waits_for(
     assert len(lists) <= (ended - started) / spacing + 1
     times = [timestamp_ns(r["time"]) / 1e9 for r in lists]
     assert most_in_any(times, 20 * scale) <= 12
+
+
+def test_a_client_that_goes_away_mid_wait_ends_the_server_at_once():
+    """stdin closed while wait_for_session runs (the agent quit): the server exits, its
+    wait stopped at the next pause, rather than polling on to the wait's timeout."""
+    process = subprocess.Popen(
+        [*jules_command(), "--emulator", "--emulator-speed", "200", "mcp", "serve"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+    def ask(message: dict[str, Any], answer: bool = True) -> dict[str, Any] | None:
+        process.stdin.write(json.dumps({"jsonrpc": "2.0", **message}) + "\n")
+        process.stdin.flush()
+        return json.loads(process.stdout.readline()) if answer else None
+
+    try:
+        ask({"id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"}}})  # fmt: skip
+        ask({"method": "notifications/initialized"}, answer=False)
+        created = ask({"id": 2, "method": "tools/call", "params": {
+            "name": "create_session",
+            "arguments": {"prompt": "Never ends [stall]", "no_repo": True}}})  # fmt: skip
+        sid = created["result"]["structuredContent"]["id"]
+        ask({"id": 3, "method": "tools/call", "params": {
+            "name": "wait_for_session",
+            "arguments": {"session": sid, "timeout_seconds": 120}}}, answer=False)  # fmt: skip
+        time.sleep(0.3)
+        process.stdin.close()
+        assert process.wait(timeout=20) == 0
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_without_a_key_it_says_so_and_exits_4_without_asking(tmp_path):

@@ -13,7 +13,10 @@ sources, follow, artifacts) and the one API client; none calls a Typer command.
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +135,39 @@ def _reported(fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+class Stopped(Exception):
+    """The call was cancelled (the client gave up on it, or the server is stopping)."""
+
+
+# How a tool running in a worker thread pauses between polls (see in_thread()).
+_pause: contextvars.ContextVar[Callable[[float], None]] = contextvars.ContextVar(
+    "jules_mcp_pause", default=time.sleep
+)
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)`, blocking (HTTP, polling), in a worker thread.
+
+    A cancelled call (notifications/cancelled, or the client closing the stream) returns
+    at once, and its thread stops at its next pause between polls: a wait the agent gave
+    up on must not go on spending the shared ListActivities quota until its timeout, nor
+    keep the process alive after the client has gone."""
+    stop = threading.Event()
+
+    def pause(seconds: float) -> None:
+        if stop.wait(max(seconds, 0.0)):
+            raise Stopped
+
+    token = _pause.set(pause)  # the worker thread runs in a copy of this context
+    try:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args), abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        stop.set()
+        raise
+    finally:
+        _pause.reset(token)
+
+
 class Tools:
     """The tools, over one client. `settings(name)` reads the active profile's defaults
     (repo, branch, require-approval, auto-pr), as `session new` does."""
@@ -211,6 +247,7 @@ class Tools:
                 condition=until or "done",
                 timeout=timeout,
                 on_state_change=lambda _old, new, _session: on_state(new),
+                sleep=_pause.get(),
                 **self._pacing(),
             )
         return {"session": result.session, "outcome": OUTCOMES[result.outcome]}
@@ -258,7 +295,12 @@ class Tools:
 
         with self.client.time_limit(DEFAULT_WAIT_SECONDS + FINAL_LOOK_SECONDS):
             reply, _code = send_and_wait(
-                self.client, sid, message, timeout=DEFAULT_WAIT_SECONDS, **self._pacing()
+                self.client,
+                sid,
+                message,
+                timeout=DEFAULT_WAIT_SECONDS,
+                sleep=_pause.get(),
+                **self._pacing(),
             )
         return {"session": self.client.get_session(sid), "reply": reply}
 
@@ -295,7 +337,7 @@ def build_server(
 
         @functools.wraps(fn)
         async def call(*args: Any, **kwargs: Any) -> Any:
-            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+            return await in_thread(functools.partial(fn, *args, **kwargs))
 
         server.tool(description=description, annotations=annotations)(_reported(call))
 
@@ -336,9 +378,7 @@ def build_server(
             states.append(state)
             anyio.from_thread.run(ctx.report_progress, len(states), None, f"state {state}")
 
-        return await anyio.to_thread.run_sync(
-            tools.wait_for_session, session, until, timeout_seconds, on_state
-        )
+        return await in_thread(tools.wait_for_session, session, until, timeout_seconds, on_state)
 
     if not read_only:
         sync_tool(tools.create_session, "Start a coding session (this spends one of the "
