@@ -517,6 +517,8 @@ def test_session_new_parallel(run_jules, emulator_server):
     ]
     assert [r["Title"] for r in records] == ["Pair", "Pair"]
     assert records[0]["ID"] != records[1]["ID"]
+    # The next step waits on both together (one command), not on a placeholder ID.
+    assert f"`jules session wait {records[0]['ID']} {records[1]['ID']}`" in pipe.stderr
     server.clear_requests()
     for bad in ("0", "6"):
         error = fails(jules(run_jules, server, "session", "new", "x", "--no-repo", "-n", bad), 2)

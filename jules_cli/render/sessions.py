@@ -277,8 +277,14 @@ def print_created(
         )
     if not hint:
         return
-    sid = (as_text(sessions[0].get("id")) or "ID") if len(sessions) == 1 else "ID"
-    next_step = f"Next: follow it with `jules activities tail {sid}`, or `jules session wait {sid}`"
+    ids = [as_text(session.get("id")) or "ID" for session in sessions]
+    if len(ids) == 1:
+        next_step = (
+            f"Next: follow it with `jules activities tail {ids[0]}`, "
+            f"or `jules session wait {ids[0]}`"
+        )
+    else:  # --parallel N: the one command that waits on all of them together
+        next_step = f"Next: wait on them together with `jules session wait {' '.join(ids)}`"
     out.info(safe_text(next_step))
 
 
