@@ -81,6 +81,11 @@ def test_session_show_of_a_failed_session_says_why_and_what_next(emulator_server
     assert any(line.startswith("Reason") and REASON in line for line in term.lines), term
     assert f'jules session send {sid} "..."' in joined(term.lines)
     assert "(failed)" not in term.text
+    # The plan as a checklist, with the step it failed on marked, as in the live view.
+    failed = [line for line in term.lines if "[!]" in line]
+    assert len(failed) == 1 and "failed here" in failed[0], term
+    assert not any("[>]" in line for line in term.lines), term
+    assert term.style_at("[!]").fg == "red", term
 
 
 # -- a session waiting for the user -----------------------------------------------------------

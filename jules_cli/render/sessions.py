@@ -211,6 +211,8 @@ def print_session(
         out.print(Text("\nThe plan waiting for your approval:", style="bold yellow"))
         for line in plan_lines(plan):
             out.print(line)
+    if out.is_terminal and state == "FAILED" and activities:
+        _print_failed_checklist(out, activities)
     action = next_action(session, activities)
     if action and out.is_terminal:
         line = Text("\nNext: ", style="bold")
@@ -218,6 +220,23 @@ def print_session(
         out.console.print(line, soft_wrap=True)  # one unbroken line: it is copied
     elif action:
         out.info(safe_text(f"Next: {action}"))
+
+
+def _print_failed_checklist(out: Output, activities: list[dict[str, Any]]) -> None:
+    """The plan as the live view's checklist: the steps done, and the one it failed on."""
+    from rich.text import Text
+
+    from jules_cli.render.live import PlanProgress  # here: render.live imports this module
+
+    progress = PlanProgress()
+    for activity in activities:
+        progress.add(activity)
+    if not progress.steps:
+        return
+    progress.failed, progress.finished = True, False  # FAILED, whatever came last
+    out.print(Text("\nPlan:", style="bold"))
+    for line in progress.checklist():
+        out.print(line)
 
 
 def _reason_field(
