@@ -17,6 +17,7 @@ from jules_cli.emulator import PersistentEmulatorApp, saved
 from jules_cli.emulator.state import (
     _RECORD_REQUIRED,
     AUTOMATION_MODES,
+    INACTIVE_BRANCHES,
     STATES,
     Emulator,
     SessionRecord,
@@ -70,6 +71,9 @@ def lived_state() -> dict:
 
 def test_every_state_the_emulator_saves_passes_the_check():
     state = lived_state()
+    fresh = json.loads(Emulator(clock=FakeClock()).state_json())
+    saved.check_state(fresh)  # the demo sources as they are kept
+    assert Emulator.from_dict(fresh).to_dict() == fresh
     saved.check_state(state)
     assert any(s.get("script") for s in state["sessions"])
     assert any(s.get("replies") for s in state["sessions"])
@@ -181,7 +185,17 @@ BAD_STATES = [
     ("pull numbers of text", _set("pullNumbers", {SOURCE: "many"}), "pullNumbers"),
     ("negative offset", _set("offsetNs", -1), "offsetNs"),
     ("a source a number", _set("sources.0", 5), "sources[0]"),
-    ("a source half there", _set("sources.0", {"name": SOURCE}), "sources[0]"),
+    (
+        "unlisted branches a number",
+        lambda state: state["sources"][0].__setitem__(INACTIVE_BRANCHES, 5),
+        f"sources[0].{INACTIVE_BRANCHES}: expected a list",
+    ),
+    ("a source without id", _set("sources.0", {"name": SOURCE}), "sources[0]: no `id`"),
+    (
+        "a branch a number",
+        lambda state: state["sources"][0]["githubRepo"]["branches"].append(5),
+        "sources[0].githubRepo.branches[2]",
+    ),
     ("a seed that cannot load", _set("seed", {"sessions": 5}), "seed:"),
     ("a newer version", _set("version", 2), "unsupported emulator state version 2"),
 ]
@@ -245,6 +259,8 @@ def test_a_bad_session_entry_is_not_a_500_for_the_cli(run_jules, isolated_config
     made = run_jules("--emulator", "session", "new", "-q", "--no-repo", "hello")
     assert made.returncode == 0, made.stderr
     session_id = made.stdout.strip()
+    again = run_jules("--emulator", "session", "show", session_id, "--json")
+    assert again.returncode == 0 and "unusable" not in again.stderr, again.stderr
     path = isolated_config / "emulator-state.json"
     state = json.loads(path.read_text())
     state["sessions"][0]["activities"] = "x"

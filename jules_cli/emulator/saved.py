@@ -51,7 +51,7 @@ Checker = Callable[[Any], Problem]
 def check_state(data: Any) -> None:
     """Raise ValueError naming the first problem of a saved state (the data of
     Emulator.to_dict() after a JSON round trip), or return None when it can be loaded.
-    The seed and sources are checked by the caller, which knows their rules."""
+    The seed is checked by the caller, which knows its rules (it loads it)."""
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     for key, check in _TOP_LEVEL.items():
@@ -294,6 +294,27 @@ _SESSION_FIELDS: dict[str, Checker] = {
 }
 
 
+_BRANCH = _fields({"displayName": _string}, {})
+# A connected repository as the emulator keeps it: the API's Source, plus the branches
+# that exist without being listed (state.INACTIVE_BRANCHES), never shown to clients.
+_SOURCE = _fields(
+    {"name": _string, "id": _string},
+    {
+        "githubRepo": _fields(
+            {},
+            {
+                "owner": _string,
+                "repo": _string,
+                "isPrivate": _boolean,
+                "defaultBranch": _BRANCH,
+                "branches": _list_of(_BRANCH),
+            },
+        ),
+        "_inactiveBranches": _list_of(_string),
+    },
+)
+
+
 def _pull_numbers(value: Any) -> Problem:
     if type(value) is not dict:
         return "", "expected an object"
@@ -310,5 +331,5 @@ _TOP_LEVEL: dict[str, Checker] = {
     "seq": _count,
     "pullNumbers": _pull_numbers,
     "seed": _optional(_object),
-    "sources": _list_of(_object),
+    "sources": _list_of(_SOURCE),
 }

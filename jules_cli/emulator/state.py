@@ -1212,13 +1212,6 @@ class Emulator:
 
         check_state(data)
         sources = data.get("sources") or []
-        for index, source in enumerate(sources):
-            try:
-                canonical = normalize_source(source)
-            except ValueError as exc:
-                raise ValueError(f"sources[{index}]: {exc}") from None
-            if canonical != source:  # saved as the emulator keeps sources, or not at all
-                raise ValueError(f"sources[{index}]: not a Source as the emulator saves it")
         emulator = cls(
             speed=speed or data.get("speed") or 1.0,
             clock=clock,
