@@ -392,7 +392,7 @@ def test_push_from_a_detached_head_is_exit_2_before_any_request(
 # -- --parallel that fails part-way ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["quiet", "json"])
+@pytest.mark.parametrize("mode", ["quiet", "json", "plain"])
 def test_parallel_failing_part_way_prints_the_ids_it_started(
     jules, emulator_server, tmp_path, mode
 ):
@@ -400,7 +400,7 @@ def test_parallel_failing_part_way_prints_the_ids_it_started(
     plain.mkdir()
     # The first two creates pass; every later one is out of quota (429, after retries).
     emulator_server.fault(status=429, method="POST", path="sessions", skip=2, times=None)
-    args = ["-q"] if mode == "quiet" else ["--json"]
+    args = {"quiet": ["-q"], "json": ["--json"], "plain": []}[mode]
     result = jules(
         plain, "--repo", "jules-demo/hello-world", "--parallel", "3", *args,
         env={"JULES_RETRY_DELAY_SCALE": "0.01"},
@@ -416,6 +416,9 @@ def test_parallel_failing_part_way_prints_the_ids_it_started(
     ids = sorted(s["id"] for s in listed)
     if mode == "quiet":
         assert sorted(result.stdout.split()) == ids
+    elif mode == "plain":  # as a full run prints them: each with its id and URL, on stdout
+        assert all(result.stdout.count(sid) >= 2 for sid in ids), result.stdout
+        assert "session/" in result.stdout
     else:
         import json
 

@@ -144,7 +144,9 @@ def test_http_timeout_bounds_the_whole_request_of_a_server_sending_a_byte_at_a_t
 
 
 @pytest.mark.parametrize(
-    "command", [["session", "wait", SID], ["activities", "tail", SID]], ids=["wait", "tail"]
+    "command",
+    [["session", "wait", SID], ["session", "wait", SID, "4343"], ["activities", "tail", SID]],
+    ids=["wait", "wait-many", "tail"],
 )
 def test_wait_timeout_bounds_retries_that_honour_retry_after(server, command):
     server.handler = lambda request: Answer.json(
@@ -160,7 +162,9 @@ def test_wait_timeout_bounds_retries_that_honour_retry_after(server, command):
 
 
 @pytest.mark.parametrize(
-    "command", [["session", "wait", SID], ["activities", "tail", SID]], ids=["wait", "tail"]
+    "command",
+    [["session", "wait", SID], ["session", "wait", SID, "4343"], ["activities", "tail", SID]],
+    ids=["wait", "wait-many", "tail"],
 )
 def test_wait_timeout_bounds_a_request_that_never_completes(server, command):
     server.handler = lambda request: Answer(**{**vars(Answer.json(session())), "drip": 0.5})
