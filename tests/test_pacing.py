@@ -180,9 +180,11 @@ def test_a_follower_with_the_smallest_interval_is_still_held_to_the_quota(
     ]  # fmt: skip
     assert 1 <= len(lists) <= elapsed / (2.1 * 0.05) + 1
     # The emulator logs each request's wall-clock time: no burst either, at most 12 in any
-    # (scaled) 20 s, and spread out (about 5 in any half second at this scale, 6 allowed).
+    # (scaled) 20 s, and spread out: 5 in any half second when evenly spaced; 7 allowed, as
+    # on a busy machine an answer that comes late (the server shares this process) lets
+    # the next call go at once and squeezes a pair together, twice in a window at worst.
     from jules_cli.follow import timestamp_ns
 
     times = [timestamp_ns(r["time"]) / 1e9 for r in lists]
     assert most_in_any(times, 20 * 0.05) <= 12
-    assert most_in_any(times, 0.5) <= 6
+    assert most_in_any(times, 0.5) <= 7
