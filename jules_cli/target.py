@@ -48,6 +48,7 @@ class RepoChoice:
     origin: str  # FROM_OPTION, FROM_PROFILE, FROM_CHECKOUT or REPOLESS
     checkout: Checkout | None = None  # the checkout, when the repository came from it
     notes: list[str] = field(default_factory=list)
+    by_profile: bool = False  # the checkout, chosen by the profile's `repo = "."`
 
 
 @dataclass
@@ -89,7 +90,9 @@ def choose_repo(
         return RepoChoice((source or repo or "").strip(), FROM_OPTION)
     profile_repo = setting("repo")
     if isinstance(profile_repo, str) and profile_repo.strip() == ".":
-        return _checked_push(_from_checkout(cwd, explicit=True), push, branch)
+        chosen = _checked_push(_from_checkout(cwd, explicit=True), push, branch)
+        chosen.by_profile = True  # so the profile's branch goes with it
+        return chosen
     if profile_repo and not push:
         return RepoChoice(profile_repo, FROM_PROFILE)
     return _checked_push(_from_checkout(cwd, explicit=False), push, branch)
@@ -147,7 +150,7 @@ def choose_branch(
         return _pushed_branch(choice, branch, label)
     if branch is not None:
         return BranchChoice(branch, warnings=_unlisted(source, branch))
-    if choice.origin == FROM_PROFILE and setting("branch"):
+    if (choice.origin == FROM_PROFILE or choice.by_profile) and setting("branch"):
         wanted = str(setting("branch"))
         return BranchChoice(wanted, warnings=_unlisted(source, wanted))
     fallback = _default(source)

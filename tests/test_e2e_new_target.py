@@ -232,6 +232,26 @@ def test_the_profiles_repo_and_branch_come_before_the_checkout(
     assert creates(emulator_server) == [context(PIPELINE, "master")]
 
 
+def test_a_profile_repo_of_dot_is_the_checkout_and_keeps_the_profiles_branch(
+    checkout, jules, emulator_server, isolated_config
+):
+    """`repo = "."` in the profile: the checkout's repository, and the profile's branch is
+    still the profile's repository's (first match wins, before the current branch)."""
+    repo = checkout({"origin": "https://github.com/jules-demo/hello-world"}, branch="develop")
+    repo.git("push", "-q", "-u", "origin", "develop")
+    isolated_config.mkdir(parents=True, exist_ok=True)
+    config = isolated_config / "config.toml"
+    config.write_text('[profiles.default]\nrepo = "."\nbranch = "main"\n')
+    result = jules(repo, "-q")
+    assert result.returncode == 0, result.stderr
+    assert creates(emulator_server) == [context(HELLO, "main")]
+    # Without a profile branch, the checkout's rule: the current branch, on origin.
+    config.write_text('[profiles.default]\nrepo = "."\n')
+    emulator_server.clear_requests()
+    assert jules(repo, "-q").returncode == 0
+    assert creates(emulator_server) == [context(HELLO, "develop")]
+
+
 # -- the starting branch -------------------------------------------------------------------
 
 
