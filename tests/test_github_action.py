@@ -225,3 +225,28 @@ def test_a_bad_flag_input_is_a_usage_error(tmp_path, emulator_server):
     )
     assert result.returncode == 2 and outputs == {"exit-code": "2"}
     assert emulator_server.requests() == []
+
+
+def test_a_session_waiting_for_the_user_fails_the_step_when_approval_was_not_asked_for(
+    tmp_path, emulator_server
+):
+    # The exception for 9 is only for require-approval: true; a question otherwise fails.
+    result, outputs, summary = run_action(
+        tmp_path, emulator_server, prompt="Ask me first [ask]", **DEFAULTS
+    )
+    assert result.returncode == 9
+    assert outputs["state"] == "AWAITING_USER_FEEDBACK" and outputs["exit-code"] == "9"
+    assert "**State:** `AWAITING_USER_FEEDBACK`" in summary
+
+
+def test_a_repository_that_is_not_connected_fails_the_step_with_its_exit_code(
+    tmp_path, emulator_server
+):
+    result, outputs, _ = run_action(
+        tmp_path, emulator_server, prompt="x", **{**DEFAULTS, "repo": "someone/elsewhere"}
+    )
+    assert result.returncode == 3
+    assert outputs == {"exit-code": "3"}
+    assert "::error title=jules::jules session new failed (exit 3)" in result.stdout
+    created = [r for r in emulator_server.requests() if r["method"] == "POST"]
+    assert created == []

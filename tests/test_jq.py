@@ -161,3 +161,139 @@ def test_jq_is_imported_only_with_jq(tmp_path, emulator_server):
     filtered = probe(tmp_path, "sources", "list", "--jq", ".[].id", env=emulator_server.env)
     assert filtered.code == 0, filtered.stderr
     assert filtered.heavy(("jq",)) == ["jq"]
+
+
+# -- every other --json command, end to end ------------------------------------------------
+#
+# Each case: (setup(emulator) -> (args, stdout, exit code)). The expression picks something
+# the emulator's own state says, so the filter is shown to see the command's JSON: one
+# object, the whole array of a list, or each object of a stream in turn; exit codes stay
+# what the command says (8 for a failed wait, with --jq too).
+
+
+def _done(emulator, prompt: str = "Work", **extra) -> str:
+    sid = emulator.create_session({"prompt": prompt, **extra})["id"]
+    emulator.settle()
+    return sid
+
+
+def _activity_ids(emulator, sid: str) -> list[str]:
+    return [a["id"] for a in emulator.list_activities(sid)["activities"]]
+
+
+def _approve(em):
+    sid = _done(em, "Plan first", requirePlanApproval=True)
+    return ("session", "approve", sid, "--jq", ".id"), f"{sid}\n", 0
+
+
+def _send(em):
+    sid = _done(em)
+    return ("session", "send", sid, "And a test", "--jq", ".id"), f"{sid}\n", 0
+
+
+def _wait_failed(em):
+    sid = _done(em, "Break [fail:no tests]")
+    return ("session", "wait", sid, "--jq", ".state"), "FAILED\n", 8
+
+
+def _wait_many(em):
+    good, bad = _done(em), _done(em, "Break [fail:no tests]")
+    args = ("session", "wait", good, bad, "--jq", 'map(.state) | join(",")')
+    return args, "COMPLETED,FAILED\n", 8
+
+
+def _diff(em):
+    sid = _done(em)
+    base = em.get_session(sid)["outputs"][0]["changeSet"]["gitPatch"]["baseCommitId"]
+    return ("session", "diff", sid, "--jq", ".gitPatch.baseCommitId"), f"{base}\n", 0
+
+
+def _artifacts(em):
+    sid = _done(em)
+    args = ("session", "artifacts", sid, "--jq", "map(select(.changeSet)) | length > 0")
+    return args, "true\n", 0
+
+
+def _archive(em):
+    sid = _done(em)
+    return ("session", "archive", sid, "--jq", ".archived"), "true\n", 0
+
+
+def _delete_dry_run(em):
+    _done(em)
+    bad = _done(em, "Break [fail:no tests]")
+    args = ("session", "delete", "--state", "FAILED", "--dry-run", "--jq", ".[].id")
+    return args, f"{bad}\n", 0
+
+
+def _activities_list(em):
+    sid = _done(em)
+    ids = _activity_ids(em, sid)
+    return ("activities", "list", sid, "--jq", "map(.id) | join(\" \")"), " ".join(ids) + "\n", 0
+
+
+def _activities_jsonl(em):
+    sid = _done(em)
+    ids = _activity_ids(em, sid)
+    return ("activities", "list", sid, "--jsonl", "--jq", ".id"), "".join(f"{i}\n" for i in ids), 0
+
+
+def _activities_show(em):
+    sid = _done(em)
+    aid = _activity_ids(em, sid)[0]
+    return ("activities", "show", sid, aid, "--jq", ".id"), f"{aid}\n", 0
+
+
+def _status(em):
+    ended = sorted([_done(em), _done(em, "Break [fail:no tests]")])
+    args = ("status", "--jq", '.ended | map(.id) | sort | join(" ")')
+    return args, " ".join(ended) + "\n", 0
+
+
+def _new(em):
+    args = ("session", "new", "--no-repo", "Hold [stall:queued]", "--jq", ".state")
+    return args, "QUEUED\n", 0
+
+
+def _new_parallel(em):
+    args = ("session", "new", "--no-repo", "Hold [stall:queued]", "--parallel", "2",
+            "--jq", 'map(.state) | join(",")')  # fmt: skip
+    return args, "QUEUED,QUEUED\n", 0
+
+
+def _new_follow(em):
+    # A stream: the expression sees each activity, so exactly one of them is selected.
+    args = ("session", "new", "--no-repo", "Work", "--follow",
+            "--jq", 'select(.sessionCompleted) | "completed"')  # fmt: skip
+    return args, "completed\n", 0
+
+
+def _retry(em):
+    sid = _done(em, "Break it again [fail:flaky]")
+    prompt = em.get_session(sid)["prompt"]
+    return ("session", "retry", sid, "--jq", ".prompt"), f"{prompt}\n", 0
+
+
+def _auth_status(em):
+    return ("auth", "status", "--jq", "[.profile, .source] | join(\" \")"), "default env\n", 0
+
+
+@pytest.mark.parametrize(
+    "case",
+    [_approve, _send, _wait_failed, _wait_many, _diff, _artifacts, _archive, _delete_dry_run,
+     _activities_list, _activities_jsonl, _activities_show, _status, _new, _new_parallel,
+     _new_follow, _retry, _auth_status],
+    ids=lambda case: case.__name__.strip("_"),
+)  # fmt: skip
+def test_jq_on_every_other_json_command(jules, emulator_server, case):
+    args, stdout, code = case(emulator_server.emulator)
+    result = jules(*args)
+    assert (result.returncode, result.stdout) == (code, stdout), result.stderr
+
+
+def test_jq_on_config(run_jules):
+    assert run_jules("config", "set", "repo", "jules-demo/webapp").returncode == 0
+    listed = run_jules("config", "list", "--jq", ".repo")
+    got = run_jules("config", "get", "repo", "--jq", 'split("/") | .[1]')
+    assert (listed.returncode, listed.stdout) == (0, "jules-demo/webapp\n"), listed.stderr
+    assert (got.returncode, got.stdout) == (0, "webapp\n"), got.stderr
