@@ -307,6 +307,21 @@ def test_the_table_is_live(world):
     run(body())
 
 
+def test_the_age_column_keeps_up_with_the_clock(world):
+    async def body():
+        app = world.dashboard()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await polled(pilot)
+            assert "3h ago" not in screen_text(app)
+            world.clock.advance(3 * 3600)  # nothing changes but the time
+            await polled(pilot)
+            row = next(line for line in screen_text(app).splitlines() if "Refactor" in line)
+            assert "3h ago" in row
+
+    run(body())
+
+
 # -- enter, a, r -------------------------------------------------------------------------
 
 

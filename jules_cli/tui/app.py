@@ -259,6 +259,7 @@ class SessionsScreen(SessionActions, Screen):
     def __init__(self) -> None:
         super().__init__()
         self._shown_version = -1
+        self._shown_minute = -1
         self._wide: bool | None = None
         self._last_row = 0
         self._keys: list[str] = []
@@ -331,8 +332,17 @@ class SessionsScreen(SessionActions, Screen):
         table = self.query_one("#sessions", DataTable)
         width = self.size.width or app.size.width
         columns_changed = width != self._width
-        if not force and not columns_changed and version == self._shown_version:
+        # The AGE column says "5m ago": it is redrawn once a minute even when nothing
+        # else changed, so that it stays true in a view left open.
+        minute = int(app.clock() // 60)
+        if (
+            not force
+            and not columns_changed
+            and version == self._shown_version
+            and minute == self._shown_minute
+        ):
             return
+        self._shown_minute = minute
         if columns_changed:
             self._columns(table, width)
             self._width = width
