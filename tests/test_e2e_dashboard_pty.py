@@ -3,34 +3,42 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest.importorskip("textual")
+from jules_cli.emulator import Emulator  # noqa: E402
 from tests.screen import spawn  # noqa: E402
 
 
-def seed(run_jules):
-    for args in (
-        ["--no-repo", "--require-approval", "Refactor the parser"],
-        ["--no-repo", "Add a greeting [ask]"],
-        ["--no-repo", "Port to Rust [stall:in_progress]"],
+def seed(state: Path) -> None:
+    """Three sessions already where they wait (two for you, one running), saved as the
+    in-process emulator's state: no `session new` commands to run, and no waiting for
+    the sessions to get there in real time."""
+    emulator = Emulator(rng_seed=18)
+    for prompt, extra in (
+        ("Refactor the parser", {"requirePlanApproval": True}),
+        ("Add a greeting [ask]", {}),
+        ("Port to Rust [stall:in_progress]", {}),
     ):
-        result = run_jules("--emulator", "session", "new", "-q", *args)
-        assert result.returncode == 0, result.stderr
+        emulator.create_session({"prompt": prompt, **extra})
+    emulator.settle()
+    state.write_text(emulator.state_json())
 
 
-def test_the_dashboard_in_a_terminal(run_jules):
-    seed(run_jules)
-    env = {"JULES_EMULATOR_SPEED": "1000"}
+def test_the_dashboard_in_a_terminal(tmp_path):
+    state = tmp_path / "emulator-state.json"
+    seed(state)
+    env = {"JULES_EMULATOR_STATE": str(state)}
     cols, rows = 80, 24
     with spawn(["--emulator", "dashboard"], env=env, cols=cols, rows=rows) as term:
-        term.expect("Needs you (2)", timeout=30)
-        term.expect("Running (1)")
+        term.expect("Running (1)", timeout=30)
+        term.expect("Needs you (2)")
         screen = term.display
         assert len(screen) == rows and max(len(line) for line in screen) <= cols
         assert "AWAITING_PLAN_APPROVAL" in term.text and "Refactor the parser" in term.text
-        # (State colours are checked in tests/test_dashboard.py: tests/screen.py reads
-        # the 5 of a 256-colour `38;5;N` as SGR 5 and loses the colour.)
+        # (State colours are checked in tests/test_dashboard.py.)
         term.send("?")
         term.expect("approve its plan")
         term.send("\x1b")

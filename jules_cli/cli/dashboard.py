@@ -68,7 +68,9 @@ def dashboard(
     from jules_cli.pacing import shared
 
     cutoff = time.time() - parse_duration(since)
-    tracker = Tracker(client, cutoff, pacer=shared())
+    # The quota's pacer, scaled by JULES_POLL_SCALE against an emulator only, as every
+    # other follower's (cli/watch.py): tests then need not wait 2 s between reads.
+    tracker = Tracker(client, cutoff, pacer=shared(appctx.poll_scale))
     first = tracker.start_first_poll()  # the first page comes while Textual loads
 
     from jules_cli.tui.app import Dashboard
