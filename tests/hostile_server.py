@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import struct
 import threading
 import time
 import zlib
@@ -199,18 +200,27 @@ class HostileServer:
 
 def gzip_bomb(decoded_bytes: int) -> bytes:
     """A gzip body of a JSON object holding one string of `decoded_bytes` spaces, made
-    without holding the decoded text in memory (about 1/1000 of it compressed)."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    parts = [packer.compress(b'{"sessions": [], "padding": "')]
+    without holding the decoded text in memory (about 1/1000 of it compressed), and fast:
+    each 1 MiB block of spaces is compressed once and repeated, a full flush between
+    blocks making every block's compressed form the same; the trailer's CRC-32 and
+    size are those of the whole text, so it is a valid gzip stream."""
+    head, tail = b'{"sessions": [], "padding": "', b'"}'
     block = b" " * (1 << 20)
-    left = decoded_bytes
-    while left > 0:
-        piece = block[: min(left, len(block))]
-        parts.append(packer.compress(piece))
-        left -= len(piece)
-    parts.append(packer.compress(b'"}'))
-    parts.append(packer.flush())
-    return b"".join(parts)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw deflate
+    parts = [packer.compress(head) + packer.flush(zlib.Z_FULL_FLUSH)]
+    packed = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    whole, rest = divmod(decoded_bytes, len(block))
+    parts.append(packed * whole)
+    last = block[:rest] + tail
+    parts.append(packer.compress(last) + packer.flush())
+    crc = zlib.crc32(head)
+    for _ in range(whole):
+        crc = zlib.crc32(block, crc)
+    crc = zlib.crc32(last, crc)
+    size = len(head) + whole * len(block) + len(last)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name
+    trailer = struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF)
+    return header + b"".join(parts) + trailer
 
 
 def pages(

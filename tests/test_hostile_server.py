@@ -332,6 +332,15 @@ def test_json_nested_too_deeply_is_exit_7(server, args):
 # -- 10: size ---------------------------------------------------------------------------------
 
 
+def test_the_gzip_bomb_is_a_valid_gzip_of_json_of_the_size_asked():
+    import gzip
+
+    size = 3 * (1 << 20) + 5
+    text = gzip.decompress(gzip_bomb(size))  # checks the CRC-32 and the size too
+    assert len(text) == size + len('{"sessions": [], "padding": ""}')
+    assert json.loads(text)["sessions"] == []
+
+
 def test_a_gzip_bomb_is_refused_without_being_expanded(server):
     bomb = gzip_bomb(400 * 1024 * 1024)  # 400 MB of JSON in about 400 kB
     server.handler = lambda request: Answer.raw(bomb, **{"Content-Encoding": "gzip"})
