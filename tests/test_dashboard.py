@@ -551,6 +551,63 @@ def test_n_starts_a_session_from_the_form(world):
                 }
             ]
             assert "Write the docs" in screen_text(app)
+            assert selected(app) == app.snapshot().running[0]["id"]  # the new session
+            assert app.session(selected(app))["prompt"] == "Write the docs"
+
+    run(body())
+
+
+def test_n_takes_the_profiles_defaults_as_session_new_does(world):
+    profile = {
+        "require-approval": True,
+        "auto-pr": True,
+        "repo": "jules-demo/hello-world",
+        "branch": "develop",
+    }
+
+    async def body():
+        app = world.dashboard(setting=profile.get)
+        app.current_repo = lambda: "someone/else"  # the profile's repo comes first
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await pilot.press("n")
+            form = app.screen
+            await until(pilot, lambda: bool(form.sources), "the sources")
+            assert form.query_one("#repo").value == HELLO
+            assert form.query_one("#branch").value == "develop"
+            assert form.query_one("#approval").value and form.query_one("#autopr").value
+            await pilot.press(*"Write the docs", "ctrl+s")
+            await until(pilot, lambda: "Created session" in status_line(app), "the create")
+            posted = [r["body"] for r in world.app.requests() if r["method"] == "POST"]
+            assert posted == [
+                {
+                    "prompt": "Write the docs",
+                    "sourceContext": {
+                        "source": HELLO,
+                        "githubRepoContext": {"startingBranch": "develop"},
+                    },
+                    "requirePlanApproval": True,
+                    "automationMode": "AUTO_CREATE_PR",
+                }
+            ]
+
+    run(body())
+
+
+def test_n_says_when_the_checkouts_repository_is_not_connected(world):
+    async def body():
+        app = world.dashboard()
+        app.current_repo = lambda: "someone/else"
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await pilot.press("n")
+            form = app.screen
+            await until(pilot, lambda: bool(form.sources), "the sources")
+            assert status_line(app) == (
+                "n: someone/else is not among the connected repositories: pick one"
+            )
+            assert form.query_one("#approval").value is False  # no profile: off
+            assert form.query_one("#autopr").value is False
 
     run(body())
 

@@ -83,6 +83,7 @@ def dashboard(
         interval=interval,
         tracker=tracker,
         first_poll=first,
+        setting=appctx.setting,
     )
     dashboard.run()
 

@@ -705,12 +705,25 @@ class NewSessionScreen(Screen):
             yield KeyLine()
 
     def on_mount(self) -> None:
+        from textual.widgets import Checkbox
+
+        from jules_cli.sessions import choice_or_default
+
         self.sub_title = "new session"
         self.sources: dict[str, dict[str, Any]] = {}
+        # The profile's defaults, as `session new` takes them when no option is given.
+        setting = self.app.setting
+        approval = choice_or_default(None, setting("require-approval"))
+        self.query_one("#approval", Checkbox).value = approval
+        self.query_one("#autopr", Checkbox).value = choice_or_default(None, setting("auto-pr"))
         self.query_one("#prompt").focus()
         self.app.load_sources(self)
 
-    def sources_loaded(self, sources: list[dict[str, Any]], preselect: str | None) -> None:
+    def sources_loaded(
+        self, sources: list[dict[str, Any]], preselect: str | None, branch: str | None = None
+    ) -> None:
+        """The repositories to pick from, `preselect` (owner/repo) picked when it is one of
+        them, with `branch` (the profile's, which goes with the profile's repo)."""
         from textual.widgets import Select
 
         from jules_cli.sources import repo_label
@@ -722,10 +735,15 @@ class NewSessionScreen(Screen):
         select.set_options(options)
         select.prompt = "pick a repository"
         if preselect:
+            wanted = preselect.lower().removeprefix("sources/").removeprefix("github/")
             for name, source in self.sources.items():
-                if repo_label(source).lower() == preselect.lower():
+                if repo_label(source).lower() == wanted:
                     select.value = name
+                    if branch:
+                        self.query_one("#branch", Input).value = branch
                     break
+            else:
+                self.app.say(f"n: {preselect} is not among the connected repositories: pick one")
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -830,10 +848,13 @@ class Dashboard(App):
         tracker: Tracker | None = None,
         first_poll: threading.Thread | None = None,
         current_repo: Callable[[], str | None] | None = None,
+        setting: Callable[[str], Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.client = client
+        # The profile's settings (require-approval, auto-pr, repo) for the form's defaults.
+        self.setting: Callable[[str], Any] = setting or (lambda name: None)
         # A tracker whose first page is already on its way (first_poll), or a new one.
         self.tracker = tracker or Tracker(client, since, pacer=pacer)
         self._first_poll = first_poll
@@ -1048,15 +1069,24 @@ class Dashboard(App):
             self.tracker.put(session)
             if isinstance(self.screen, NewSessionScreen):
                 self.pop_screen()
+            if isinstance(self.screen, SessionsScreen):
+                self.screen.want(str(session.get("id")))  # the cursor on the new one
             self.say(f"Created session {session.get('id')}")
             self.refresh_screens()
 
         self._run("creating the session", lambda: self.client.create_session(body), done)
 
     def load_sources(self, form: NewSessionScreen) -> None:
-        def call() -> tuple[list[dict[str, Any]], str | None]:
+        def call() -> tuple[list[dict[str, Any]], str | None, str | None]:
             sources = list(self.client.list_sources())
-            return sources, self.current_repo()
+            # The repository `session new` would take: the profile's (with the profile's
+            # branch), else the checkout's.
+            profile = self.setting("repo")
+            branch = self.setting("branch")
+            branch = branch.strip() if isinstance(branch, str) and branch.strip() else None
+            if isinstance(profile, str) and profile.strip() and profile.strip() != ".":
+                return sources, profile.strip(), branch
+            return sources, self.current_repo(), branch if profile == "." else None
 
         self._run("reading the repositories", call, lambda found: form.sources_loaded(*found))
 
