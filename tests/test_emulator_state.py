@@ -627,3 +627,27 @@ def test_bash_output_artifacts_can_be_switched_off(clock, monkeypatch):
     monkeypatch.setenv("JULES_EMULATOR_BASH_OUTPUT", "maybe")
     with pytest.raises(ValueError, match="JULES_EMULATOR_BASH_OUTPUT"):
         Emulator(clock=clock)
+
+
+def test_replan_feedback_is_answered_with_a_revised_plan():
+    from jules_cli.emulator.state import Emulator
+
+    emulator = Emulator(speed=1000)
+    body = {"prompt": "Add a greeting", "requirePlanApproval": True}
+    sid = emulator.create_session(body)["id"]
+    emulator.advance(60)
+    assert emulator.get_session(sid)["state"] == "AWAITING_PLAN_APPROVAL"
+    emulator.send_message(sid, {"prompt": "Also update the README [replan]"})
+    emulator.advance(60)
+    activities = emulator.list_activities(sid)["activities"]
+    plans = [a["planGenerated"]["plan"] for a in activities if "planGenerated" in a]
+    assert len(plans) == 2 and plans[0]["id"] != plans[1]["id"]
+    titles = [step["title"] for step in plans[1]["steps"]]
+    assert titles[-2:] == ["Address your feedback", "Submit the change"]
+    assert plans[1]["steps"][-2]["description"] == "Also update the README"
+    assert [step.get("index", 0) for step in plans[1]["steps"]] == [0, 1, 2, 3, 4]
+    assert not any("agentMessaged" in a for a in activities)  # the plan is the answer
+    assert emulator.get_session(sid)["state"] == "AWAITING_PLAN_APPROVAL"
+    emulator.approve_plan(sid, {})
+    approved = [a for a in emulator.list_activities(sid)["activities"] if "planApproved" in a]
+    assert approved[-1]["planApproved"]["planId"] == plans[1]["id"]

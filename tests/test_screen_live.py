@@ -126,6 +126,42 @@ def test_feedback_is_confirmed_then_jules_answers_then_it_asks_again(emulator_se
 
 
 @sizes
+def test_feedback_answered_with_a_new_plan_shows_it_in_full_and_asks_about_it(
+    emulator_server, cols, rows
+):
+    sid = create(emulator_server, "Add a greeting", approval=True)
+    with spawn(
+        ["activities", "tail", sid], env=emulator_server.env, cols=cols, rows=rows
+    ) as term:
+        term.expect_prompt(PLAN_PROMPT + " ")
+        # [replan]: the emulated agent answers the feedback with a revised plan.
+        term.send_line("Cover it with a test too [replan]")
+        term.expect_prompt(PLAN_PROMPT + " ")  # asked again: about the new plan
+        term.send_line("y")
+        assert term.wait() == 0, term
+        lines = term.lines
+    in_order(
+        lines,
+        "Jules proposes this plan:",
+        f"{PLAN_PROMPT} Cover it with a test too [replan]",
+        "Feedback sent: Cover it with a test too [replan]",
+        "plan      plan with 5 steps",
+        "Jules proposes a new plan:",
+        "4. Address your feedback",
+        "Cover it with a test too",
+        "5. Submit the change",
+        f"{PLAN_PROMPT} y",
+        "Plan approved.",
+        "completed session completed",
+    )
+    assert sum("Jules proposes" in line for line in lines) == 2
+    assert "Approve the plan above?" not in term.text  # the new plan is asked about as new
+    no_panel_left_over(lines, 1)
+    approved = [r for r in emulator_server.requests() if r["path"].endswith(":approvePlan")]
+    assert len(approved) == 1
+
+
+@sizes
 def test_after_a_reply_the_question_and_the_answer_stay(emulator_server, cols, rows):
     sid = create(emulator_server, "Add a greeting [ask]")
     with spawn(

@@ -53,6 +53,7 @@ _FLAGS = {
     "same-time": "same_time",
     "hostile": "hostile",
     "unknown-kind": "unknown_kind",
+    "replan": "replan",
 }
 _VALUED = {"fail", "stall", "many", "slow", "patch"}
 NAMES = sorted([*_FLAGS, *_VALUED])
@@ -77,6 +78,7 @@ class Directives:
     patch: str = "new"
     hostile: bool = False
     unknown_kind: bool = False
+    replan: bool = False  # in feedback on a plan: the answer is a revised plan
 
     @classmethod
     def parse(cls, text: str) -> Directives:
@@ -197,6 +199,20 @@ def plan_activity(ctx: Context) -> dict[str, Any]:
             step["index"] = index
         steps.append(step)
     return {"originator": "agent", "planGenerated": {"plan": {"id": ctx.new_id(), "steps": steps}}}
+
+
+def revised_plan_activity(ctx: Context, feedback: str) -> dict[str, Any]:
+    """The answer to feedback on a plan that asks for a new one ([replan]): the plan again,
+    with a step for the feedback before the last one, every id new."""
+    plan = plan_activity(ctx)
+    steps = plan["planGenerated"]["plan"]["steps"]
+    wish = " ".join(strip_directives(feedback).split()) or "the feedback"
+    steps.insert(-1, {"id": ctx.new_id(), "title": "Address your feedback", "description": wish})
+    for index, step in enumerate(steps):
+        step.pop("index", None)
+        if index:
+            step["index"] = index
+    return plan
 
 
 def session_script(

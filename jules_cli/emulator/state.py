@@ -930,7 +930,11 @@ class Emulator:
                 session, {"originator": "user", "userMessaged": {"userMessage": message}}, now
             )
             reply_at = now + self._sim_ns(scenario.REPLY_SECONDS * directives.slow)
-            if session.waiting_for == "approval":
+            answer = None
+            if session.waiting_for == "approval" and directives.replan:
+                answer = scenario.revised_plan_activity(self._context(session), message)
+                reply = ""
+            elif session.waiting_for == "approval":
                 reply = "Noted. Approve the plan when you are ready and I will start."
             elif session.waiting_for == "user":
                 reply = "Thanks! Carrying on with the task."
@@ -949,7 +953,8 @@ class Emulator:
                 session.next_due_ns = reply_at + self._sim_ns(session.script[0]["delay"])
             else:
                 reply = "Thanks, I will take that into account."
-            session.replies.append({"due_ns": reply_at, "activity": scenario.agent_message(reply)})
+            answer = answer or scenario.agent_message(reply)
+            session.replies.append({"due_ns": reply_at, "activity": answer})
             self._schedule(session)
             self.revision += 1
             return {}
