@@ -418,6 +418,30 @@ def test_a_client_that_goes_away_mid_wait_ends_the_server_at_once():
         process.wait()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_with_stdin_still_open_ends_the_server_with_its_one_line():
+    """A supervisor stopping the server while the agent still holds its stdin: the SDK's
+    stdin reader thread would keep Python from exiting; it exits 143 with one line."""
+    import signal
+
+    process = subprocess.Popen(
+        [*jules_command(), "--emulator", "mcp", "serve"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        process.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "test", "version": "1"}}}) + "\n")  # fmt: skip
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["id"] == 1  # serving
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 143
+        assert process.stderr.read().splitlines()[-1] == "Error: terminated (SIGTERM)"
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_without_a_key_it_says_so_and_exits_4_without_asking(tmp_path):
     result = subprocess.run(
         [*jules_command(), "mcp", "serve"],

@@ -58,6 +58,27 @@ def serve(
 
     appctx = app_context(ctx)
     appctx.no_input = True  # stdin carries the protocol: nothing may ever read it
-    serve_stdio(
-        appctx.client(), appctx.setting, read_only=read_only, poll_scale=appctx.poll_scale
-    )
+    try:
+        serve_stdio(
+            appctx.client(), appctx.setting, read_only=read_only, poll_scale=appctx.poll_scale
+        )
+    except KeyboardInterrupt:
+        _leave_at_once()
+
+
+def _leave_at_once() -> None:
+    """Ctrl-C, SIGTERM or SIGHUP while the client still holds stdin open: the SDK reads
+    stdin in a worker thread that only a line or end of file wakes, and Python would wait
+    for it at exit forever. Say why, as every command does, and leave now (the tools
+    in flight are abandoned: a cancelled call)."""
+    import os
+    import sys
+
+    from jules_cli import signals
+
+    message, code = signals.describe(signals.last_signal())
+    try:
+        sys.stderr.write(f"Error: {message}\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
