@@ -255,3 +255,18 @@ def test_after_feedback_the_view_says_it_waits_for_the_answer(emulator_server):
         term.expect_gone("Waiting for Jules's answer")
         term.send_line("n")
         assert term.wait() == 9, term
+
+
+def test_with_json_on_the_screen_the_question_is_still_shown_for_reading(emulator_server):
+    # `tail --json` in a terminal: the activity is a JSON line, so the prompt shows the
+    # question itself, readable, once.
+    sid = create(emulator_server, "Add a greeting [ask]")
+    emulator_server.settle()
+    with spawn(["activities", "tail", sid, "--json"], env=emulator_server.env) as term:
+        term.expect_prompt("Your reply (empty to stop following): ")
+        term.interrupt()
+        assert term.wait() == 130, term
+    lines = term.lines
+    asked = index_of(lines, "Jules asks:")
+    assert QUESTION[:40] in lines[asked + 1], term
+    assert "question above" not in term.text
