@@ -108,6 +108,12 @@ def test_jsonl_filters_each_object_and_streams_page_by_page(jules, emulator_serv
         ("session", "show", "123", "--jq", "{"),
         ("activities", "tail", "123", "--jq", "..a"),
         ("sources", "list", "--jq", ".", "-q"),
+        # Before the session is created (each one costs a daily task) or waited for.
+        ("session", "new", "--no-repo", "Do it", "--follow", "--jq", ".["),
+        ("session", "new", "--no-repo", "Do it", "--parallel", "2", "--jq", "{"),
+        ("session", "wait", "123", "--jq", "map("),
+        ("status", "--jq", ")"),
+        ("api", "sessions", "--jq", "..a"),
     ],
 )
 def test_a_bad_expression_is_exit_2_before_any_request(jules, emulator_server, args):

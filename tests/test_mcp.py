@@ -304,9 +304,8 @@ def test_against_a_server_the_key_is_sent_and_never_written(emulator_server):
         with anyio.move_on_after(0.5):
             await session.call_tool("wait_for_session",
                                     {"session": given_up, "timeout_seconds": 60})  # fmt: skip
-        polled = reads_of(given_up)
-        assert polled >= 2  # it was polling (every 0.1 s at most, at this scale)
-        await anyio.sleep(0.3)
+        assert reads_of(given_up) >= 1  # it was polling
+        await anyio.sleep(1.0)  # a request in flight when it was cancelled ends
         after_cancel = reads_of(given_up)
         await anyio.sleep(0.5)
         assert reads_of(given_up) == after_cancel
@@ -346,14 +345,17 @@ def test_the_key_from_the_profile_and_one_quota_for_every_reply_it_waits_for(
     login = run_jules("--profile", "work", "auth", "login", "--with-key", "--no-verify",
                       input=key + "\n", env={"JULES_API_URL": server.url})  # fmt: skip
     assert login.returncode == 0, login.stderr
-    sids = [server.emulator.create_session({"prompt": "Busy [many:1000]"})["id"]
-            for _ in range(3)]  # fmt: skip
     scale = 0.05
     errlog = tmp_path / "stderr.txt"
     run = serve("--profile", "work", errlog=str(errlog),
                 env={"JULES_API_URL": server.url, "JULES_POLL_SCALE": str(scale)})  # fmt: skip
 
+    sids: list[str] = []
+
     async def body(session: ClientSession):
+        # Created once the server is up, so that they are still busy when followed.
+        sids.extend(server.emulator.create_session({"prompt": "Busy [many:600]"})["id"]
+                    for _ in range(3))  # fmt: skip
         results: list[Any] = []
 
         async def reply(sid: str) -> None:
