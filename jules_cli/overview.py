@@ -671,10 +671,18 @@ class Tracker:
 # -- filtering (the dashboard's `/`) ----------------------------------------------------
 
 
+_GROUP_WORDS = (
+    ("needs_you", NEEDS_YOU_STATES),
+    ("running", RUNNING_STATES),
+    ("ended", ENDED_STATES),
+)
+
+
 def matches(session: dict[str, Any], query: str) -> bool:
     """Does the session match every word of `query`? `state:S` (a prefix of the state,
-    any case), `repo:R` (a part of owner/repo), anything else a part of the title, id,
-    prompt, repository or state."""
+    any case, or of a group's name: `state:run`, `state:ended`, `state:needs`), `repo:R`
+    (a part of owner/repo), anything else a part of the title, id, prompt, repository
+    or state."""
     state = _text(session.get("state")).lower()
     source = _text(_dict(session.get("sourceContext")).get("source")).lower()
     haystack = " ".join(
@@ -683,7 +691,13 @@ def matches(session: dict[str, Any], query: str) -> bool:
     for word in query.lower().split():
         key, sep, value = word.partition(":")
         if sep and key == "state":
-            if not state.startswith(value.replace("-", "_")):
+            wanted = value.replace("-", "_")
+            # No state begins as a group's name does, so the two cannot be confused.
+            in_group = bool(wanted) and any(
+                name.startswith(wanted) and session.get("state") in states
+                for name, states in _GROUP_WORDS
+            )
+            if not (state.startswith(wanted) or in_group):
                 return False
         elif sep and key == "repo":
             if value not in source:

@@ -354,3 +354,20 @@ def test_a_new_state_with_the_same_update_time_counts_as_a_change():
     tracker.touch("1")  # asked for, unchanged
     assert tracker.poll_activities() == ["1"]
     assert tracker.poll_activities() == []
+
+
+@pytest.mark.parametrize(
+    ("state", "query", "expected"),
+    [
+        ("IN_PROGRESS", "state:run", True),
+        ("QUEUED", "state:running", True),
+        ("COMPLETED", "state:run", False),
+        ("FAILED", "state:ended", True),
+        ("PAUSED", "state:needs-you", True),
+        ("AWAITING_PLAN_APPROVAL", "state:need", True),
+        ("IN_PROGRESS", "state:needs", False),
+        ("PAUSED", "state:p", True),  # still a prefix of the state
+    ],
+)
+def test_state_filter_takes_a_group_name_too(state, query, expected):
+    assert ov.matches(session("1", state, 1), query) is expected

@@ -62,7 +62,7 @@ KEYS = [
     ("x", "archive it"),
     ("u", "undo the last archive (while the view is open)"),
     ("n", "start a new session"),
-    ("/", "filter by text, state:S or repo:R"),
+    ("/", "filter by text, state:S (or state:running...) or repo:R"),
     ("?", "these keys"),
     ("escape", "back (or clear the filter)"),
     ("q", "quit"),
