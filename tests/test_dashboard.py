@@ -494,6 +494,36 @@ def test_o_opens_the_browser(world, monkeypatch):
     run(body())
 
 
+def test_a_browser_that_needs_the_terminal_is_never_run_over_the_screen(world, tmp_path):
+    # lynx, w3m or $BROWSER run in the terminal: the dashboard hands the terminal over
+    # (App.suspend, seen in tests/test_e2e_dashboard_pty.py); where it cannot (here,
+    # headless) it gives the URL instead of running one over the other.
+    import webbrowser
+
+    from jules_cli.tui.app import runs_in_the_terminal
+
+    ran = tmp_path / "ran"
+    lynx = webbrowser.GenericBrowser(["sh", "-c", f"touch {ran}", "%s"])
+    assert runs_in_the_terminal(lynx)
+    assert not runs_in_the_terminal(webbrowser.BackgroundBrowser("firefox"))
+
+    async def body():
+        app = world.dashboard()
+        app.open_url = app._browse
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            original = webbrowser.get
+            webbrowser.get = lambda using=None: lynx
+            try:
+                await pilot.press("o")
+            finally:
+                webbrowser.get = original
+            assert status_line(app).startswith("o: no browser available; the page is https://")
+            assert not ran.exists()
+
+    run(body())
+
+
 def test_x_archives_and_u_undoes(world):
     async def body():
         app = world.dashboard()

@@ -30,7 +30,11 @@ def seed(state: Path) -> None:
 def test_the_dashboard_in_a_terminal(tmp_path):
     state = tmp_path / "emulator-state.json"
     seed(state)
-    env = {"JULES_EMULATOR_STATE": str(state)}
+    # A browser that runs in the terminal (as lynx does): `o` hands the terminal over.
+    browser = tmp_path / "browser"
+    browser.write_text('#!/bin/sh\necho "BROWSER SHOWS $1"\nread line\n')
+    browser.chmod(0o755)
+    env = {"JULES_EMULATOR_STATE": str(state), "BROWSER": str(browser)}
     cols, rows = 80, 24
     with spawn(["--emulator", "dashboard"], env=env, cols=cols, rows=rows) as term:
         term.expect("Running (1)", timeout=30)
@@ -47,6 +51,11 @@ def test_the_dashboard_in_a_terminal(tmp_path):
         term.expect("Jules asks:")
         term.expect("1. Explore the repository")
         term.send("\x1b")
+        term.expect("Needs you (2)")
+        term.send("o")  # the browser gets the whole terminal, then gives it back
+        term.expect("BROWSER SHOWS https://jules.google.com/session/")
+        term.send("\r")
+        term.expect("Opened https://jules.google.com/session/")
         term.expect("Needs you (2)")
         term.resize(120, 40)  # a wider window shows what each session is at
         term.expect("NOW")

@@ -860,7 +860,7 @@ class Dashboard(App):
         self._first_poll = first_poll
         self.since_text = since_text
         self.interval = interval
-        self.open_url = open_url or _open_in_browser
+        self.open_url = open_url or self._browse
         self.current_repo = current_repo or _checkout_repo
         self.clock = clock
         self.filter_text = ""
@@ -1109,6 +1109,26 @@ class Dashboard(App):
         else:
             self.say(f"o: no browser available; the page is {url}", error=True)
 
+    def _browse(self, url: str) -> bool:
+        """The system's browser; one that runs in the terminal gets the terminal while it
+        runs (the dashboard is suspended, as lazygit does for an editor), instead of both
+        drawing on one screen and the keys going to both."""
+        import webbrowser
+
+        try:
+            browser = webbrowser.get()
+        except webbrowser.Error:
+            return False
+        if not runs_in_the_terminal(browser):
+            return browser.open(url)
+        from textual.app import SuspendNotSupported
+
+        try:
+            with self.suspend():
+                return browser.open(url)
+        except SuspendNotSupported:
+            return False
+
     def show_diff(self, sid: str) -> None:
         from jules_cli.artifacts import select_patch
         from jules_cli.diffstat import diffstat, format_stat
@@ -1146,10 +1166,14 @@ class Dashboard(App):
             self.push_screen(HelpScreen())
 
 
-def _open_in_browser(url: str) -> bool:
+def runs_in_the_terminal(browser: Any) -> bool:
+    """Is `browser` (a webbrowser controller) one that runs in this terminal and waits
+    until it is closed (lynx, w3m, links, www-browser, or $BROWSER without `&`)? Python
+    registers those as GenericBrowser itself; GUI browsers are subclasses of it that
+    start in the background (BackgroundBrowser, xdg-open's, Chrome's, ...)."""
     import webbrowser
 
-    return webbrowser.open(url)
+    return type(browser) is webbrowser.GenericBrowser
 
 
 def _checkout_repo() -> str | None:
