@@ -185,8 +185,11 @@ def test_after_a_reply_the_question_and_the_answer_stay(emulator_server, cols, r
     )
     assert " ".join(" ".join(lines).split()).count(QUESTION) == 1, term
     assert "Jules asks:" not in term.text
-    # Nothing but the blank line between the question and the prompt's heading.
+    # Nothing but the blank line between the question and the prompt's heading, and the
+    # question's wrapped part hangs under its first word, not under the time.
     assert lines[asked[1] - 1] == "", term
+    wrapped = lines[asked[0] + 1 : asked[1] - 1]
+    assert all(line.startswith(" " * 19) and line[19] != " " for line in wrapped), term
     no_panel_left_over(lines, 1)
 
 

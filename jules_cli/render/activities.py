@@ -281,7 +281,7 @@ class HangingLine:
     def __rich_console__(self, console, options):
         from rich.text import Text
 
-        indent = len(self.head.plain)
+        indent = self.head.cell_len
         width = options.max_width
         if width - indent < 20:
             yield self.head + self.body
