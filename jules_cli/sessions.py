@@ -150,13 +150,23 @@ def retry_session(
     prompt: str | None = None,
     require_approval: bool = False,
     auto_pr: bool = False,
+    branch: str | None = None,
+    title: str | None = None,
 ) -> NewSession:
     """A new session like `session`: its prompt (unless `prompt` replaces it), source,
-    starting branch and environment-variables switch; repoless when it was. The title is
-    left to the API, which makes one from the prompt as it did for the original."""
+    starting branch (unless `branch` replaces it) and environment-variables switch;
+    repoless when it was. The title is `title`, else left to the API, which makes one
+    from the prompt as it did for the original (a replaced prompt gets its own)."""
     context = session.get("sourceContext") or {}
     source = context.get("source")
-    branch = (context.get("githubRepoContext") or {}).get("startingBranch")
+    has_source = isinstance(source, str) and bool(source)
+    if branch is not None and not has_source:
+        raise UsageError(
+            f"session {session.get('id', '')} has no repository, so --branch does not apply",
+            "leave out --branch",
+        )
+    if branch is None:
+        branch = (context.get("githubRepoContext") or {}).get("startingBranch")
     text = prompt if prompt is not None else session.get("prompt")
     if not isinstance(text, str) or not text.strip():
         sid = session.get("id", "")
@@ -166,8 +176,9 @@ def retry_session(
         )
     return NewSession(
         prompt=text,
-        source={"name": source} if isinstance(source, str) and source else None,
+        source={"name": source} if has_source else None,
         branch=branch if isinstance(branch, str) and branch else None,
+        title=title or None,
         require_approval=require_approval,
         auto_pr=auto_pr,
         env_vars=bool(context.get("environmentVariablesEnabled")),

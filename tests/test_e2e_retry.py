@@ -130,6 +130,19 @@ def test_retry_of_a_repoless_session_is_repoless(emulator_server, jules) -> None
     result = jules("session", "retry", old["id"], "-q")
     assert result.returncode == 0, result.stderr
     assert created_bodies(emulator_server) == [{"prompt": "Write a poem"}]
+    on_branch = jules("session", "retry", old["id"], "--branch", "main")
+    assert on_branch.returncode == 2 and "no repository" in on_branch.stderr
+    assert len(created_bodies(emulator_server)) == 1
+
+
+def test_retry_on_another_branch_with_a_title(emulator_server, jules) -> None:
+    old = original(emulator_server)
+    result = jules("session", "retry", old["id"], "-b", "main", "--title", "Login, take 2", "-q")
+    assert result.returncode == 0, result.stderr
+    [body] = created_bodies(emulator_server)
+    assert body["sourceContext"]["githubRepoContext"] == {"startingBranch": "main"}
+    assert body["sourceContext"]["source"] == WEBAPP and body["title"] == "Login, take 2"
+    assert body["prompt"] == "Fix the login bug"
 
 
 def test_retry_waits_and_follows_like_new(emulator_server, jules) -> None:

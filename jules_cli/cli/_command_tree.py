@@ -709,6 +709,25 @@ TREE = {
                             },
                         },
                         {
+                            "name": "branch",
+                            "opts": ["--branch", "-b"],
+                            "help": "Start from this branch instead of the session's starting branch.",
+                            "label": "-b, --branch BRANCH",
+                            "values": {
+                                "call": "jules_cli.completion:complete_branches",
+                                "pass": {
+                                    "ctx": "ctx",
+                                    "incomplete": "incomplete",
+                                },
+                            },
+                        },
+                        {
+                            "name": "title",
+                            "opts": ["--title", "-t"],
+                            "help": "Title (default: made from the prompt).",
+                            "label": "-t, --title TITLE",
+                        },
+                        {
                             "name": "require_approval",
                             "opts": ["--require-approval"],
                             "secondary": ["--no-require-approval"],

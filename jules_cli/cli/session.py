@@ -354,6 +354,22 @@ def retry(
             "--prompt-file", "-F", metavar="FILE", help="Read the new prompt from a file."
         ),
     ] = None,
+    branch: Annotated[
+        str | None,
+        typer.Option(
+            "--branch",
+            "-b",
+            metavar="BRANCH",
+            help="Start from this branch instead of the session's starting branch.",
+            autocompletion=complete_branches,
+        ),
+    ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option(
+            "--title", "-t", metavar="TITLE", help="Title (default: made from the prompt)."
+        ),
+    ] = None,
     require_approval: Annotated[
         bool | None,
         typer.Option(
@@ -415,6 +431,8 @@ def retry(
         auto_pr=choice_or_default(
             auto_pr if auto_pr is not None else shown_auto_pr, appctx.setting("auto-pr")
         ),
+        branch=branch,
+        title=title,
     )
     _start(
         appctx,
