@@ -18,6 +18,7 @@ Messages never quote the file's values (they may be anything), only where they a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 # The Session states (kept equal to state.STATES by a test; no import of state.py here,
@@ -48,20 +49,34 @@ Problem = tuple[str, str] | None
 Checker = Callable[[Any], Problem]
 
 
-def check_state(data: Any) -> None:
+@dataclass
+class SavedSessions:
+    """The session entries of a checked state, as the indexes need them (gathered in the
+    same pass as the check: at 100,000 entries every pass over them costs)."""
+
+    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (create_ns, seq, id) of the entries with nothing but the required fields: not
+    # archived, nothing scheduled.
+    plain_keys: list[tuple[int, int, str]] = field(default_factory=list)
+    others: list[dict[str, Any]] = field(default_factory=list)  # every other entry
+
+
+def check_state(data: Any) -> SavedSessions:
     """Raise ValueError naming the first problem of a saved state (the data of
-    Emulator.to_dict() after a JSON round trip), or return None when it can be loaded.
-    The seed is checked by the caller, which knows its rules (it loads it)."""
+    Emulator.to_dict() after a JSON round trip), else answer its sessions for the
+    indexes. The seed is checked by the caller, which knows its rules (it loads it)."""
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     for key, check in _TOP_LEVEL.items():
         if key in data:
             _raise(key, check(data[key]))
     sessions = data.get("sessions")
+    found = SavedSessions()
     if sessions is None:
-        return
+        return found
     if type(sessions) is not list:
         raise ValueError("sessions: expected a list")
+    by_id, add_plain, add_other = found.by_id, found.plain_keys.append, found.others.append
     times, counts, states = _TIMES, _COUNTS, _STATES  # locals: the loop may run 100,000 times
     for index, raw in enumerate(sessions):
         # Inline, with no call (see the module doc): an entry of the seven fields every
@@ -86,14 +101,16 @@ def check_state(data: Any) -> None:
             )
         except KeyError:
             fine = False
-        if not fine:
+        if fine:
+            add_plain((created, seq, sid))
+        else:
             _raise(f"sessions[{index}]", check_session(raw))
-    if len({raw["id"] for raw in sessions}) != len(sessions):
-        seen: set[str] = set()
-        for index, raw in enumerate(sessions):
-            if raw["id"] in seen:
-                raise ValueError(f"sessions[{index}].id: the same id as an earlier session")
-            seen.add(raw["id"])
+            sid = raw["id"]
+            add_other(raw)
+        by_id[sid] = raw
+        if len(by_id) <= index:
+            raise ValueError(f"sessions[{index}].id: the same id as an earlier session")
+    return found
 
 
 def check_session(raw: Any) -> Problem:

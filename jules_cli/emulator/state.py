@@ -1215,7 +1215,7 @@ class Emulator:
         # the middle of some request (saved.py says what is checked, and how fast).
         from jules_cli.emulator.saved import check_state
 
-        check_state(data)
+        found = check_state(data)
         sources = data.get("sources") or []
         emulator = cls(
             speed=speed or data.get("speed") or 1.0,
@@ -1235,17 +1235,11 @@ class Emulator:
         emulator._pull_numbers = dict(data.get("pullNumbers") or {})
         emulator._sources = list(sources)
         emulator._clear_sessions()
-        raws = data.get("sessions") or []
-        # Kept raw (see _clear_sessions); the indexes need only these few fields.
-        emulator._sessions = {raw["id"]: raw for raw in raws}
-        keys: dict[bool, list[tuple[int, int, str]]] = {False: [], True: []}
-        add_plain = keys[False].append
-        required = len(_RECORD_REQUIRED)
-        for raw in raws:
+        # Kept raw (see _clear_sessions); the indexes need only a few fields.
+        emulator._sessions = found.by_id
+        keys: dict[bool, list[tuple[int, int, str]]] = {False: found.plain_keys, True: []}
+        for raw in found.others:
             key = (raw["create_ns"], raw["seq"], raw["id"])
-            if len(raw) == required:  # nothing but the required fields: the common case
-                add_plain(key)
-                continue
             keys[raw.get("archived", False)].append(key)
             due = _raw_next_due(raw)
             if due is not None:
