@@ -569,6 +569,57 @@ def scale_figures(
     return figures
 
 
+# The baseline of the saved-state figure: only reading and parsing the state file, then
+# printing the one session asked for (the least any `--emulator` command must do).
+READ_STATE = """
+import json, sys
+state = json.load(open(sys.argv[1], encoding="utf-8"))
+print(json.dumps(next(s for s in state["sessions"] if s["id"] == sys.argv[2])))
+"""
+
+
+def saved_state_figure(
+    emulator: EmulatorProcess, folder: Path, env: dict[str, str], runs: int
+) -> Figure:
+    """`jules --emulator session show ID --json` over a saved state of the biggest size
+    (every command loads and checks the whole file), against reading and parsing that
+    JSON file in a bare Python."""
+    response = emulator.http.get(f"{emulator.control}/state")
+    response.raise_for_status()
+    path = folder / "saved-state.json"
+    path.write_bytes(response.content)
+    state = response.json()
+    size = len(state["sessions"])
+    session_id = state["sessions"][size // 2]["id"]
+    del state
+    state_env = {**env, "JULES_EMULATOR_STATE": str(path)}
+    command = [*jules_command(), "--emulator", "session", "show", session_id, "--json"]
+    baseline = [sys.executable, "-c", READ_STATE, str(path), session_id]
+    for what, argv in (("jules", command), ("the baseline", baseline)):
+        code, out = output_of(argv, state_env)
+        if code or session_id.encode() not in out:
+            sys.exit(f"bench: {what} cannot read the saved state of {size} sessions")
+    written = path.stat().st_mtime_ns
+    case = Case(
+        f"`--emulator session show` over a saved state of {size // 1000}k sessions "
+        "vs parsing its JSON",
+        command,
+        baseline,
+        state_env,
+    )
+    run_rounds([case], max(3, min(runs, 5)))
+    if path.stat().st_mtime_ns != written:
+        sys.exit("bench: reading a session rewrote the saved state")
+    ours, theirs = case.values()
+    megabytes = path.stat().st_size / 1e6
+    return ratio_figure(
+        case,
+        3.0,
+        f"{median(ours):.2f} s vs {median(theirs):.2f} s ({megabytes:.0f} MB)",
+        state_bytes=path.stat().st_size,
+    )
+
+
 def same_output_envs(command: list[str], env: dict[str, str], other: dict[str, str], what: str):
     ours, theirs = output_of(command, env), output_of(command, other)
     if ours[0] or theirs[0] or ours[1] != theirs[1]:
@@ -1094,6 +1145,7 @@ def main() -> int:
                     capture_pages(scaled[max(SCALE_SIZES)], pages)
                     static = StaticServer(pages, env)
                     figures += scale_figures(scaled, static.port, env, runs)
+                    figures.append(saved_state_figure(scaled[max(SCALE_SIZES)], folder, env, runs))
                 finally:
                     for emulator in scaled.values():
                         emulator.stop()
