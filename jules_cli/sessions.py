@@ -110,6 +110,12 @@ def new_session_for_agent(
     if no_repo and (repo or branch):
         raise UsageError("no_repo cannot be combined with repo or branch")
     profile_repo = setting("repo")
+    if isinstance(repo, str) and repo.strip() == ".":
+        # `--repo .` names the checkout in the current folder; an agent's server has none.
+        raise UsageError(
+            "repo '.' means a git checkout here, and the MCP server reads none",
+            "give repo OWNER/REPO, or no_repo for a session without one",
+        )
     if no_repo:
         choice = RepoChoice(None, REPOLESS)
     elif repo and repo.strip():

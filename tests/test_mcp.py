@@ -220,10 +220,11 @@ def test_a_failing_call_is_a_tool_error_with_the_commands_one_line(in_process, r
             await session.call_tool("list_sessions", {"limit": "many"}),
             await session.call_tool("list_activities", {"session": "1", "since": "yesterday"}),
             await session.call_tool("delete_session", {"session": "1"}),
+            await session.call_tool("create_session", {"prompt": "Fix it", "repo": "."}),
         ]
 
     (missing, malformed, no_repo, bad_until, no_session, bad_limit, bad_since,
-     unknown) = in_process(body)  # fmt: skip
+     unknown, dot) = in_process(body)  # fmt: skip
     cli = run_jules("--emulator", "session", "show", "4242424242")
     assert cli.returncode == 3
     cli_error = [line for line in cli.stderr.splitlines() if line.startswith("Error: ")]
@@ -248,7 +249,12 @@ def test_a_failing_call_is_a_tool_error_with_the_commands_one_line(in_process, r
     assert text_of(unknown) == (
         "Error: unknown tool 'delete_session' - list the tools with tools/list"
     )
-    results = (missing, malformed, no_repo, bad_until, no_session, bad_limit, bad_since, unknown)
+    assert text_of(dot) == (
+        "Error: repo '.' means a git checkout here, and the MCP server reads none - "
+        "give repo OWNER/REPO, or no_repo for a session without one"
+    )
+    results = (missing, malformed, no_repo, bad_until, no_session, bad_limit, bad_since,
+               unknown, dot)  # fmt: skip
     for result in results:
         assert result.is_error and "\n" not in text_of(result)
 
