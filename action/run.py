@@ -109,6 +109,23 @@ def _summary(session: dict, code: int, diffstat: str, waited: bool) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def _check_timeout(text: str) -> str | None:
+    """Why the timeout input is not a duration `jules session wait` takes, or None.
+
+    Checked before the session starts (each one costs a daily task), with the installed
+    julesctl's own parser; run where julesctl is not importable, `jules` checks it later."""
+    try:
+        from jules_cli.errors import UsageError
+        from jules_cli.follow import parse_duration
+    except ImportError:
+        return None
+    try:
+        parse_duration(text)
+    except UsageError as error:
+        return f"input timeout: {error}"
+    return None
+
+
 def _mask(secret: str) -> None:
     # A key given as a plain input (not from `secrets.`) is not masked by the runner.
     if secret:
@@ -135,6 +152,10 @@ def main() -> int:
         return _fail(str(error), USAGE)
     if not prompt:
         return _fail("the prompt input is empty", USAGE)
+    timeout = _input("timeout", "30m") or "30m"
+    problem = _check_timeout(timeout) if wait else None
+    if problem:
+        return _fail(problem, USAGE)
     if not key and os.environ.get("JULES_EMULATOR") != "1":
         return _fail("the api-key input is empty: pass it from a secret, "
                      "e.g. api-key: ${{ secrets.JULES_API_KEY }}", 4)
@@ -158,7 +179,7 @@ def main() -> int:
 
     code = 0
     if wait:
-        waited = _run(["session", "wait", sid, "--timeout", _input("timeout", "30m"), "--json"])
+        waited = _run(["session", "wait", sid, "--timeout", timeout, "--json"])
         code = waited.returncode
         if waited.stdout.strip():
             session = json.loads(waited.stdout)

@@ -250,3 +250,14 @@ def test_a_repository_that_is_not_connected_fails_the_step_with_its_exit_code(
     assert "::error title=jules::jules session new failed (exit 3)" in result.stdout
     created = [r for r in emulator_server.requests() if r["method"] == "POST"]
     assert created == []
+
+
+def test_a_bad_timeout_is_a_usage_error_before_any_session_is_started(tmp_path, emulator_server):
+    # A session costs one of the day's tasks: an input that would only fail at the wait
+    # fails before the session is created.
+    result, outputs, _ = run_action(
+        tmp_path, emulator_server, prompt="x", **{**DEFAULTS, "timeout": "soon"}
+    )
+    assert result.returncode == 2 and outputs == {"exit-code": "2"}
+    assert "timeout" in result.stdout
+    assert emulator_server.requests() == []
