@@ -261,3 +261,18 @@ def test_a_bad_timeout_is_a_usage_error_before_any_session_is_started(tmp_path, 
     assert result.returncode == 2 and outputs == {"exit-code": "2"}
     assert "timeout" in result.stdout
     assert emulator_server.requests() == []
+
+
+def test_branch_and_auto_pr_false_reach_the_new_session(tmp_path, emulator_server):
+    result, outputs, summary = run_action(
+        tmp_path, emulator_server, prompt="Hold [stall:queued]",
+        **{**DEFAULTS, "branch": "develop", "auto_pr": "false", "wait": "false"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    created = [r for r in emulator_server.requests()
+               if r["method"] == "POST" and r["path"] == "/v1alpha/sessions"]  # fmt: skip
+    assert len(created) == 1
+    body = created[0]["body"]
+    assert body["sourceContext"]["githubRepoContext"]["startingBranch"] == "develop"
+    assert "automationMode" not in body and "requirePlanApproval" not in body
+    assert "(not waited for)" in summary
