@@ -70,6 +70,7 @@ def test_any_ends_with_the_first_and_prints_that_one_session(emulator_server, ju
 def test_timeout_with_several_is_10_when_nothing_worse_happened(emulator_server, jules) -> None:
     forever = create(emulator_server, "Work forever [stall]")
     asking = create(emulator_server, "Ask first [ask]")
+    emulator_server.settle()  # it asks before the wait starts, however slow the start
     result = jules("session", "wait", forever, asking, "--timeout", "0.5")
     assert result.returncode == 9, result.stderr  # waiting-for-you is more severe than 10
     alone = jules("session", "wait", forever, "--timeout", "0.3", "--json")
