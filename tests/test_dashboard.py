@@ -130,12 +130,18 @@ def screen_text(app) -> str:
     return "\n".join(strip.text.rstrip() for strip in strips)
 
 
-async def until(pilot, condition, what: str = "the condition", tries: int = 200) -> None:
-    for _ in range(tries):
+async def until(pilot, condition, what: str = "the condition", timeout: float = 15.0) -> None:
+    # A deadline in real time, not a number of tries: on a busy CI machine 200 pauses of
+    # 10 ms can pass before a worker thread has had its turn. A pass returns at once.
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
         await pilot.pause(0.01)
         if condition():
             return
-    raise AssertionError(f"timed out waiting for {what}:\n{screen_text(pilot.app)}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{screen_text(pilot.app)}")
 
 
 async def polled(pilot) -> None:
