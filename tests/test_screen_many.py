@@ -121,3 +121,21 @@ def test_tail_stall_in_the_live_view_ends_with_the_one_line(emulator_server) -> 
     assert "IN_PROGRESS" in text  # the live panel's last view stays
     assert f"Session {sid} has shown no new activity for" in text
     assert f'nudge it with `jules session send {sid} "..."`' in text
+
+
+@sizes
+def test_retry_parallel_shows_each_new_session_and_one_command_to_wait_on_all(
+    seeded, cols, rows
+) -> None:
+    with spawn(["session", "retry", "11", "-n", "2"], env=seeded.env, cols=cols, rows=rows) as term:
+        code = term.wait()
+    assert code == 0, term
+    text = "".join(term.lines)  # the terminal's wrapping undone
+    new_ids = [s["id"] for s in seeded.emulator.list_sessions()["sessions"] if s["id"] != "11"]
+    new_ids = [sid for sid in new_ids if sid not in ("12", "13")]
+    assert len(new_ids) == 2
+    for sid in new_ids:
+        assert f"https://jules.google.com/session/{sid}" in text, term
+    # Oldest first, as they were started: the one command that waits on both together.
+    hint = f"Next: wait on them together with `jules session wait {new_ids[1]} {new_ids[0]}`"
+    assert hint in text, term
