@@ -60,9 +60,13 @@ def lived_state() -> dict:
     emulator.create_session(
         {"prompt": "PR", "automationMode": "AUTO_CREATE_PR", "sourceContext": context}
     )
+    replanned = emulator.create_session(
+        {"prompt": "Plan again", "requirePlanApproval": True, "sourceContext": context}
+    )["id"]
     emulator.bulk_seed({"sessions": 3, "activities": 2, "archived": True})
     clock.advance(3)
     emulator.approve_plan(approval)
+    emulator.send_message(replanned, {"prompt": "Cover the edge cases too [replan]"})
     emulator.send_message(ids[1], {"prompt": "yes please"})
     emulator.archive_session(ids[0])
     clock.advance(2)  # replies due, scripts half played
@@ -249,7 +253,7 @@ def test_a_good_state_is_loaded_without_a_note(tmp_path):
     client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url=URL + "/")
     listed = client.get("sessions", params={"pageSize": 100}).json()["sessions"]
     unarchived = {s["id"] for s in state["sessions"] if not s.get("archived")}
-    assert {s["id"] for s in listed} == unarchived and len(unarchived) == 10
+    assert {s["id"] for s in listed} == unarchived and len(unarchived) == 11
     assert notes == [] and not (tmp_path / "s.json.corrupt").exists()
 
 
