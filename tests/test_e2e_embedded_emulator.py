@@ -229,3 +229,27 @@ def test_an_emulator_state_that_cannot_be_saved_is_one_clear_line(run_jules, tmp
     assert errors == [line for line in result.stderr.splitlines() if not line.startswith("note:")]
     assert len(errors) == 1 and "cannot save the emulator's state" in errors[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "kinds"), [("0", ["changeSet"]), ("on", ["bashOutput", "changeSet"])]
+)
+def test_the_in_process_emulator_runs_with_or_without_bash_output(run_jules, setting, kinds):
+    # jules-api.md 13: whether the API still sends bashOutput is disputed, so the
+    # in-process emulator runs both ways ($JULES_EMULATOR_BASH_OUTPUT; serve has an option).
+    env = {"JULES_EMULATOR_BASH_OUTPUT": setting, "JULES_EMULATOR_SPEED": "2000"}
+    made = run_jules("--emulator", "session", "new", "--no-repo", "-q", "--wait", "x", env=env)
+    assert made.returncode == 0, made.stderr
+    listed = run_jules("--emulator", "session", "artifacts", made.stdout.strip(), "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert sorted({kind for artifact in json.loads(listed.stdout) for kind in artifact}) == kinds
+
+
+def test_a_bad_bash_output_setting_is_a_usage_error(run_jules):
+    result = run_jules("--emulator", "session", "list", env={"JULES_EMULATOR_BASH_OUTPUT": "maybe"})
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "Error: JULES_EMULATOR_BASH_OUTPUT must be on or off (1/0), not 'maybe' - set it to 1 "
+        "(on) or 0 (off)"
+    ]
+    assert result.stdout == ""
