@@ -198,15 +198,20 @@ def check_parallel(count: int) -> int:
 
 
 def create_sessions(
-    client: JulesClient, request: dict[str, Any], count: int
+    client: JulesClient,
+    request: dict[str, Any],
+    count: int,
+    *,
+    into: list[dict] | None = None,
 ) -> tuple[list[dict], JulesError | None]:
     """Create `count` sessions of one request, one after the other: the API fails most
     bursts of parallel creates, and each create is never retried once sent.
 
     Returns the sessions created and the error that stopped the rest (None when all were
-    started): a failure after k of them must not lose the k ids.
+    started): a failure after k of them must not lose the k ids. Each is also appended
+    to `into` as it comes, so a caller still has them when Ctrl-C ends the loop.
     """
-    created: list[dict] = []
+    created: list[dict] = into if into is not None else []
     for _ in range(count):
         try:
             created.append(client.create_session(dict(request)))

@@ -259,3 +259,30 @@ def test_ctrl_c_at_the_hidden_key_prompt_ends_its_line(tmp_path):
     assert term.lines[0] == prompt.rstrip(), term
     assert term.lines[1:] == ["Error: interrupted"], term
     assert "Traceback" not in term.text
+
+
+def test_ctrl_c_while_a_session_is_created_says_it_may_have_started(emulator_server):
+    # The create request is on its way (the emulator holds it 2 s): stopping the command
+    # does not stop it at Jules, and a started session costs one of the day's tasks.
+    emulator_server.fault(delay=2, method="POST", path="/v1alpha/sessions", times=1)
+    args = ["session", "new", "Add a greeting", "--repo", "jules-demo/hello-world", "--follow"]
+    with spawn(args, env=emulator_server.env) as term:
+        term.expect("creating the session")
+        term.interrupt()
+        assert term.wait() == 130, term
+    text = " ".join(term.lines)
+    assert "may have started at Jules anyway" in text, term
+    assert "`jules session list --limit 5`" in joined(term.lines), term
+    assert term.lines[-1] == "Error: interrupted", term
+    assert "Traceback" not in term.text
+
+
+def test_ctrl_c_before_any_create_says_nothing_of_a_session(emulator_server):
+    emulator_server.fault(delay=2, method="GET", path="/v1alpha/sources*", times=1)
+    args = ["session", "new", "Add a greeting", "--repo", "jules-demo/hello-world"]
+    with spawn(args, env=emulator_server.env) as term:
+        term.expect("Waiting for")
+        term.interrupt()
+        assert term.wait() == 130, term
+    assert "may have started" not in term.text, term
+    assert not any(r["method"] == "POST" for r in emulator_server.requests())

@@ -299,7 +299,14 @@ def _start(
     from jules_cli.sessions import create_sessions
 
     out = appctx.out
-    created, failure = create_sessions(appctx.client(), request.to_request(), count)
+    created: list[dict] = []
+    try:
+        created, failure = create_sessions(
+            appctx.client(), request.to_request(), count, into=created
+        )
+    except KeyboardInterrupt:
+        _interrupted_while_creating(out, created, count)
+        raise  # main() says `Error: interrupted` with the signal's exit code
     remember_sessions(created)
     if quiet:
         out.ids(s.get("id", "") for s in created)
@@ -327,6 +334,23 @@ def _start(
         finish_many(results)
     elif json_output:
         out.json(created if as_array else created[0])
+
+
+def _interrupted_while_creating(out, created: list[dict], count: int) -> None:
+    """Ctrl-C during a create: the request may have reached Jules, and a session started
+    there costs one of the day's tasks whether or not its id came back. Say so, with the
+    ids that did come back and the command that shows the rest."""
+    from jules_cli.render.output import safe_text
+
+    remember_sessions(created)
+    if created:
+        ids = ", ".join(str(s.get("id", "")) for s in created)
+        out.warn(safe_text(f"started before the interruption: {ids}"))
+    if len(created) < count:
+        out.warn(
+            "the session being created may have started at Jules anyway; "
+            "look with `jules session list --limit 5` before starting it again"
+        )
 
 
 @app.command(
