@@ -242,6 +242,12 @@ def test_every_error_class_and_its_exit_code(status, google_status, cls, exit_co
     assert "\n" not in str(error)
 
 
+def test_an_api_message_over_several_lines_is_one_line():
+    body = {"error": {"code": 400, "message": "bad branch\n  try main\r\n", "status": "X"}}
+    response = httpx.Response(400, json=body, request=httpx.Request("POST", BASE))
+    assert str(error_from_response(response)) == "X (400): bad branch try main"
+
+
 def test_non_json_error_body_falls_back_to_the_http_status():
     response = httpx.Response(
         502, text="<html>Bad gateway</html>", request=httpx.Request("GET", BASE)

@@ -239,6 +239,9 @@ def error_from_response(response: httpx.Response) -> ApiError:
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         envelope = body["error"]
         message = envelope.get("message") or None
+        if isinstance(message, str):
+            # The error is one line on stderr: a message that spans lines is folded.
+            message = " ".join(message.split()) or None
         status_name = envelope.get("status") or None
         details = envelope.get("details") or []
     if message is None:
