@@ -765,6 +765,12 @@ def test_a_failing_action_says_why(world):
             await until(pilot, lambda: "failed" in status_line(app), "the failure")
             assert status_line(app).startswith(f"approving {world.plan} failed: ")
             assert "Plan is stale." in status_line(app)
+            # A 429 that outlasts the retries: said as such, and nothing "still polls".
+            world.app.add_faults({"status": 429, "times": 20, "path": "*approvePlan"})
+            await pilot.press("a")
+            await until(pilot, lambda: "429" in status_line(app), "the 429")
+            assert status_line(app).startswith(f"approving {world.plan} failed: rate limited")
+            assert "still polling" not in status_line(app)
 
     run(body())
 

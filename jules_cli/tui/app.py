@@ -69,13 +69,15 @@ KEYS = [
 ]
 
 
-def describe_error(error: Exception) -> str:
-    """One line for the status bar, saying what kind of trouble it is."""
+def describe_error(error: Exception, *, polling: bool = True) -> str:
+    """One line for the status bar, saying what kind of trouble it is (and, for a poll,
+    that the view goes on: a failed key press is over, nothing goes on after it)."""
     text = safe_text(str(error)).splitlines()[0] if str(error) else type(error).__name__
+    more = "; still polling" if polling else ""
     if isinstance(error, RateLimited):
-        return f"rate limited (429): {text}; still polling"
+        return f"rate limited (429): {text}{more}"
     if isinstance(error, Unavailable):
-        return f"service unavailable: {text}; still polling"
+        return f"service unavailable: {text}{more}"
     if not isinstance(error, JulesError):
         return f"unexpected {type(error).__name__}: {text}"
     return text
@@ -978,7 +980,8 @@ class Dashboard(App):
             try:
                 result = call()
             except JulesError as exc:
-                self.call_from_thread(self.say, f"{what} failed: {describe_error(exc)}", error=True)
+                said = describe_error(exc, polling=False)
+                self.call_from_thread(self.say, f"{what} failed: {said}", error=True)
                 return
             self.call_from_thread(done, result)
 
