@@ -344,6 +344,12 @@ def test_enter_opens_the_plan_as_a_checklist_and_a_approves(world):
             assert "[ ] 4. Submit the change" in text
             assert "waits for your approval: press a" in text
             assert f"jules session approve {world.plan}" in text
+            # An activity too long for 80 columns wraps within its own column.
+            lines = text.splitlines()
+            row = next(n for n, line in enumerate(lines) if "plan with 4 steps:" in line)
+            wrapped = lines[row + 1]
+            column = lines[row].index("plan with 4 steps:")
+            assert wrapped[:column].strip() == "" and wrapped[column] != " "
             await pilot.press("a")
             await until(pilot, lambda: "approved" in status_line(app), "the approval")
             assert world.calls(":approvePlan") == [f"POST sessions/{world.plan}:approvePlan"]

@@ -593,17 +593,26 @@ class SessionScreen(SessionActions, Screen):
                 plan.append("waits for your approval: press a\n", style="yellow")
         self._show("#plan", plan)
 
-        lines = Text()
         if activities:
-            lines.append("Activities\n", style="bold")
-        for activity in activities[-100:]:
-            kind = activity_kind(activity)
-            stamp = str(activity.get("createTime") or "")[11:19]
-            lines.append(f"{stamp} ", style="dim")
-            lines.append(f"{KIND_LABEL.get(kind, kind):<9} ", style=KIND_STYLE.get(kind, "dim"))
-            lines.append(safe_text(activity_summary(activity)) + "\n")
-        if not activities:
-            lines.append("reading activities..." if app.tracker_reading(self.session_id) else "")
+            from rich.console import Group
+            from rich.table import Table
+
+            # Time, kind, what it says: a summary that wraps stays in its own column.
+            rows = Table.grid(padding=(0, 1))
+            rows.add_column(style="dim", no_wrap=True)
+            rows.add_column(no_wrap=True)
+            rows.add_column()
+            for activity in activities[-100:]:
+                kind = activity_kind(activity)
+                rows.add_row(
+                    str(activity.get("createTime") or "")[11:19],
+                    Text(KIND_LABEL.get(kind, kind), style=KIND_STYLE.get(kind, "dim")),
+                    safe_text(activity_summary(activity)),
+                )
+            lines: Any = Group(Text("Activities", style="bold"), rows)
+        else:
+            reading = app.tracker_reading(self.session_id)
+            lines = Text("reading activities..." if reading else "")
         body = self.query_one("#body", VerticalScroll)
         at_end = body.scroll_y >= body.max_scroll_y - 1
         self._show("#activities", lines)
@@ -612,11 +621,15 @@ class SessionScreen(SessionActions, Screen):
             self.call_after_refresh(body.scroll_end, animate=False)
         self._shown_activities = len(activities)
 
-    def _show(self, selector: str, text: Text) -> None:
+    def _show(self, selector: str, text: Any) -> None:
+        """Text (hidden when empty) or another renderable into the widget."""
         widget = self.query_one(selector, Static)
-        text.rstrip()
+        if isinstance(text, Text):
+            text.rstrip()
+            widget.display = bool(text.plain)
+        else:
+            widget.display = True
         widget.update(text)
-        widget.display = bool(text.plain)
 
 
 # -- the diff ------------------------------------------------------------------------------
