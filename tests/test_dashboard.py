@@ -336,9 +336,13 @@ def test_enter_opens_the_plan_as_a_checklist_and_a_approves(world):
         app = world.dashboard()
         async with app.run_test(size=(80, 24)) as pilot:
             await started(pilot)
+            world.app.clear_requests()
             await pilot.press("enter")
             assert isinstance(app.screen, SessionScreen)
             await until(pilot, lambda: "Plan" in screen_text(app), "the plan")
+            await until(pilot, lambda: not app._polling, "the open session's read")
+            # Its activities at once, and no sessions page more than one per interval.
+            assert world.calls() == [f"GET sessions/{world.plan}/activities"]
             text = screen_text(app)
             assert "[ ] 1. Explore the repository" in text
             assert "[ ] 4. Submit the change" in text

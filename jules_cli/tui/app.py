@@ -926,23 +926,26 @@ class Dashboard(App):
             if isinstance(line, StatusLine):
                 line.say(message, error=error)
 
-    def poll(self) -> None:
+    def poll(self, *, sessions: bool = True) -> None:
+        """A sessions page, then activities as the pacer allows; with sessions=False only
+        the open session's activities (a session just opened: one page per interval)."""
         if self._polling:
             return  # the previous poll is still waiting on the network
         self._polling = True
-        self._poll()
+        self._poll(sessions)
 
     @work(thread=True, group="poll")
-    def _poll(self) -> None:
+    def _poll(self, sessions: bool = True) -> None:
         # Whatever goes wrong, the view goes on: the next interval polls again.
         error: str | None = None
         first, self._first_poll = self._first_poll, None
+        most = 12 if sessions or first is not None else 1
         try:
             if first is not None:
                 first.join()  # the page read while the app was starting
                 if self.tracker.first_error is not None:
                     raise self.tracker.first_error
-            else:
+            elif sessions:
                 self.tracker.poll_sessions()
         except Exception as exc:
             error = describe_error(exc)
@@ -957,7 +960,7 @@ class Dashboard(App):
             for sid in list(self._asked):
                 self.tracker.touch(sid)  # its answer moves no updateTime: read it anyway
             # The open session is asked at every turn: one opened meanwhile goes first.
-            self.tracker.poll_activities(lambda: self.open_id, deadline=deadline)
+            self.tracker.poll_activities(lambda: self.open_id, most=most, deadline=deadline)
         except Exception as exc:
             error = error or describe_error(exc)
         self.call_from_thread(self._polled, error, True)
@@ -1165,8 +1168,9 @@ class Dashboard(App):
     def open_session(self, sid: str) -> None:
         self.open_id = sid
         self.push_screen(SessionScreen(sid))
-        # Its activities at once, not at the next interval (the pacer still decides).
-        self.poll()
+        # Its activities at once, not at the next interval (the pacer still decides);
+        # no extra sessions page: that stays one per interval.
+        self.poll(sessions=False)
 
     def close_session(self) -> None:
         self.open_id = None
