@@ -637,6 +637,7 @@ def follow(
     settle_reads: int = SETTLE_READS,
     stall: float | None = None,
     wall: Callable[[], float] = time.time,
+    on_poll_error: Callable[[Exception | None, float], None] | None = None,
 ) -> FollowResult:
     """Follow a session until `condition` decides, or `timeout` seconds pass.
 
@@ -679,6 +680,10 @@ def follow(
     `stall` (seconds): a session not waiting for the user whose newest activity is that
     old (or older than the start) ends the follow with OUTCOME_STALLED (exit 11); `wall`
     is the wall clock that activity times are compared with.
+
+    `on_poll_error(error, delay)` hears of each failed cycle that will be tried again
+    after `delay` seconds, and `(None, 0)` once a cycle succeeds again (a live view says
+    the service is failing rather than look frozen).
     """
     if isinstance(condition, str):
         condition = Condition.parse(condition)
@@ -799,7 +804,11 @@ def follow(
                 last_error = None
             refresh_next = True
             delay = pacing.error_delay(getattr(error, "retry_after", None))
+            if on_poll_error is not None:
+                on_poll_error(error, delay)
         else:
+            if failing_since is not None and on_poll_error is not None:
+                on_poll_error(None, 0.0)
             failing_since = None
             last_error = None
             changed = new_state != state

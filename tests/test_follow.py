@@ -828,6 +828,21 @@ def test_follow_recovers_from_transient_errors_without_losing_or_repeating() -> 
     assert fake_time.sleeps == pytest.approx([2.1, 2.1, 2.1, 2.1, 2.1, 4.0, 2.1])
 
 
+def test_follow_tells_of_failed_looks_and_of_the_first_good_one_after() -> None:
+    history = [activity(n, BASE_NS + n * SECOND) for n in range(3)]
+    client = FakeClient(history, [IN_PROGRESS] * 3 + [COMPLETED])
+    client.activity_errors[2] = error(Unavailable)
+    client.activity_errors[3] = error(Unavailable)
+    heard: list[tuple[str | None, float]] = []
+    result, _, _ = run(
+        client,
+        on_poll_error=lambda e, delay: heard.append((type(e).__name__ if e else None, delay)),
+    )
+    assert result.exit_code == 0
+    assert [name for name, _ in heard] == ["Unavailable", "Unavailable", None]
+    assert all(delay > 0 for name, delay in heard if name) and heard[-1][1] == 0
+
+
 def test_follow_honours_retry_after_on_rate_limit() -> None:
     client = FakeClient([], [COMPLETED])
     limited = error(RateLimited)

@@ -178,3 +178,37 @@ def test_the_echo_of_an_answer_is_not_printed_twice_in_the_live_view():
     watcher.activity({"createTime": "2026-01-01T00:00:00Z", **user("hello")})
     watcher.activity({"createTime": "2026-01-01T00:00:01Z", **user("hello")})
     assert stdout.getvalue().count("hello") == 1  # the first was the echo
+
+
+def _panel_text(view) -> str:
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    console.print(view.header())
+    return console.file.getvalue()
+
+
+def test_the_panel_says_when_the_service_fails_and_stops_once_it_answers():
+    from jules_cli.errors import Unavailable
+
+    now = [100.0]
+    out = Output(stdout=io.StringIO(), stderr=io.StringIO(), no_color=True)
+    watcher = Watcher(out, "s1", live=False)
+    watcher.view._clock = lambda: now[0]
+    failure = Unavailable("boom", url="http://127.0.0.1/v1alpha/sessions/s1/activities")
+    failure.http_status = 503
+    watcher.poll_failed(failure, 12.0)
+    now[0] += 4.5
+    assert "retrying in 8 s: 503 Service Unavailable" in _panel_text(watcher.view)
+    watcher.poll_failed(None, 0.0)
+    assert "retrying" not in _panel_text(watcher.view)
+
+
+def test_the_panel_shows_the_spinners_words_for_a_slow_call_or_a_retry():
+    out = Output(stdout=io.StringIO(), stderr=io.StringIO(), no_color=True)
+    watcher = Watcher(out, "s1", live=False)
+    said = ["retrying in 2 s (2/5): 503 Service Unavailable"]
+    watcher.view.progress = lambda: said[0]
+    assert said[0] in _panel_text(watcher.view)
+    said[0] = None
+    assert "retrying" not in _panel_text(watcher.view)

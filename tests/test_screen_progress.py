@@ -59,3 +59,19 @@ def test_a_wait_says_what_it_waits_for_and_since_when(emulator_server):
         assert term.wait() == 10, str(term)  # --timeout passed
         assert "Waiting for session" not in term.text, str(term)
         assert "timed out" in term.text, str(term)
+
+
+def test_a_retry_during_a_live_view_shows_in_its_panel(emulator_server):
+    # The spinner keeps off the screen a live view owns, so the panel says it instead.
+    server = emulator_server
+    sid = server.emulator.create_session({"prompt": "Take your time [stall]"})["id"]
+    server.settle()
+    with spawn(["activities", "tail", sid], env=server.env) as term:
+        term.expect("╰")  # the panel is drawn
+        server.fault(status=503, retryAfter=1, path="/v1alpha/sessions/*/activities*", times=1)
+        retry = re.compile(r"│ retrying in 1 s \(2/5\): 503 Service Unavailable +│")
+        term.expect(retry, timeout=10)
+        term.expect_gone("retrying")
+        term.interrupt()
+        assert term.wait() == 130, str(term)
+    assert "retrying" not in term.text, str(term)  # nothing of it left behind

@@ -92,6 +92,10 @@ class AppContext:
         self._spinner = Spinner(sys.stderr, is_busy=self._live_view_shown)
         return self._spinner
 
+    def progress_status(self) -> str | None:
+        """The spinner's text now (a slow request, a retry), for a live view to show."""
+        return self._spinner.status() if self._spinner is not None else None
+
     def _live_view_shown(self) -> bool:
         """A Rich live view owns the screen: the spinner keeps out of its way."""
         output = self._output

@@ -158,6 +158,9 @@ def watch(
     condition = options.condition
     live = show_activities and out.is_terminal and not out.json_mode
     watcher = Watcher(out, session_id, live=live)
+    if live:
+        # The spinner keeps off the screen the live view owns: the panel says it instead.
+        watcher.view.progress = appctx.progress_status
     hook = None
     if show_activities and appctx.interactive and not condition.stops_for_user:
         hook = answer_hook(appctx, watcher)
@@ -183,6 +186,7 @@ def watch(
                 on_state_change=watcher.state_change,
                 on_waiting_for_user=hook,
                 stall=options.stall,
+                on_poll_error=watcher.poll_failed if live else None,
             )
     except KeyboardInterrupt:
         if not out.err_is_terminal:

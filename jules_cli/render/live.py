@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -111,6 +112,10 @@ class SessionView:
         self.reason: str | None = None  # why the session failed
         self.change_activities: list[dict[str, Any]] = []  # the newest one with a patch
         self.note: str | None = None  # e.g. "waiting for Jules's answer to your feedback"
+        # A slow request or a retry's pause, in the spinner's words (None: nothing slow).
+        self.progress: Callable[[], str | None] | None = None
+        # The last look failed even after the client's retries: (what, look again at).
+        self.trouble: tuple[str, float] | None = None
         self._clock = clock
         self._started = clock()
 
@@ -149,6 +154,15 @@ class SessionView:
             body.append(Text(safe_text(f"Reason: {self.reason or 'not given'}"), style="bold red"))
         if self.note:
             body.append(Text(safe_text(self.note), style="yellow"))
+        status = self.progress() if self.progress is not None else None
+        if not status and self.trouble is not None:
+            what, again_at = self.trouble
+            left = max(again_at - self._clock(), 0)
+            status = f"retrying in {math.ceil(left)} s: {what}" if left else f"retrying: {what}"
+        if status:
+            # A retry is news (the service is failing); a slow answer only a sign of life.
+            style = "yellow" if status.startswith("retrying") else "dim"
+            body.append(Text(safe_text(status), style=style))
         if self.plan.steps:
             body.append(Text("Plan:", style="bold"))
             limit = None if height is None else max(height - len(body) - 3, 3)
@@ -246,6 +260,16 @@ class Watcher:
 
     def waiting(self, note: str | None) -> None:
         self.view.note = note
+
+    def poll_failed(self, error: Exception | None, delay: float) -> None:
+        """The engine's on_poll_error: the panel says the service is failing, and when it
+        looks again, until a look succeeds (error None)."""
+        if error is None:
+            self.view.trouble = None
+            return
+        from jules_cli.render.progress import error_text
+
+        self.view.trouble = (error_text(error), self.view._clock() + delay)
 
     def _is_echo(self, activity: dict[str, Any]) -> bool:
         kind = activity_kind(activity)

@@ -169,6 +169,12 @@ class Spinner:
                 self._retry = None
                 self._erase()
 
+    def status(self) -> str | None:
+        """What the spinner would say now (a slow request, a retry's pause), or None: for
+        a live view, which owns the screen and shows it in its own panel instead."""
+        with self._lock:
+            return self._text()
+
     def close(self) -> None:
         with self._lock:
             self._hold = self._request = self._retry = None
