@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from jules_cli.errors import JulesError
 from jules_cli.states import (
     AWAITING_PLAN_APPROVAL,
     AWAITING_USER_FEEDBACK,
@@ -366,8 +367,6 @@ def read_overview(
     A failing activities read does not fail the overview: that line says less, and the
     error is kept in `errors`. A failing sessions read raises (there is nothing to show).
     """
-    from jules_cli.errors import JulesError
-
     overview = grouped(sessions_since(client, since), since)
     reader = read_activities or (lambda sid: list(client.list_activities(sid)))
     for session in (*overview.needs_you, *overview.running, *overview.ended):
@@ -394,6 +393,33 @@ class Pacer(Protocol):
     `delay()`, how long until one may, when the pacer has it.)"""
 
     def try_acquire(self) -> bool: ...
+
+
+class ViewClosed(JulesError):
+    """The view closed while a read waited for the pacer: the read is dropped."""
+
+
+class _Prepaid:
+    """The pacer one Tracker read's requests go through (the client asks it before
+    every request): the first request was paid for by the turn the caller took; each
+    further one (the next page of a long history, a retry) waits for a turn of its own,
+    or ends the read when the view closes."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+        self.paid = True
+
+    def acquire(self, deadline: float | None = None) -> bool:
+        if self.paid:
+            self.paid = False
+            return True
+        pacer = self.tracker.pacer
+        while not pacer.try_acquire():
+            delay_of = getattr(pacer, "delay", None)
+            delay = delay_of() if delay_of is not None else 0.05
+            if self.tracker.stop.wait(min(max(delay, 0.01), 0.5)):
+                raise ViewClosed("the view closed")
+        return True
 
 
 class Tracker:
@@ -586,7 +612,10 @@ class Tracker:
             sid = self._next_to_read(current(), done)
             if sid is None:
                 break
-            self.read_activities(sid)
+            try:
+                self.read_activities(sid)
+            except ViewClosed:
+                break  # the view closed
             with self.lock:
                 self._dirty.pop(sid, None)
             done.append(sid)
@@ -625,7 +654,13 @@ class Tracker:
             if poller is None:
                 poller = self._pollers[sid] = ActivityPoller(self.client, sid)
             self.activity_calls += 1
-            new = poller.poll()
+            # Every request counts (CLI.md: each page and each retry is a call): the first
+            # goes on the turn the caller took, a next page or a retry waits for its own.
+            poller.pacer = _Prepaid(self)  # type: ignore[assignment]
+            try:
+                new = poller.poll()
+            finally:
+                poller.pacer = None
         with self.lock:
             self._take_activities(sid, new)
         return new

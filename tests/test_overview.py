@@ -191,7 +191,9 @@ class ScanClient(PagedClient):
         for index in range(start, len(self.pages)):
             yield self.pages[index], str(index + 1) if index + 1 < len(self.pages) else None
 
-    def list_activities(self, sid, since=None):
+    def list_activities(self, sid, since=None, pacer=None):
+        if pacer is not None:
+            pacer.acquire()  # one request, asked of the pacer as JulesClient does
         self.activity_reads.append(sid)
         return iter(self.activities.get(sid, []))
 
@@ -371,3 +373,47 @@ def test_a_new_state_with_the_same_update_time_counts_as_a_change():
 )
 def test_state_filter_takes_a_group_name_too(state, query, expected):
     assert ov.matches(session("1", state, 1), query) is expected
+
+
+class PagingActivities(ScanClient):
+    """Activities served 100 a page, the pacer asked before every request, as
+    JulesClient.list_activities does (each page and each retry is one call)."""
+
+    def list_activities(self, sid, since=None, pacer=None):
+        every = self.activities.get(sid, [])
+        for start in range(0, max(len(every), 1), 100):
+            if pacer is not None:
+                pacer.acquire()
+            self.activity_reads.append(sid)
+            yield from every[start : start + 100]
+
+
+def test_each_page_of_a_long_history_takes_a_turn_of_its_own():
+    history = [
+        {"id": f"a{n}", "createTime": f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z"}
+        for n in range(250)
+    ]
+    client = PagingActivities([[session("1", "IN_PROGRESS", 1)]], {"1": history})
+    pacer = Allow(turns=1000)
+    tracker = ov.Tracker(client, SINCE, pacer=pacer)
+    tracker.poll_sessions()
+    assert tracker.poll_activities() == ["1"]
+    assert len(client.activity_reads) == 3  # 3 pages ...
+    assert pacer.turns == 1000 - 3  # ... 3 turns of the pacer, not 1
+    assert len(tracker.activities_of("1")) == 250
+
+
+def test_a_read_waiting_for_a_turn_ends_when_the_view_closes():
+    import threading
+
+    history = [
+        {"id": f"a{n}", "createTime": f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z"}
+        for n in range(150)
+    ]
+    client = PagingActivities([[session("1", "IN_PROGRESS", 1)]], {"1": history})
+    pacer = Allow(turns=1)  # the first page's turn only
+    tracker = ov.Tracker(client, SINCE, pacer=pacer)
+    tracker.poll_sessions()
+    threading.Timer(0.1, tracker.stop.set).start()
+    assert tracker.poll_activities() == []  # the second page never went
+    assert len(client.activity_reads) == 1
