@@ -723,6 +723,20 @@ def test_question_mark_lists_the_keys_and_q_quits(world):
     run(body())
 
 
+def test_ctrl_c_ends_the_view_as_an_interrupt(world):
+    async def body():
+        app = world.dashboard()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await pilot.press("r")  # even from an input line
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+        assert app.return_code == 130
+        assert world.calls(":sendMessage") == []
+
+    run(body())
+
+
 # -- trouble ---------------------------------------------------------------------------------
 
 

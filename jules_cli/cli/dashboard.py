@@ -86,6 +86,8 @@ def dashboard(
         setting=appctx.setting,
     )
     dashboard.run()
+    if dashboard.return_code:  # Ctrl-C: 130, as for every interrupted command
+        raise typer.Exit(dashboard.return_code)
 
 
 def _isatty(stream) -> bool:

@@ -849,6 +849,9 @@ class Dashboard(App):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "keys", "Keys"),
+        # Ctrl-C ends the view at once, as it ends every jules command, with the exit code
+        # of an interrupt (CLI.md: 130), not Textual's "press ctrl+q to quit" notice.
+        Binding("ctrl+c", "interrupt", "Interrupt", show=False, priority=True),
     ]
 
     def __init__(
@@ -1180,6 +1183,11 @@ class Dashboard(App):
     def exit(self, *args: Any, **kwargs: Any) -> None:
         self.tracker.stop.set()  # a poll waiting for the pacer gives up at once
         super().exit(*args, **kwargs)
+
+    def action_interrupt(self) -> None:
+        from jules_cli.errors import ExitCode
+
+        self.exit(return_code=int(ExitCode.INTERRUPTED))
 
     def action_keys(self) -> None:
         if not isinstance(self.screen, HelpScreen):
