@@ -124,7 +124,9 @@ class KeyLine(Static):
 
     def on_mount(self) -> None:
         text = Text()
-        bindings = [*getattr(self.screen, "BINDINGS", []), *Dashboard.BINDINGS]
+        bindings = list(getattr(self.screen, "BINDINGS", []))
+        if getattr(self.screen, "APP_KEYS", True):
+            bindings += Dashboard.BINDINGS
         for binding in bindings:
             if not isinstance(binding, Binding) or not binding.show:
                 continue
@@ -696,6 +698,8 @@ NO_REPO = "-"  # the Select value of "no repository" (never a source name)
 
 
 class NewSessionScreen(Screen):
+    # The prompt takes q and ? as text: the key line does not offer them here.
+    APP_KEYS = False
     BINDINGS = [
         Binding("escape", "back", "Cancel"),
         Binding("ctrl+s", "create", "Create"),
