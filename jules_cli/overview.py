@@ -395,6 +395,14 @@ class Pacer(Protocol):
     def try_acquire(self) -> bool: ...
 
 
+# In which order changed sessions have their activities read (lower first).
+_READ_RANK = {
+    **dict.fromkeys(NEEDS_YOU_STATES, 0),
+    FAILED: 1,
+    **dict.fromkeys(RUNNING_STATES, 2),
+}
+
+
 class ViewClosed(JulesError):
     """The view closed while a read waited for the pacer: the read is dropped."""
 
@@ -622,12 +630,24 @@ class Tracker:
         return done
 
     def _next_to_read(self, open_id: str | None, done: list[str]) -> str | None:
-        """The open session (changed or not: its view is live), else the first changed
-        one, leaving out those read already in this call."""
+        """The open session (changed or not: its view is live), else the changed ones:
+        those that need you first (their question or plan is what the view is for),
+        then the FAILED ones (their reason), then the running ones, each newest first
+        as listed; leaving out those read already in this call."""
         with self.lock:
             if open_id and open_id in self.sessions and open_id not in done:
                 return open_id
-            return next((sid for sid in self._dirty if sid not in done), None)
+            best, best_rank = None, len(_READ_RANK)
+            for sid in self._dirty:
+                if sid in done:
+                    continue
+                state = self.sessions.get(sid, {}).get("state")
+                rank = _READ_RANK.get(state, len(_READ_RANK) - 1)
+                if rank < best_rank:
+                    best, best_rank = sid, rank
+                    if rank == 0:
+                        break
+            return best
 
     def _turn_at(self, deadline: float | None) -> bool:
         """A turn of the pacer: at once, or (with `deadline`, a time.monotonic() time) by

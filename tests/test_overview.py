@@ -245,18 +245,19 @@ def test_tracker_reads_activities_of_the_open_and_the_changed_ones_as_paced():
     pacer = Allow(turns=1)
     tracker = ov.Tracker(client, SINCE, pacer=pacer)
     tracker.poll_sessions()
-    assert tracker.poll_activities() == ["1"]  # one turn; "3" stays queued
-    assert tracker.pending == 1
-    pacer.turns = 10
+    # One turn: the one that needs you first; the running "1" stays queued.
     assert tracker.poll_activities() == ["3"]
+    assert tracker.pending == 1
     assert tracker.details["3"].text == "paused: Go on?"
+    pacer.turns = 10
+    assert tracker.poll_activities() == ["1"]
     assert tracker.poll_activities() == []  # nothing changed: nothing read
     assert tracker.poll_activities(open_id="2") == ["2"]  # the open one, changed or not
     moved = session("1", "IN_PROGRESS", 1, updated=0.5)
     client.pages = [[moved, first[1], first[2]]]
     tracker.poll_sessions()
     assert tracker.poll_activities() == ["1"]
-    assert client.activity_reads == ["1", "3", "2", "1"]  # never the COMPLETED one unasked
+    assert client.activity_reads == ["3", "1", "2", "1"]  # never the COMPLETED one unasked
 
 
 def test_tracker_waits_for_the_pacer_until_the_deadline_but_not_once_stopped():
@@ -417,3 +418,17 @@ def test_a_read_waiting_for_a_turn_ends_when_the_view_closes():
     threading.Timer(0.1, tracker.stop.set).start()
     assert tracker.poll_activities() == []  # the second page never went
     assert len(client.activity_reads) == 1
+
+
+def test_what_needs_you_is_read_before_what_runs():
+    # The newest sessions run; older ones need you or failed: those lines come first.
+    page = [
+        session("1", "IN_PROGRESS", 1),
+        session("2", "QUEUED", 2),
+        session("3", "FAILED", 3),
+        session("4", "AWAITING_PLAN_APPROVAL", 4),
+        session("5", "PAUSED", 5),
+    ]
+    tracker = ov.Tracker(ScanClient([page]), SINCE, pacer=Allow())
+    tracker.poll_sessions()
+    assert tracker.poll_activities() == ["4", "5", "3", "1", "2"]
