@@ -124,6 +124,7 @@ class SavedArtifacts:
 
     paths: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    replaced: list[Path] = field(default_factory=list)  # existing files (--overwrite)
 
 
 class ArtifactError(JulesError):
@@ -456,11 +457,13 @@ def check_artifacts_dir(directory: Path) -> Path:
     return directory
 
 
-def save_patch(target: Path, unidiff: str, *, overwrite: bool = False) -> None:
+def save_patch(target: Path, unidiff: str, *, overwrite: bool = False) -> bool:
     """Write a patch to `target` (`session diff -o FILE`) as a shell redirect would
     (files.write_output): UsageError for a folder, a missing folder or an existing file
-    without `overwrite`, ArtifactError with the reason when writing fails."""
+    without `overwrite`, ArtifactError with the reason when writing fails. True when it
+    replaced the content of a file that was there (with `overwrite`)."""
     target = check_patch_target(target, overwrite=overwrite)
+    replaced = would_replace(target)
     try:
         write_output(target, patch_bytes(unidiff), overwrite=overwrite)
     except FileExistsError:
@@ -472,6 +475,7 @@ def save_patch(target: Path, unidiff: str, *, overwrite: bool = False) -> None:
             f"cannot write {target}: {error.strerror or error}",
             "check that its folder exists and is writable",
         ) from error
+    return replaced
 
 
 def _file_content(ref: ArtifactRef) -> bytes:
@@ -546,6 +550,7 @@ def save_artifacts(
             "choose an empty folder, or allow replacing the files (--overwrite)",
         )
 
+    result.replaced = existing
     try:
         directory.mkdir(parents=True, exist_ok=True)
         for target, content in planned:

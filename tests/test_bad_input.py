@@ -361,6 +361,7 @@ def test_diff_replaces_an_existing_file_only_with_overwrite(emulator_server, tmp
     assert target.read_text() == old
     result = run(emulator_server, "session", "diff", done["id"], "-o", str(target), "--overwrite")
     assert result.returncode == 0, result.stderr
+    assert "(replacing the file that was there)" in result.stderr  # said, not left to guess
     assert target.read_text().startswith("diff --git")
     assert stat.S_IMODE(target.stat().st_mode) == 0o640  # replaced whole, its mode kept
     assert [p.name for p in tmp_path.iterdir()] == ["out.patch"]

@@ -500,6 +500,8 @@ def test_artifacts_saved_as_files_of_every_kind(
     # ...unless asked to.
     replaced = jules("session", "artifacts", sid, "-o", str(target), "--overwrite")
     assert replaced.returncode == 0, replaced.stderr
+    assert f"(replacing {len(saved)} existing files)" in replaced.stderr  # said, not guessed
+    assert "replacing" not in result.stderr  # the first save replaced nothing
     assert sorted(target.iterdir()) == saved
 
 

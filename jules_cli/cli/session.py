@@ -792,8 +792,10 @@ def diff(
     elif output is not None:
         from jules_cli.artifacts import save_patch
 
-        save_patch(output, patch.unidiff, overwrite=overwrite)
-        out.success(f"Saved the patch from the {patch.origin} to {output}")
+        replaced = save_patch(output, patch.unidiff, overwrite=overwrite)
+        # Whether a file was replaced is said, not left to guess (--overwrite allows it).
+        was = " (replacing the file that was there)" if replaced else ""
+        out.success(f"Saved the patch from the {patch.origin} to {output}{was}")
     elif json_output:
         out.json(patch.change_set)
     elif stat:
@@ -1076,7 +1078,9 @@ def artifacts(
             out.json([str(path) for path in saved.paths])
         else:
             out.ids(str(path) for path in saved.paths)
-            out.success(f"Saved {len(saved.paths)} artifacts to {output_dir}")
+            count = len(saved.replaced)
+            was = f" (replacing {count} existing file{'s' if count > 1 else ''})" if count else ""
+            out.success(f"Saved {len(saved.paths)} artifacts to {output_dir}{was}")
     elif json_output:
         out.json([ref.raw for ref in refs])
     else:
