@@ -48,7 +48,8 @@ from jules_cli.tui.app import Dashboard
 
 class Bench(Dashboard):
     def on_mount(self):
-        super().on_mount()
+        # (Textual calls Dashboard.on_mount too, along the MRO: no super() here, or it
+        # would start two polling timers.)
         if mode == "memory":
             self.run_worker(self.read_everything, thread=True)
         elif mode == "rate":

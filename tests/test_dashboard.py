@@ -417,6 +417,8 @@ def test_r_from_the_table_shows_the_answer_in_the_status_line(world):
             await select(pilot, world.running)
             await pilot.press("r", *"add a test", "enter")
             await until(pilot, lambda: "Message sent" in status_line(app), "the send")
+            sent = [r["body"] for r in world.app.requests() if r["path"].endswith(":sendMessage")]
+            assert sent == [{"prompt": "add a test"}]  # once, not twice
             await polled(pilot)  # read before the answer: nothing to show yet
             assert status_line(app).startswith("Message sent")
             world.emulator.advance(5)
@@ -425,6 +427,32 @@ def test_r_from_the_table_shows_the_answer_in_the_status_line(world):
                 f"Answer from {world.running}: Thanks! Carrying on with the task."
             )
             assert isinstance(app.screen, SessionsScreen)
+
+    run(body())
+
+
+def test_a_reply_goes_to_the_session_it_was_started_for(world):
+    async def body():
+        app = world.dashboard()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await select(pilot, world.ask)
+            await pilot.press("r", *"hello")
+            # Meanwhile a new session arrives above and the rows move.
+            world.new("Arrives above [stall:queued]")
+            await polled(pilot)
+            await pilot.press("enter")
+            await until(pilot, lambda: "Message sent" in status_line(app), "the send")
+            assert world.calls(":sendMessage") == [f"POST sessions/{world.ask}:sendMessage"]
+            # Its session archived elsewhere while typing: nothing goes to a neighbour.
+            await pilot.press("r", *"again")
+            world.emulator.archive_session(world.ask)
+            await polled(pilot)  # a whole scan: it is gone from the view
+            await pilot.press("enter")
+            assert status_line(app) == (
+                f"r: session {world.ask} is no longer listed; nothing was sent"
+            )
+            assert len(world.calls(":sendMessage")) == 1
 
     run(body())
 

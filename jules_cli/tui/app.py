@@ -182,22 +182,26 @@ class SessionActions:
         if session is None:
             return
         box = self.query_one("#reply", Input)  # type: ignore[attr-defined]
-        box.placeholder = f"message to {session.get('id')} (enter sends, escape cancels)"
+        # The message goes to the session it was started for, named in the input line,
+        # even if the rows move (or that session goes) while it is being typed.
+        self._reply_to = str(session.get("id"))
+        box.placeholder = f"message to {self._reply_to} (enter sends, escape cancels)"
         box.display = True
         box.focus()
 
     def send_reply(self, text: str) -> None:
         box = self.query_one("#reply", Input)  # type: ignore[attr-defined]
-        session = self._session_or_say("r")
+        sid = getattr(self, "_reply_to", None)
         box.value = ""
         box.display = False
         self.focus_main()
-        if session is None:
+        if sid is None or self.app.session(sid) is None:
+            self.app.say(f"r: session {sid} is no longer listed; nothing was sent", error=True)
             return
         if not text.strip():
             self.app.say("r: the message is empty; nothing was sent", error=True)
             return
-        self.app.send(str(session.get("id")), text)
+        self.app.send(sid, text)
 
     def focus_main(self) -> None:
         pass
@@ -492,12 +496,13 @@ class SessionsScreen(SessionActions, Screen):
             self.refresh_data(force=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        # The filter only: Textual calls every class's handler along the MRO, so
+        # SessionActions.on_input_submitted sends the reply by itself (calling it here
+        # too sent every message typed in the table twice).
         if event.input.id == "filter":
             event.stop()
             event.input.display = False
             self.focus_main()
-            return
-        super().on_input_submitted(event)
 
     def action_back(self) -> None:
         if self.hide_reply():
