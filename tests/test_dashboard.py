@@ -538,6 +538,23 @@ def test_o_opens_the_browser(world, monkeypatch):
     run(body())
 
 
+def test_x_from_the_open_session_goes_back_to_the_table_saying_how_to_undo(world):
+    async def body():
+        app = world.dashboard()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await select(pilot, world.failed)
+            await pilot.press("enter", "x")
+            await until(pilot, lambda: isinstance(app.screen, SessionsScreen), "the table")
+            await until(pilot, lambda: "Archived" in status_line(app), "the message")
+            assert status_line(app) == f"Archived {world.failed}: press u to undo"
+            await pilot.press("u")
+            await until(pilot, lambda: "Unarchived" in status_line(app), "the undo")
+            assert selected(app) == world.failed
+
+    run(body())
+
+
 def test_a_browser_that_needs_the_terminal_is_never_run_over_the_screen(world, tmp_path):
     # lynx, w3m or $BROWSER run in the terminal: the dashboard hands the terminal over
     # (App.suspend, seen in tests/test_e2e_dashboard_pty.py); where it cannot (here,

@@ -1061,9 +1061,9 @@ class Dashboard(App):
         def done(_: Any) -> None:
             self.tracker.hide(sid)
             self.archived.append(session)
-            self.say(f"Archived {sid}: press u to undo")
             if self.open_id == sid:
-                self.close_session()
+                self.close_session()  # first: the message goes on the table it returns to
+            self.say(f"Archived {sid}: press u to undo")
             self.refresh_screens()
 
         self._run(f"archiving {sid}", lambda: self.client.archive_session(sid), done)
