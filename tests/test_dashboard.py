@@ -896,6 +896,8 @@ def test_a_failed_first_page_shows_and_the_next_poll_recovers(world):
         app = world.dashboard(tracker=tracker, first_poll=first)
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: "unavailable" in status_line(app), "the error")
+            assert "reading the sessions..." in screen_text(app).splitlines()[0]
+            assert "0 need you" not in screen_text(app)
             await polled(pilot)
             assert status_line(app) == "connected again"
             assert "Refactor the parser" in screen_text(app)

@@ -418,6 +418,8 @@ class SessionsScreen(SessionActions, Screen):
         self._cells = dict(rows)
 
     def _subtitle(self, overview, shown: int) -> str:
+        if not self.app.tracker.loaded:
+            return "reading the sessions..."  # not "0 need you": nothing is known yet
         if self.app.filter_text:
             return f"filter: {self.app.filter_text} ({shown} of {len(overview)})"
         parts = [
