@@ -538,6 +538,31 @@ def test_o_opens_the_browser(world, monkeypatch):
     run(body())
 
 
+def test_a_failing_archive_or_undo_says_why_and_changes_nothing_here(world):
+    async def body():
+        app = world.dashboard()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await select(pilot, world.failed)
+            world.app.add_faults({"status": 403, "times": 1, "path": "*:archive"})
+            await pilot.press("x")
+            await until(pilot, lambda: "failed" in status_line(app), "the failure")
+            assert status_line(app).startswith(f"archiving {world.failed} failed: ")
+            assert "Upgrade the build" in screen_text(app)  # still shown, still there
+            assert selected(app) == world.failed
+            await pilot.press("x")
+            await until(pilot, lambda: "Archived" in status_line(app), "the archive")
+            world.app.add_faults({"status": 403, "times": 1, "path": "*:unarchive"})
+            await pilot.press("u")
+            await until(pilot, lambda: "failed" in status_line(app), "the undo's failure")
+            assert status_line(app).startswith(f"unarchiving {world.failed} failed: ")
+            await pilot.press("u")  # still undoable
+            await until(pilot, lambda: "Unarchived" in status_line(app), "the undo")
+            assert "Upgrade the build" in screen_text(app)
+
+    run(body())
+
+
 def test_x_from_the_open_session_goes_back_to_the_table_saying_how_to_undo(world):
     async def body():
         app = world.dashboard()
