@@ -42,7 +42,10 @@ def test_the_dashboard_in_a_terminal(tmp_path):
         screen = term.display
         assert len(screen) == rows and max(len(line) for line in screen) <= cols
         assert "AWAITING_PLAN_APPROVAL" in term.text and "Refactor the parser" in term.text
-        # (State colours are checked in tests/test_dashboard.py.)
+        # State colours: each state its own (the cursor is on the first row, not these).
+        waiting, running = term.style_at("AWAITING_PLAN_APPROVAL"), term.style_at("IN_PROGRESS")
+        assert waiting is not None and running is not None
+        assert "default" not in (waiting.fg, running.fg) and waiting.fg != running.fg
         term.send("?")
         term.expect("approve its plan")
         term.send("\x1b")
