@@ -52,17 +52,18 @@ HEADER_PREFIX = "#"  # row keys of the group headings; never a session id (ids a
 WIDE = 110  # from this width the table shows each session's one line too
 MAX_PACER_WAIT = 8.0  # seconds a poll may wait for the pacer's turns
 
+# Short enough that each fits beside its key in the 64-column box at 80 columns.
 KEYS = [
     ("up/down, j/k", "move"),
-    ("enter", "open the session: plan, question, activities live"),
+    ("enter", "open it: plan, question, activities live"),
     ("a", "approve its plan"),
-    ("r", "send it a message (the answer shows when it comes)"),
+    ("r", "message it; its answer shows when it comes"),
     ("d", "its diff, with the diffstat"),
     ("o", "open it in a browser"),
     ("x", "archive it"),
-    ("u", "undo the last archive (while the view is open)"),
+    ("u", "undo the last archive"),
     ("n", "start a new session"),
-    ("/", "filter by text, state:S (or state:running...) or repo:R"),
+    ("/", "filter: words, state:S, repo:R"),
     ("?", "these keys"),
     ("escape", "back (or clear the filter)"),
     ("q", "quit"),
