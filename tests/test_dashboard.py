@@ -538,6 +538,33 @@ def test_o_opens_the_browser(world, monkeypatch):
     run(body())
 
 
+def test_x_pressed_again_before_the_answer_archives_once(world):
+    import threading
+
+    answer = threading.Event()
+    archive = world.client.archive_session
+
+    def slow_archive(sid):
+        answer.wait(10)  # the API has not answered yet
+        return archive(sid)
+
+    world.client.archive_session = slow_archive
+
+    async def body():
+        app = world.dashboard()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot)
+            await select(pilot, world.failed)
+            await pilot.press("x", "x")
+            answer.set()
+            await until(pilot, lambda: "Archived" in status_line(app), "the archive")
+            await pilot.pause()
+            assert world.calls(":archive") == [f"POST sessions/{world.failed}:archive"]
+            assert [s["id"] for s in app.archived] == [world.failed]  # one u undoes it
+
+    run(body())
+
+
 def test_a_failing_archive_or_undo_says_why_and_changes_nothing_here(world):
     async def body():
         app = world.dashboard()

@@ -897,6 +897,7 @@ class Dashboard(App):
         self.open_id: str | None = None
         self.archived: list[dict[str, Any]] = []
         self._asked: dict[str, str] = {}  # session id: the message sent to it with r
+        self._archiving: set[str] = set()  # archives sent, not answered yet
         self.first_table = threading.Event()  # set once the first page is in the table
         self._drawn = threading.Event()  # ... and drawn on the screen
         self._polling = False
@@ -1060,6 +1061,15 @@ class Dashboard(App):
 
     def archive(self, session: dict[str, Any]) -> None:
         sid = str(session.get("id"))
+        if sid in self._archiving:
+            return  # x pressed again before the first answer: one archive, one undo
+        self._archiving.add(sid)
+
+        def call() -> Any:
+            try:
+                return self.client.archive_session(sid)
+            finally:
+                self._archiving.discard(sid)
 
         def done(_: Any) -> None:
             self.tracker.hide(sid)
@@ -1069,7 +1079,7 @@ class Dashboard(App):
             self.say(f"Archived {sid}: press u to undo")
             self.refresh_screens()
 
-        self._run(f"archiving {sid}", lambda: self.client.archive_session(sid), done)
+        self._run(f"archiving {sid}", call, done)
 
     def undo_archive(self) -> None:
         if not self.archived:
