@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
 
-from tests.screen import spawn  # noqa: E402
+from tests.screen import SIZE_IDS, SIZES, spawn  # noqa: E402
 
 SLOW = {"delay": 1.2, "path": "/v1alpha/sessions", "times": 1}
 SPINNER = re.compile(r"Waiting for 127\.0\.0\.1: listing sessions \(\d\.\d s\)")
@@ -75,3 +75,37 @@ def test_a_retry_during_a_live_view_shows_in_its_panel(emulator_server):
         term.interrupt()
         assert term.wait() == 130, str(term)
     assert "retrying" not in term.text, str(term)  # nothing of it left behind
+
+
+@pytest.mark.parametrize(("cols", "rows"), SIZES, ids=SIZE_IDS)
+def test_a_set_aside_state_note_erases_the_spinner_first(tmp_path, cols, rows):
+    # The in-process emulator writes its note mid-request; a slow load (here: a FIFO
+    # as the state file, written only once the spinner shows) has the spinner up by then.
+    import os
+    import stat
+    import threading
+
+    state = tmp_path / "s.json"
+    os.mkfifo(state)
+    env = {"JULES_EMULATOR_STATE": str(state)}
+    with spawn(["--emulator", "session", "list"], env=env, cols=cols, rows=rows) as term:
+        term.expect(re.compile(r"Waiting for 127\.0\.0\.1: listing sessions"), timeout=10)
+        writer = threading.Thread(target=lambda: state.write_text("{ not json"))
+        writer.start()
+        assert term.wait() == 0, str(term)
+        writer.join(5)
+        text = " ".join(term.lines)
+    assert "Waiting for" not in text, str(term)
+    note = (
+        f"note: the emulator's state {state} is unusable (it is not JSON: Expecting property "
+        "name enclosed in double quotes at line 1); kept it as s.json.corrupt and started a "
+        "fresh emulator"
+    )
+    assert term.lines[-1] == "No sessions.", str(term)
+    # One logical line, wrapped by the terminal only (a row's trailing space is not kept):
+    # joined back, it is the whole note.
+    assert "".join(note.split()) in "".join("".join(term.lines).split()), str(term)
+    assert len([line for line in term.lines if line.startswith("note: ")]) == 2, str(term)
+    # What was set aside is the FIFO itself; a fresh state file took its place.
+    assert stat.S_ISFIFO((tmp_path / "s.json.corrupt").stat().st_mode)
+    assert stat.S_ISREG(state.stat().st_mode)

@@ -206,7 +206,9 @@ class AppContext:
             state_path = emulator_state_path()
             transport = httpx.WSGITransport(
                 app=PersistentEmulatorApp(
-                    state_path, checked_emulator_speed(self.emulator_speed), note=_emulator_note
+                    state_path,
+                    checked_emulator_speed(self.emulator_speed),
+                    note=self._emulator_note,
                 )
             )
             # So that nobody mistakes the emulator's answers for the real service's.
@@ -229,18 +231,20 @@ class AppContext:
             progress=self._spinner,
         )
 
+    def _emulator_note(self, text: str) -> None:
+        """A note from the in-process emulator (its state file set aside): one line on
+        stderr, written mid-request, so through the spinner's stream (which first erases
+        a spinner line a slow load may already show)."""
+        stream = self._spinner.stream if self._spinner is not None else sys.stderr
+        stream.write(f"note: {text}\n")
+        stream.flush()
+
     def close(self) -> None:
         if self._spinner is not None:
             self._spinner.close()
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-def _emulator_note(text: str) -> None:
-    """A note from the in-process emulator (its state file set aside): one line on stderr."""
-    sys.stderr.write(f"note: {text}\n")
-    sys.stderr.flush()
 
 
 def _in_ci() -> bool:
