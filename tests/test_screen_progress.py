@@ -90,7 +90,8 @@ def test_a_set_aside_state_note_erases_the_spinner_first(tmp_path, cols, rows):
     env = {"JULES_EMULATOR_STATE": str(state)}
     with spawn(["--emulator", "session", "list"], env=env, cols=cols, rows=rows) as term:
         term.expect(re.compile(r"Waiting for 127\.0\.0\.1: listing sessions"), timeout=10)
-        writer = threading.Thread(target=lambda: state.write_text("{ not json"))
+        # A daemon: should jules never open the FIFO, the test fails instead of hanging.
+        writer = threading.Thread(target=lambda: state.write_text("{ not json"), daemon=True)
         writer.start()
         assert term.wait() == 0, str(term)
         writer.join(5)
