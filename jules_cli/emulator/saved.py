@@ -167,6 +167,12 @@ def _time(value: Any) -> Problem:
     return None if ok else ("", "expected a time in nanoseconds")
 
 
+def _offset(value: Any) -> Problem:
+    # Time jumped ahead (advance, settle): as far as a time the emulator can still show.
+    ok = type(value) is int and 0 <= value < _TIMES.stop
+    return None if ok else ("", "expected a time offset in nanoseconds (0 or more)")
+
+
 def _seconds(value: Any) -> Problem:
     # At most about 30 years: a step due later than the year 9999 cannot be shown.
     ok = type(value) in (int, float) and 0 <= value <= _MAX_SECONDS
@@ -344,7 +350,7 @@ _TOP_LEVEL: dict[str, Checker] = {
     "speed": _optional(_positive),
     "apiKey": _optional(_string),
     "activities404Seconds": _seconds,
-    "offsetNs": _count,
+    "offsetNs": _offset,
     "seq": _count,
     "pullNumbers": _pull_numbers,
     "seed": _optional(_object),
