@@ -66,6 +66,16 @@ def test_corrupt_state_is_set_aside(tmp_path):
     assert json.loads(state.read_text())["format"] == "jules-emulator-state"
 
 
+def test_a_state_set_aside_again_keeps_the_one_set_aside_before(tmp_path):
+    state = tmp_path / "s.json"
+    for text in ("{ first", "{ second", "{ third"):
+        state.write_text(text)
+        assert command(state, FakeClock()).get("sessions").status_code == 200
+    assert (tmp_path / "s.json.corrupt").read_text() == "{ first"
+    assert (tmp_path / "s.json.corrupt.1").read_text() == "{ second"
+    assert (tmp_path / "s.json.corrupt.2").read_text() == "{ third"
+
+
 def test_concurrent_commands_do_not_lose_sessions(tmp_path):
     state = tmp_path / "s.json"
     clock = FakeClock()

@@ -102,7 +102,7 @@ class PersistentEmulatorApp:
             return self._set_aside(f"it cannot be loaded ({type(exc).__name__})")
 
     def _set_aside(self, reason: str) -> Emulator:
-        aside = self.state_path.with_name(self.state_path.name + ".corrupt")
+        aside = _free_name(self.state_path.with_name(self.state_path.name + ".corrupt"))
         try:
             os.replace(self.state_path, aside)
             outcome = f"kept it as {aside.name} and started a fresh emulator"
@@ -118,6 +118,16 @@ class PersistentEmulatorApp:
             write_atomically(self.state_path, emulator.state_json().encode("utf-8"), private=True)
         except OSError as exc:
             raise _state_error("save", self.state_path, exc) from None
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or `path.1`, `path.2`...: the first that does not exist, so that a state set
+    aside later never replaces one set aside before (it may be the one worth a look)."""
+    candidate, number = path, 0
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}.{number}")
+    return candidate
 
 
 def lock_path_of(state_path: Path) -> Path:
