@@ -21,21 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# The Session states (kept equal to state.STATES by a test; no import of state.py here,
-# which imports this module).
-_STATES = frozenset(
-    (
-        "STATE_UNSPECIFIED",
-        "QUEUED",
-        "PLANNING",
-        "AWAITING_PLAN_APPROVAL",
-        "AWAITING_USER_FEEDBACK",
-        "IN_PROGRESS",
-        "PAUSED",
-        "FAILED",
-        "COMPLETED",
-    )
-)
+from jules_cli.states import ALL_STATES
+
+# The Session states, as the API lists them (shared with the CLI and state.py).
+_STATES = frozenset(ALL_STATES)
 _AUTOMATION_MODES = frozenset(("AUTOMATION_MODE_UNSPECIFIED", "AUTO_CREATE_PR"))
 _WAITS = frozenset(("approval", "user"))
 # Times the emulator can print as RFC 3339 (years 1 to 9999), in nanoseconds.

@@ -49,6 +49,7 @@ from jules_cli.emulator.wire import (
     parse_time,
     seconds_to_ns,
 )
+from jules_cli.states import ALL_STATES
 
 STATE_FORMAT = "jules-emulator-state"
 STATE_VERSION = 1
@@ -62,17 +63,7 @@ MAX_BULK = 1_000_000
 DEFAULT_PAGE_SIZES = {"sources": 30, "sessions": 30, "activities": 50}
 MAX_PAGE_SIZE = 100
 AUTOMATION_MODES = ("AUTOMATION_MODE_UNSPECIFIED", "AUTO_CREATE_PR")
-STATES = (
-    "STATE_UNSPECIFIED",
-    "QUEUED",
-    "PLANNING",
-    "AWAITING_PLAN_APPROVAL",
-    "AWAITING_USER_FEEDBACK",
-    "IN_PROGRESS",
-    "PAUSED",
-    "FAILED",
-    "COMPLETED",
-)
+STATES = ALL_STATES  # in the order of the API reference
 # Which user action a session in a given state waits for (seeded sessions have no script).
 _WAITING_STATES = {
     "AWAITING_PLAN_APPROVAL": "approval",
