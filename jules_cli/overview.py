@@ -540,7 +540,12 @@ class Tracker:
         moved = self._seen_update.get(sid, object()) != updated
         self._seen_update[sid] = updated
         if moved:
-            self.details[sid] = describe(session, self.activities.get(sid))
+            acts = self.activities.get(sid)
+            if session.get("state") == FAILED and acts is not None and not failure_reason(acts):
+                # Read while it ran: its failure is in activities not read yet (next turn),
+                # so "no reason given" would be a guess.
+                acts = None
+            self.details[sid] = describe(session, acts)
             if group_of(session, self.since) in (NEEDS_YOU, RUNNING) or (
                 session.get("state") == FAILED and group_of(session, self.since) == ENDED
             ):

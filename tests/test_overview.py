@@ -260,6 +260,21 @@ def test_tracker_reads_activities_of_the_open_and_the_changed_ones_as_paced():
     assert client.activity_reads == ["3", "1", "2", "1"]  # never the COMPLETED one unasked
 
 
+def test_a_session_that_failed_since_its_activities_were_read_waits_for_its_reason():
+    progress = {"progressUpdated": {"title": "Running the tests"}}
+    client = ScanClient([[session("1", "IN_PROGRESS", 1)]], {"1": [progress]})
+    tracker = ov.Tracker(client, SINCE, pacer=Allow())
+    tracker.poll_sessions()
+    tracker.poll_activities()
+    client.pages = [[session("1", "FAILED", 1, updated=0.5)]]
+    client.activities["1"] = [progress, {"sessionFailed": {"reason": "tests broke"}}]
+    tracker.poll_sessions()
+    # Not "no reason given": the reason is in an activity the next turn reads.
+    assert tracker.details["1"].text == "(reason not read yet)"
+    tracker.poll_activities()
+    assert tracker.details["1"].text == "tests broke"
+
+
 def test_tracker_waits_for_the_pacer_until_the_deadline_but_not_once_stopped():
     import time
 
