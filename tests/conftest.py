@@ -66,6 +66,25 @@ def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return config_dir
 
 
+@pytest.fixture
+def git_env(tmp_path: Path) -> dict[str, str]:
+    """git with no user or system configuration, a fixed identity and no credential
+    prompt: for the tests that build checkouts and the jules that works in them."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+        "GIT_AUTHOR_NAME": "Test Author",
+        "GIT_AUTHOR_EMAIL": "author@example.com",
+        "GIT_COMMITTER_NAME": "Test Committer",
+        "GIT_COMMITTER_EMAIL": "committer@example.com",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+
+
 def jules_command() -> list[str]:
     """The installed `jules` console script of this interpreter's environment."""
     script = Path(sys.executable).parent / ("jules.exe" if os.name == "nt" else "jules")

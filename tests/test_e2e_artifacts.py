@@ -52,21 +52,6 @@ def served_output_patch(handle, sid: str) -> dict:
 
 
 @pytest.fixture
-def git_env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir()
-    return {
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Test Author",
-        "GIT_AUTHOR_EMAIL": "author@example.com",
-        "GIT_COMMITTER_NAME": "Test Committer",
-        "GIT_COMMITTER_EMAIL": "committer@example.com",
-    }
-
-
-@pytest.fixture
 def git(git_env):
     def run(repo: Path, *args: str, input: bytes | None = None) -> str:
         completed = subprocess.run(

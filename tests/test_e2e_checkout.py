@@ -26,24 +26,13 @@ def git(repo: Path, *args: str, stdin: str | None = None) -> str:
 
 
 @pytest.fixture
-def git_env(tmp_path: Path, monkeypatch) -> dict[str, str]:
-    """No user or system git config, a fixed identity (for the test and for jules)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Test User",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test User",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-    }
-    for key, value in env.items():
+def git_env(git_env: dict[str, str], monkeypatch) -> dict[str, str]:
+    """The shared git_env, also in this process's environment (for the test and jules)."""
+    for key, value in git_env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("GIT_DIR", raising=False)
     monkeypatch.delenv("CI", raising=False)
-    return env
+    return git_env
 
 
 class World:

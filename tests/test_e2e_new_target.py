@@ -20,23 +20,6 @@ PIPELINE = "sources/github/octo-org/data-pipeline"
 NO_REPO = "give --repo OWNER/REPO, or --no-repo for a session without a repository"
 
 
-@pytest.fixture
-def git_env(tmp_path: Path) -> dict[str, str]:
-    """git with no user or system configuration, and a fixed identity."""
-    home = tmp_path / "home"
-    home.mkdir()
-    return {
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-        "GIT_TERMINAL_PROMPT": "0",
-    }
-
-
 class Checkout:
     def __init__(self, path: Path, env: dict[str, str]) -> None:
         self.path = path
